@@ -1,0 +1,4 @@
+export * from './problem.js';
+export * from './compute.js';
+export * from './rng.js';
+export * from './trajectory.js';

@@ -1,0 +1,51 @@
+import type { Problem } from '../core/problem.js';
+
+/** One partial or complete solution to score. */
+export interface RewardItem {
+  problem: Problem;
+  /** The prompt the policy was given. */
+  prompt: string;
+  /** Steps written so far (solution text split on the task delimiter). */
+  steps: string[];
+  /** True when the solution is finished (outcome models need complete solutions). */
+  complete: boolean;
+}
+
+export interface RewardScore {
+  /** Outcome score, or step scores aggregated. Higher is better; in [0, 1] for probabilistic models. */
+  score: number;
+  /** One score per step (process reward models only). */
+  stepScores?: number[];
+}
+
+export interface RewardUsage {
+  calls: number;
+  tokens: number;
+}
+
+/**
+ * The RewardModel interface: outcome models score finished solutions; process models score
+ * every step (Lightman et al. 2023; Wang et al. 2024, Math-Shepherd).
+ */
+export interface RewardModel {
+  readonly id: string;
+  readonly kind: 'outcome' | 'process';
+  score(items: RewardItem[]): Promise<{ scores: RewardScore[]; usage: RewardUsage }>;
+}
+
+/** How step scores become one score (search-and-learn's `aggregate_scores`). */
+export type Aggregation = 'min' | 'prod' | 'last' | 'mean';
+
+export function aggregate(stepScores: readonly number[], how: Aggregation): number {
+  if (stepScores.length === 0) return 0;
+  switch (how) {
+    case 'min':
+      return Math.min(...stepScores);
+    case 'prod':
+      return stepScores.reduce((a, b) => a * b, 1);
+    case 'last':
+      return stepScores[stepScores.length - 1]!;
+    case 'mean':
+      return stepScores.reduce((a, b) => a + b, 0) / stepScores.length;
+  }
+}

@@ -44,4 +44,9 @@ export interface Task {
   verify(problem: Problem, solution: string): VerifyResult;
   /** A reasoning trace for the problem (built-in tasks only). */
   trace?(problem: Problem, rng: Rng, behaviours: Behaviours): string;
+  /** Behaviour rates used when the caller names none (built-in tasks only). */
+  readonly defaultBehaviours?: Behaviours;
 }
+
+/** A generated task: closed alphabet, trace writer and default behaviour rates are all present. */
+export type BuiltinTask = Task & Required<Pick<Task, 'alphabet' | 'trace' | 'defaultBehaviours'>>;

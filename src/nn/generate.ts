@@ -1,0 +1,224 @@
+import { Rng } from '../core/rng.js';
+import type { FinishReason } from '../core/trajectory.js';
+import { InferenceEngine } from './infer.js';
+import { PrefixCache, type CachedSequence } from './kv-cache.js';
+import type { Transformer } from './model.js';
+import { defaultSamplingParams, logSoftmaxAt, sampleToken, type SamplingParams } from './sampler.js';
+import type { CharTokenizer } from './tokenizer.js';
+
+export interface GenerateOptions extends SamplingParams {
+  /** Samples per prefix. */
+  n: number;
+  /** Maximum new tokens per sample. */
+  maxTokens: number;
+  /** Stop strings (kept in the text). */
+  stop: string[];
+  /** Seed: sample j of prefix i draws from Rng(`${seed}/${i}/${j}`), whatever the batching. */
+  seed: number;
+}
+
+export interface GeneratedSample {
+  text: string;
+  tokenIds: number[];
+  logprobs: number[];
+  finishReason: FinishReason;
+}
+
+export interface GenerateStats {
+  promptTokens: number;
+  /** Prompt tokens found in the prefix cache (not recomputed). */
+  cachedPromptTokens: number;
+  outputTokens: number;
+}
+
+export interface GeneratorOptions {
+  /** Prefix cache budget in tokens (default 65536; 0 disables reuse across calls). */
+  prefixCacheTokens: number;
+  /** Most sequences decoded together (bounds memory; default 256). */
+  maxBatch: number;
+}
+
+export const defaultGeneratorOptions = { prefixCacheTokens: 65536, maxBatch: 256 } satisfies GeneratorOptions;
+
+/**
+ * Batched sampling with a KV cache. Each prefix is computed once (or found in the prefix cache)
+ * and all its samples fork from it; every active sample advances one token per batched step.
+ */
+export class Generator {
+  readonly engine: InferenceEngine;
+  readonly cache: PrefixCache;
+  private readonly opts: GeneratorOptions;
+
+  constructor(readonly model: Transformer, readonly tokenizer: CharTokenizer, opts: Partial<GeneratorOptions> = {}) {
+    this.opts = { ...defaultGeneratorOptions, ...opts };
+    this.engine = new InferenceEngine(model);
+    this.cache = new PrefixCache(this.opts.prefixCacheTokens);
+  }
+
+  /** Encodes and computes a prefix (or reuses the cache); returns its sequence and next-token logits. */
+  private prefill(prefixes: string[], stats: GenerateStats): { ids: number[]; seq: CachedSequence; next: Float32Array }[] {
+    const ctx = this.model.config.contextLength;
+    const prepared = prefixes.map((p) => {
+      const ids = this.tokenizer.encode(p, { bos: true });
+      if (ids.length >= ctx) throw new Error(`prompt of ${ids.length} tokens does not fit the context length ${ctx}`);
+      stats.promptTokens += ids.length;
+      const hit = this.cache.longest(ids);
+      return { ids, hit };
+    });
+    const toRun: { i: number; seq: CachedSequence; rest: number[] }[] = [];
+    const result: { ids: number[]; seq: CachedSequence; next: Float32Array }[] = new Array(prefixes.length);
+    // Identical prefixes in one call are computed once.
+    const firstIndex = new Map<string, number>();
+    prepared.forEach(({ ids, hit }, i) => {
+      const key = ids.join(',');
+      if (firstIndex.has(key)) return;
+      firstIndex.set(key, i);
+      if (hit && hit.length === ids.length) {
+        stats.cachedPromptTokens += ids.length;
+        result[i] = { ids, seq: hit.seq, next: hit.nextLogits };
+        return;
+      }
+      const rest = ids.slice(hit ? hit.length : 0);
+      if (hit) stats.cachedPromptTokens += hit.length;
+      const seq = hit ? hit.seq.fork(rest.length) : this.engine.newSequence(rest.length);
+      toRun.push({ i, seq, rest });
+    });
+    for (let s = 0; s < toRun.length; s += this.opts.maxBatch) {
+      const wave = toRun.slice(s, s + this.opts.maxBatch);
+      const logits = this.engine.append(wave.map((w) => w.seq), wave.map((w) => w.rest));
+      wave.forEach((w, j) => {
+        const ids = prepared[w.i]!.ids;
+        result[w.i] = { ids, seq: w.seq, next: logits[j]! };
+        this.cache.put(ids, w.seq, logits[j]!);
+      });
+    }
+    prepared.forEach(({ ids }, i) => {
+      if (!result[i]) result[i] = result[firstIndex.get(ids.join(','))!]!;
+    });
+    return result;
+  }
+
+  generate(prefixes: string[], options: Partial<GenerateOptions> & { maxTokens: number }): { samples: GeneratedSample[][]; stats: GenerateStats } {
+    const o: GenerateOptions = { ...defaultSamplingParams, n: 1, stop: [], seed: 0, ...options };
+    const stats: GenerateStats = { promptTokens: 0, cachedPromptTokens: 0, outputTokens: 0 };
+    const roots = this.prefill(prefixes, stats);
+    const ctx = this.model.config.contextLength;
+    const tok = this.tokenizer;
+    const banned = [tok.pad, tok.bos];
+    const maxStop = Math.max(0, ...o.stop.map((s) => s.length));
+
+    interface Active {
+      prefix: number;
+      sample: number;
+      seq: CachedSequence | null;
+      rng: Rng;
+      next: Float32Array;
+      out: GeneratedSample;
+      text: string;
+      rootIds: number[];
+    }
+    const samples: GeneratedSample[][] = prefixes.map(() => []);
+    const all: Active[] = [];
+    roots.forEach((root, i) => {
+      for (let j = 0; j < o.n; j++) {
+        const out: GeneratedSample = { text: '', tokenIds: [], logprobs: [], finishReason: 'length' };
+        samples[i]!.push(out);
+        all.push({ prefix: i, sample: j, seq: null, rng: new Rng(`${o.seed}/${i}/${j}`), next: root.next, out, text: '', rootIds: root.ids });
+      }
+    });
+
+    for (let w = 0; w < all.length; w += this.opts.maxBatch) {
+      let active = all.slice(w, w + this.opts.maxBatch);
+      while (active.length > 0) {
+        const toFeed: Active[] = [];
+        for (const a of active) {
+          const { id, logprob } = sampleToken(a.next, o, a.rng, banned);
+          stats.outputTokens++;
+          const s = a.out;
+          if (id === tok.eos) {
+            s.tokenIds.push(id);
+            s.logprobs.push(logprob);
+            s.finishReason = 'eos';
+            continue;
+          }
+          s.tokenIds.push(id);
+          s.logprobs.push(logprob);
+          a.text += tok.tokenString(id);
+          s.text = a.text;
+          if (maxStop > 0) {
+            const from = Math.max(0, a.text.length - maxStop - 8);
+            if (o.stop.some((st) => st.length > 0 && a.text.indexOf(st, from) >= 0)) {
+              s.finishReason = 'stop';
+              this.remember(a.rootIds, s.tokenIds, a.seq, a.next);
+              continue;
+            }
+          }
+          const total = a.rootIds.length + s.tokenIds.length;
+          if (s.tokenIds.length >= o.maxTokens || total >= ctx) {
+            s.finishReason = 'length';
+            continue;
+          }
+          toFeed.push(a);
+        }
+        if (toFeed.length === 0) break;
+        for (const a of toFeed) {
+          if (!a.seq) a.seq = roots[a.prefix]!.seq.fork(Math.min(o.maxTokens, ctx - a.rootIds.length));
+        }
+        const logits = this.engine.append(toFeed.map((a) => a.seq!), toFeed.map((a) => [a.out.tokenIds[a.out.tokenIds.length - 1]!]));
+        toFeed.forEach((a, j) => (a.next = logits[j]!));
+        active = toFeed;
+      }
+    }
+    // Text with stop strings: cut just after the first stop string.
+    for (const row of samples) {
+      for (const s of row) {
+        if (s.finishReason !== 'stop') continue;
+        let cut = Infinity;
+        for (const st of o.stop) {
+          const at = st.length > 0 ? s.text.indexOf(st) : -1;
+          if (at >= 0) cut = Math.min(cut, at + st.length);
+        }
+        if (cut < s.text.length) {
+          s.text = s.text.slice(0, cut);
+          const keep = [...s.text].length;
+          s.tokenIds.length = keep;
+          s.logprobs.length = keep;
+        }
+      }
+    }
+    return { samples, stats };
+  }
+
+  /**
+   * Keeps a finished step in the prefix cache, so a tree node continued later (prefix + step)
+   * is not recomputed: the cache holds prefix + all but the step's last token, whose logits
+   * produced that last token.
+   */
+  private remember(rootIds: number[], tokenIds: number[], seq: CachedSequence | null, nextLogits: Float32Array): void {
+    if (!seq || tokenIds.length < 2) return;
+    this.cache.put([...rootIds, ...tokenIds.slice(0, -1)], seq, nextLogits);
+  }
+
+  /** Log-probability of each continuation token given the prefix and the tokens before it. */
+  logprobsOf(items: { prefix: string; continuation: string }[]): { logprobs: number[]; stats: GenerateStats }[] {
+    return items.map(({ prefix, continuation }) => {
+      const stats: GenerateStats = { promptTokens: 0, cachedPromptTokens: 0, outputTokens: 0 };
+      const [root] = this.prefill([prefix], stats);
+      const cont = this.tokenizer.encode(continuation);
+      if (root!.ids.length + cont.length > this.model.config.contextLength) {
+        throw new Error(`prefix and continuation (${root!.ids.length + cont.length} tokens) exceed the context length ${this.model.config.contextLength}`);
+      }
+      const logprobs: number[] = [];
+      if (cont.length === 0) return { logprobs, stats };
+      logprobs.push(logSoftmaxAt(root!.next, cont[0]!));
+      if (cont.length > 1) {
+        const seq = root!.seq.fork(cont.length - 1);
+        const [rows] = this.engine.append([seq], [cont.slice(0, -1)], true);
+        const V = this.model.config.vocabSize;
+        for (let j = 1; j < cont.length; j++) logprobs.push(logSoftmaxAt(rows!.subarray((j - 1) * V, j * V), cont[j]!));
+      }
+      stats.promptTokens += cont.length;
+      return { logprobs, stats };
+    });
+  }
+}

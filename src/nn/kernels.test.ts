@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../core/rng.js';
+import { referenceKernels } from './kernels.js';
+import { createOrtKernels } from './ort/ort-kernels.js';
+
+function rand(n: number, rng: Rng): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.normal();
+  return a;
+}
+
+/** max |x−y| / (max |y| + eps): the relative error the issue's 1e-4 bound refers to. */
+function relErr(x: Float32Array, y: Float32Array): number {
+  expect(x.length).toBe(y.length);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < x.length; i++) {
+    num = Math.max(num, Math.abs(x[i]! - y[i]!));
+    den = Math.max(den, Math.abs(y[i]!));
+  }
+  return num / (den + 1e-12);
+}
+
+describe('fast kernels agree with the reference kernels', () => {
+  const fast = createOrtKernels({ threads: 1 });
+  const ref = referenceKernels;
+  const rng = new Rng(7);
+
+  for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+    it(`gemm transA=${transA} transB=${transB}`, () => {
+      const M = 37, K = 53, N = 29;
+      const a = rand(M * K, rng);
+      const b = rand(K * N, rng);
+      expect(relErr(fast.gemm(a, b, M, K, N, transA, transB), ref.gemm(a, b, M, K, N, transA, transB))).toBeLessThan(1e-4);
+      const c = rand(M * N, rng);
+      const c2 = c.slice();
+      expect(relErr(fast.gemm(a, b, M, K, N, transA, transB, c), ref.gemm(a, b, M, K, N, transA, transB, c2))).toBeLessThan(1e-4);
+    });
+  }
+
+  it('attention forward and backward', () => {
+    const B = 2, T = 9, H = 3, D = 8;
+    const qkv = rand(B * T * 3 * H * D, rng);
+    const f = fast.attentionForward(qkv, B, T, H, D);
+    const r = ref.attentionForward(qkv, B, T, H, D);
+    expect(relErr(f.out, r.out)).toBeLessThan(1e-4);
+    expect(relErr(f.probs, r.probs)).toBeLessThan(1e-4);
+    const dOut = rand(B * T * H * D, rng);
+    expect(relErr(fast.attentionBackward(qkv, f.probs, dOut, B, T, H, D), ref.attentionBackward(qkv, r.probs, dOut, B, T, H, D))).toBeLessThan(1e-4);
+  });
+
+  it('reference attention backward matches finite differences', () => {
+    const B = 1, T = 4, H = 2, D = 3;
+    const qkv = rand(B * T * 3 * H * D, rng);
+    const w = rand(B * T * H * D, rng);
+    const loss = (x: Float32Array): number => {
+      const { out } = ref.attentionForward(x, B, T, H, D);
+      let s = 0;
+      for (let i = 0; i < out.length; i++) s += out[i]! * w[i]!;
+      return s;
+    };
+    const { probs } = ref.attentionForward(qkv, B, T, H, D);
+    const g = ref.attentionBackward(qkv, probs, w, B, T, H, D);
+    const x = Float64Array.from(qkv);
+    for (let i = 0; i < qkv.length; i++) {
+      const h = 1e-2;
+      const p = Float32Array.from(x); p[i] = x[i]! + h;
+      const m = Float32Array.from(x); m[i] = x[i]! - h;
+      const numeric = (loss(p) - loss(m)) / (2 * h);
+      expect(Math.abs(numeric - g[i]!)).toBeLessThan(2e-2 * Math.max(1, Math.abs(numeric)));
+    }
+  });
+});

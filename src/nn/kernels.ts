@@ -1,0 +1,120 @@
+/**
+ * The kernels behind the ops that dominate a transformer's cost: matrix products and causal
+ * self-attention. Two implementations share this interface: `referenceKernels` below (plain
+ * TypeScript, written to be read and trusted) and the fast onnxruntime kernels
+ * (ort/ort-kernels.ts). Tests check that they agree; benchmarks compare them.
+ *
+ * Shape legend (llm.c style): B batch, T time, H heads, D head size, C = H·D channels.
+ */
+export interface Kernels {
+  readonly name: string;
+  /**
+   * Matrix product Y[M,N] = op(A)·op(B): A is [M,K], or [K,M] when transA; B is [K,N], or [N,K]
+   * when transB. With `accumulate`, Y is added into it (Y += op(A)·op(B)) and returned.
+   */
+  gemm(a: Float32Array, b: Float32Array, M: number, K: number, N: number, transA: boolean, transB: boolean, accumulate?: Float32Array): Float32Array;
+  /**
+   * Causal multi-head attention. qkv is [B,T,3,H,D] (per token: all query heads, then keys,
+   * then values; RoPE already applied). Returns out [B,T,H,D] and probs [B,H,T,T] (kept for backward).
+   */
+  attentionForward(qkv: Float32Array, B: number, T: number, H: number, D: number): { out: Float32Array; probs: Float32Array };
+  /** Gradient of attentionForward: given dOut [B,T,H,D], returns dQKV [B,T,3,H,D]. */
+  attentionBackward(qkv: Float32Array, probs: Float32Array, dOut: Float32Array, B: number, T: number, H: number, D: number): Float32Array;
+}
+
+/** Plain-TypeScript reference kernels: straightforward loops, no tricks. */
+export const referenceKernels: Kernels = {
+  name: 'reference',
+
+  gemm(a, b, M, K, N, transA, transB, accumulate) {
+    const y = accumulate ?? new Float32Array(M * N);
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) {
+          const av = transA ? a[k * M + i]! : a[i * K + k]!;
+          const bv = transB ? b[j * K + k]! : b[k * N + j]!;
+          s += av * bv;
+        }
+        y[i * N + j]! += s;
+      }
+    }
+    return y;
+  },
+
+  attentionForward(qkv, B, T, H, D) {
+    const C = H * D;
+    const out = new Float32Array(B * T * C);
+    const probs = new Float32Array(B * H * T * T);
+    const scale = 1 / Math.sqrt(D);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        for (let t = 0; t < T; t++) {
+          const qOff = (b * T + t) * 3 * C + h * D;
+          const pOff = ((b * H + h) * T + t) * T;
+          // scores over keys 0..t (causal), softmax
+          let max = -Infinity;
+          for (let s = 0; s <= t; s++) {
+            const kOff = (b * T + s) * 3 * C + C + h * D;
+            let dot = 0;
+            for (let d = 0; d < D; d++) dot += qkv[qOff + d]! * qkv[kOff + d]!;
+            probs[pOff + s] = dot * scale;
+            if (dot * scale > max) max = dot * scale;
+          }
+          let sum = 0;
+          for (let s = 0; s <= t; s++) {
+            const e = Math.exp(probs[pOff + s]! - max);
+            probs[pOff + s] = e;
+            sum += e;
+          }
+          for (let s = 0; s <= t; s++) probs[pOff + s]! /= sum;
+          const oOff = (b * T + t) * C + h * D;
+          for (let s = 0; s <= t; s++) {
+            const vOff = (b * T + s) * 3 * C + 2 * C + h * D;
+            const p = probs[pOff + s]!;
+            for (let d = 0; d < D; d++) out[oOff + d]! += p * qkv[vOff + d]!;
+          }
+        }
+      }
+    }
+    return { out, probs };
+  },
+
+  attentionBackward(qkv, probs, dOut, B, T, H, D) {
+    const C = H * D;
+    const dqkv = new Float32Array(B * T * 3 * C);
+    const scale = 1 / Math.sqrt(D);
+    const dp = new Float32Array(T);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        for (let t = 0; t < T; t++) {
+          const pOff = ((b * H + h) * T + t) * T;
+          const oOff = (b * T + t) * C + h * D;
+          // dP[s] = dOut[t]·V[s];  dV[s] += P[t,s]·dOut[t]
+          let dot = 0;
+          for (let s = 0; s <= t; s++) {
+            const vOff = (b * T + s) * 3 * C + 2 * C + h * D;
+            let g = 0;
+            for (let d = 0; d < D; d++) {
+              g += dOut[oOff + d]! * qkv[vOff + d]!;
+              dqkv[vOff + d]! += probs[pOff + s]! * dOut[oOff + d]!;
+            }
+            dp[s] = g;
+            dot += g * probs[pOff + s]!;
+          }
+          // softmax backward: dS = P ⊙ (dP − Σ P·dP), then the 1/√D scale
+          const qOff = (b * T + t) * 3 * C + h * D;
+          for (let s = 0; s <= t; s++) {
+            const ds = probs[pOff + s]! * (dp[s]! - dot) * scale;
+            const kOff = (b * T + s) * 3 * C + C + h * D;
+            for (let d = 0; d < D; d++) {
+              dqkv[qOff + d]! += ds * qkv[kOff + d]!;
+              dqkv[kOff + d]! += ds * qkv[qOff + d]!;
+            }
+          }
+        }
+      }
+    }
+    return dqkv;
+  },
+};

@@ -1,0 +1,224 @@
+/**
+ * Countdown: reach a target from a few numbers with + - * /, each number used at most once and
+ * every intermediate result a positive integer. Traces are written as a search, after Stream of
+ * Search (Gandhi et al. 2024): with the `alternatives` behaviour the trace first follows paths that
+ * use up the numbers without reaching the target, marks each dead end with a `back` line (which
+ * returns to the starting numbers), and then writes a path that reaches the target.
+ *
+ *   Q: make 24 from 3 7 12 5        prompt
+ *   12*5=60                         a failed attempt (all numbers used, 24 not reached)
+ *   60-7=53
+ *   53+3=56
+ *   back                            dead end: start again from 3 7 12 5
+ *   Plan: 24=4*6                    (plan) the last step of the path about to be tried
+ *   7-3=4
+ *   12/2=6 ...                      steps `a op b=c`
+ *   Check: (7-3)*(12/2)=24 ok       (check) the path as one expression
+ *   Answer: 24                      final line: the target
+ *
+ * The verifier reads the path after the last `back` (dropping a step that a `Check: ... Correcting.`
+ * line retracts) and checks every step's arithmetic and number use, not only the final value.
+ */
+import type { Problem } from '../core/problem.js';
+import type { Rng } from '../core/rng.js';
+import { lastAnswerLine } from './answer.js';
+import { checkKeys, intOption } from './config.js';
+import { after, apply, formatStep, moves, solveCountdown, toExpression, type CountdownOp, type CountdownStep } from './countdown-solve.js';
+import { collectProblems } from './split.js';
+import type { Behaviours, BuiltinTask, Split, VerifyResult } from './task.js';
+
+export interface CountdownConfig {
+  /** How many numbers are given (2-6). Default 4. */
+  numbers: number;
+  /** Numbers are drawn from 1..maxNumber. Default 25. */
+  maxNumber: number;
+  /** Targets lie in [minTarget, maxTarget]. Defaults 10 and 100. */
+  minTarget: number;
+  maxTarget: number;
+  /**
+   * Budget for prompt plus trace in characters (the built-in model's context is 256): failed
+   * attempts are dropped, oldest first, until the text fits. Default 230.
+   */
+  maxChars: number;
+}
+
+export const defaultCountdownConfig = {
+  numbers: 4,
+  maxNumber: 25,
+  minTarget: 10,
+  maxTarget: 100,
+  maxChars: 230,
+} satisfies CountdownConfig;
+
+/** Default behaviour rates: search with a dead end about half of the time. */
+export const defaultCountdownBehaviours: Behaviours = { plan: 0.3, check: 0.3, correct: 0.2, alternatives: 0.5 };
+
+/** Every character a prompt or trace of this task can contain (checked by the tests). */
+export const countdownAlphabet = '\n ()*+,-./0123456789:=ACPQabcefghiklmnorstw';
+
+/** Most failed attempts a trace shows (each one with probability `alternatives`). */
+const maxDeadEnds = 2;
+
+export function resolveCountdownConfig(options: Record<string, unknown> = {}): CountdownConfig {
+  checkKeys('countdown', options, Object.keys(defaultCountdownConfig));
+  const d = defaultCountdownConfig;
+  const numbers = intOption('countdown', 'numbers', options.numbers, d.numbers, 2, 6);
+  const maxNumber = intOption('countdown', 'maxNumber', options.maxNumber, d.maxNumber, 2, 1000);
+  const minTarget = intOption('countdown', 'minTarget', options.minTarget, d.minTarget, 1, 1_000_000);
+  const maxTarget = intOption('countdown', 'maxTarget', options.maxTarget, Math.max(minTarget, d.maxTarget), minTarget, 1_000_000);
+  const maxChars = intOption('countdown', 'maxChars', options.maxChars, d.maxChars, 16, 1_000_000);
+  return { numbers, maxNumber, minTarget, maxTarget, maxChars };
+}
+
+export interface CountdownProblem {
+  numbers: number[];
+  target: number;
+}
+
+/** The numbers and target, from meta when present, else from the prompt text. */
+export function readCountdown(problem: Problem): CountdownProblem {
+  const meta = problem.meta as Partial<CountdownProblem> | undefined;
+  if (meta && Array.isArray(meta.numbers) && typeof meta.target === 'number') return { numbers: meta.numbers, target: meta.target };
+  const m = /^make (\d+) from ([\d ]+)$/.exec(problem.prompt.trim());
+  if (!m) throw new Error(`countdown: cannot read problem "${problem.prompt}"`);
+  return { numbers: m[2]!.trim().split(/\s+/).map(Number), target: Number(m[1]) };
+}
+
+/** A random expression over all the numbers; its value is the target when it lands in range. */
+function generate(rng: Rng, config: CountdownConfig) {
+  for (let tries = 0; ; tries++) {
+    if (tries === 100_000) throw new Error(`countdown: no target in [${config.minTarget}, ${config.maxTarget}] from ${config.numbers} numbers up to ${config.maxNumber}; widen the config`);
+    const numbers = Array.from({ length: config.numbers }, () => rng.int(1, config.maxNumber));
+    let pool = [...numbers];
+    while (pool.length > 1) {
+      const { i, j, step } = rng.choice(moves(pool));
+      pool = after(pool, i, j, step.c);
+    }
+    const target = pool[0]!;
+    if (target < config.minTarget || target > config.maxTarget || numbers.includes(target)) continue;
+    const canonical = `${[...numbers].sort((a, b) => a - b).join(' ')}>${target}`;
+    const prompt = `make ${target} from ${numbers.join(' ')}`;
+    return { canonical, problem: { id: `countdown-${numbers.join('_')}-${target}`, prompt, answer: String(target), meta: { numbers, target } } };
+  }
+}
+
+/** A path from the start that uses every number and never produces the target, or null. */
+function deadEnd(numbers: readonly number[], target: number, rng: Rng): CountdownStep[] | null {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    let pool = [...numbers];
+    const steps: CountdownStep[] = [];
+    while (pool.length > 1) {
+      const ms = moves(pool);
+      if (ms.length === 0) break;
+      const { i, j, step } = rng.choice(ms);
+      steps.push(step);
+      pool = after(pool, i, j, step.c);
+    }
+    if (steps.length > 0 && !steps.some((s) => s.c === target)) return steps;
+  }
+  return null;
+}
+
+/** Writes the search trace (the solution text after the prompt). `maxChars` bounds prompt + trace. */
+export function countdownTrace(problem: Problem, rng: Rng, behaviours: Behaviours, maxChars = defaultCountdownConfig.maxChars): string {
+  const { numbers, target } = readCountdown(problem);
+  const path = solveCountdown(numbers, target, rng);
+  if (path === null) throw new Error(`countdown: ${problem.prompt} has no solution`);
+  // Draw every random choice first, in a fixed order, then assemble.
+  const deadEnds: string[][] = [];
+  for (let k = 0; k < maxDeadEnds && rng.bernoulli(behaviours.alternatives); k++) {
+    const steps = deadEnd(numbers, target, rng);
+    if (steps) deadEnds.push([...steps.map((s) => formatStep(s)), 'back']);
+  }
+  const last = path[path.length - 1];
+  const plan = rng.bernoulli(behaviours.plan) && last ? [`Plan: ${target}=${last.a}${last.op}${last.b}`] : [];
+  const mistakeAt = path.length > 0 && rng.bernoulli(behaviours.correct) ? rng.int(0, path.length - 1) : -1;
+  const success: string[] = [];
+  path.forEach((s, k) => {
+    if (k === mistakeAt) {
+      const wrong = s.c > 1 && rng.bernoulli(0.5) ? s.c - 1 : s.c + 1;
+      success.push(formatStep(s, wrong), `Check: ${s.a}${s.op}${s.b} is ${s.c}, not ${wrong}. Correcting.`);
+    }
+    success.push(formatStep(s));
+  });
+  const check = rng.bernoulli(behaviours.check) ? [`Check: ${toExpression(numbers, path)}=${target} ok`] : [];
+  const promptLength = `Q: ${problem.prompt}\n`.length;
+  const assemble = () => [...deadEnds.flat(), ...plan, ...success, ...check, `Answer: ${target}`].join('\n');
+  let text = assemble();
+  while (deadEnds.length > 0 && promptLength + text.length > maxChars) {
+    deadEnds.shift();
+    text = assemble();
+  }
+  return text;
+}
+
+const STEP = /^(\d+)\s*([-+*/])\s*(\d+)\s*=\s*(-?\d+)$/;
+
+/**
+ * Checks the final path of a solution: the lines after the last `back` and before the last
+ * `Answer:` line. `Plan:` and `Check:` lines are commentary, except that a `Check:` line saying
+ * "Correcting" retracts the step before it. Every other non-blank line must be a step `a op b=c`.
+ */
+export function verifyCountdown({ numbers, target }: CountdownProblem, solution: string): VerifyResult {
+  const extracted = lastAnswerLine(solution);
+  if (extracted === null) return { correct: false, extracted, reason: 'no "Answer:" line' };
+  const lines = solution.slice(0, solution.lastIndexOf('Answer:')).split('\n').map((l) => l.trim());
+  const start = lines.lastIndexOf('back') + 1;
+  const path: string[] = [];
+  for (const line of lines.slice(start)) {
+    if (line === '' || line.startsWith('Plan:')) continue;
+    if (line.startsWith('Check:')) {
+      if (/correcting/i.test(line)) path.pop();
+      continue;
+    }
+    path.push(line);
+  }
+  const pool = [...numbers];
+  const seen = new Set(numbers);
+  let reached: number | null = null;
+  for (const [k, line] of path.entries()) {
+    const where = `step ${k + 1} "${line}"`;
+    const m = STEP.exec(line);
+    if (!m) return { correct: false, extracted, reason: `${where}: not a step of the form a op b=c` };
+    const [a, op, b, c] = [Number(m[1]), m[2] as CountdownOp, Number(m[3]), Number(m[4])];
+    for (const [x, rest] of [[a, pool], [b, pool]] as const) {
+      const at = rest.indexOf(x);
+      if (at < 0) {
+        const used = seen.has(x) ? 'already used' : 'not available';
+        return { correct: false, extracted, reason: `${where}: ${x} is ${used} (left: ${pool.join(' ') || 'nothing'})` };
+      }
+      rest.splice(at, 1);
+    }
+    const value = apply(a, op, b);
+    const exact = op === '+' ? a + b : op === '-' ? a - b : op === '*' ? a * b : a / b;
+    if (value === null) {
+      const why = Number.isInteger(exact) ? `is ${exact}, not a positive integer` : 'is not an integer';
+      return { correct: false, extracted, reason: `${where}: ${a}${op}${b} ${why}` };
+    }
+    if (value !== c) return { correct: false, extracted, reason: `${where}: ${a}${op}${b} is ${value}, not ${c}` };
+    pool.push(c);
+    seen.add(c);
+    reached = c;
+  }
+  if (!/^-?\d+$/.test(extracted)) return { correct: false, extracted, reason: `answer "${extracted}" is not an integer` };
+  if (Number(extracted) !== target) return { correct: false, extracted, reason: `answer ${extracted} is not the target ${target}` };
+  if (reached === null && !numbers.includes(target)) return { correct: false, extracted, reason: `no steps reach ${target}` };
+  if (reached !== null && reached !== target) return { correct: false, extracted, reason: `the last step reaches ${reached}, not ${target}` };
+  return { correct: true, extracted, reason: 'every step valid; reaches the target' };
+}
+
+/** The countdown task (defaults: 4 numbers from 1-25, targets 10-100, prompt + trace within 230 characters). */
+export function countdownTask(options: Partial<CountdownConfig> | Record<string, unknown> = {}): BuiltinTask & { config: CountdownConfig } {
+  const config = resolveCountdownConfig(options);
+  return {
+    name: 'countdown',
+    config,
+    stepDelimiter: '\n',
+    alphabet: countdownAlphabet,
+    defaultBehaviours: defaultCountdownBehaviours,
+    problems: (split: Split, count: number, seed: number) => collectProblems('countdown', split, count, seed, (rng) => generate(rng, config)),
+    formatPrompt: (problem) => `Q: ${problem.prompt}\n`,
+    verify: (problem, solution) => verifyCountdown(readCountdown(problem), solution),
+    trace: (problem, rng, behaviours) => countdownTrace(problem, rng, behaviours, config.maxChars),
+  };
+}

@@ -1,4 +1,12 @@
 import type { Command } from './args.js';
+import { benchCommand } from './bench.js';
+import { demoCommand } from './demo.js';
+import { evalCommand } from './eval.js';
+import { initCommand } from './init.js';
+import { sampleCommand } from './sample.js';
+import { searchCommand } from './search.js';
+import { trainLmCommand } from './train-lm.js';
+import { verifyCommand } from './verify.js';
 
 /** Every subcommand, one file each; the order is the order of `searchlearn --help`. */
-export const commands: Command[] = [];
+export const commands: Command[] = [demoCommand, initCommand, evalCommand, searchCommand, trainLmCommand, sampleCommand, verifyCommand, benchCommand];

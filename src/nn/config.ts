@@ -13,9 +13,20 @@ export const modelConfigSchema = z.object({
   contextLength: z.number().int().min(2).max(65536),
   ropeTheta: z.number().positive().default(10000),
   normEps: z.number().positive().default(1e-5),
-}).refine((c) => c.dModel % c.nHeads === 0 && (c.dModel / c.nHeads) % 2 === 0, { message: 'dModel must divide into nHeads heads of even size' });
+  /**
+   * Rows of the output projection (`output.weight` [outputSize, C]). Absent means vocabSize: a
+   * language model. 1 makes a scalar value model (the reward models of src/reward/prm.ts).
+   * Optional so that checkpoints written before the field existed still load.
+   */
+  outputSize: z.number().int().min(1).max(1_000_000).optional(),
+}).refine((c) => c.dModel % c.nHeads === 0 && (c.dModel / c.nHeads) % 4 === 0, { message: 'dModel must divide into nHeads heads whose size is a multiple of 4' });
 
 export type ModelConfig = z.infer<typeof modelConfigSchema>;
+
+/** Width of the model's output: the vocabulary for a language model, 1 for a value model. */
+export function outputSizeOf(c: ModelConfig): number {
+  return c.outputSize ?? c.vocabSize;
+}
 
 /** Named sizes (the vocabulary comes from the tokenizer). dFF ≈ 8/3·dModel rounded up to 8, as in Llama. */
 export const modelSizes = {
@@ -52,7 +63,7 @@ export function parameterShapes(c: ModelConfig): [string, number[]][] {
       [`blk.${l}.ffn_down.weight`, [C, c.dFF]],
     );
   }
-  shapes.push(['output_norm.weight', [C]], ['output.weight', [c.vocabSize, C]]);
+  shapes.push(['output_norm.weight', [C]], ['output.weight', [outputSizeOf(c), C]]);
   return shapes;
 }
 

@@ -52,13 +52,15 @@ export class InferenceEngine {
     const half = D / 2;
     // Embeddings.
     const emb = m.weight('token_embd.weight');
-    let x = new Float32Array(N * C);
+    const pool = k.pool;
+    pool.reset();
+    let x = pool.take(N * C);
     {
       let r = 0;
       for (const toks of tokens) for (const id of toks) x.set(emb.subarray(id * C, id * C + C), C * r++);
     }
-    const h = new Float32Array(N * C);
-    const att = new Float32Array(N * C);
+    const h = pool.take(N * C);
+    const att = pool.take(N * C);
     for (let l = 0; l < m.config.nLayers; l++) {
       rmsnormRows(x, m.weight(`blk.${l}.attn_norm.weight`), h, N, C, eps);
       const qkvW = m.params.subarray(m.named.get(`blk.${l}.attn_q.weight`)!.offset, m.named.get(`blk.${l}.attn_q.weight`)!.offset + 3 * C * C);
@@ -101,7 +103,7 @@ export class InferenceEngine {
       rmsnormRows(x, m.weight(`blk.${l}.ffn_norm.weight`), h, N, C, eps);
       const guOff = m.named.get(`blk.${l}.ffn_gate.weight`)!.offset;
       const gu = k.gemm(h, m.params.subarray(guOff, guOff + 2 * F * C), N, C, 2 * F, false, true);
-      const act = new Float32Array(N * F);
+      const act = pool.take(N * F);
       for (let r = 0; r < N; r++) {
         const o = r * 2 * F;
         for (let f = 0; f < F; f++) {
@@ -123,10 +125,10 @@ export class InferenceEngine {
         r += toks.length;
       }
     }
-    const sel = new Float32Array(rows.length * C);
+    const sel = pool.take(rows.length * C);
     rows.forEach((r, i) => sel.set(x.subarray(r * C, r * C + C), i * C));
     x = sel;
-    const normed = new Float32Array(rows.length * C);
+    const normed = pool.take(rows.length * C);
     rmsnormRows(x, m.weight('output_norm.weight'), normed, rows.length, C, eps);
     const logits = k.gemm(normed, m.weight('output.weight'), rows.length, C, V, false, true);
     const out: Float32Array[] = [];
@@ -148,42 +150,55 @@ export class InferenceEngine {
     if (this.scratch.length < total) this.scratch = new Float32Array(Math.max(total, 256));
     const scores = this.scratch;
     const scale = 1 / Math.sqrt(D);
+    const nLinks = history.length + 1;
     for (let hh = 0; hh < H; hh++) {
       const q = qOff + hh * D;
+      // Scores over every visible position, segment by segment (a plain loop: no closures in the hot path).
       let t = 0;
       let max = -Infinity;
-      const scoreSeg = (seg: KVSegment, count: number): void => {
+      for (let li = 0; li < nLinks; li++) {
+        const seg = li < history.length ? history[li]!.seg : tail;
+        const count = li < history.length ? history[li]!.count : tailCount;
         const kc = seg.k[layer]!;
         let base = hh * seg.capacity * D;
         for (let j = 0; j < count; j++, base += D) {
-          let dot = 0;
-          for (let d = 0; d < D; d++) dot += qkv[q + d]! * kc[base + d]!;
-          dot *= scale;
+          let d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+          for (let d = 0; d < D; d += 4) {
+            d0 += qkv[q + d]! * kc[base + d]!;
+            d1 += qkv[q + d + 1]! * kc[base + d + 1]!;
+            d2 += qkv[q + d + 2]! * kc[base + d + 2]!;
+            d3 += qkv[q + d + 3]! * kc[base + d + 3]!;
+          }
+          const dot = (d0 + d1 + d2 + d3) * scale;
           scores[t++] = dot;
           if (dot > max) max = dot;
         }
-      };
-      for (const link of history) scoreSeg(link.seg, link.count);
-      scoreSeg(tail, tailCount);
+      }
       let sum = 0;
       for (let j = 0; j < total; j++) {
         const e = Math.exp(scores[j]! - max);
         scores[j] = e;
         sum += e;
       }
+      const inv = 1 / sum;
       const o = outOff + hh * D;
-      for (let d = 0; d < D; d++) out[o + d] = 0;
+      out.fill(0, o, o + D);
       t = 0;
-      const mixSeg = (seg: KVSegment, count: number): void => {
+      for (let li = 0; li < nLinks; li++) {
+        const seg = li < history.length ? history[li]!.seg : tail;
+        const count = li < history.length ? history[li]!.count : tailCount;
         const vc = seg.v[layer]!;
         let base = hh * seg.capacity * D;
         for (let j = 0; j < count; j++, base += D) {
-          const p = scores[t++]! / sum;
-          for (let d = 0; d < D; d++) out[o + d]! += p * vc[base + d]!;
+          const p = scores[t++]! * inv;
+          for (let d = 0; d < D; d += 4) {
+            out[o + d]! += p * vc[base + d]!;
+            out[o + d + 1]! += p * vc[base + d + 1]!;
+            out[o + d + 2]! += p * vc[base + d + 2]!;
+            out[o + d + 3]! += p * vc[base + d + 3]!;
+          }
         }
-      };
-      for (const link of history) mixSeg(link.seg, link.count);
-      mixSeg(tail, tailCount);
+      }
     }
   }
 }

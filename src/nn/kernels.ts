@@ -1,3 +1,5 @@
+import { BufferPool } from './pool.js';
+
 /**
  * The kernels behind the ops that dominate a transformer's cost: matrix products and causal
  * self-attention. Two implementations share this interface: `referenceKernels` below (plain
@@ -8,6 +10,11 @@
  */
 export interface Kernels {
   readonly name: string;
+  /**
+   * Where ops take their output buffers from; `pool.reset()` (at the start of a training step
+   * or an inference call) recycles them. Results are valid until the next reset.
+   */
+  readonly pool: BufferPool;
   /**
    * Matrix product Y[M,N] = op(A)·op(B): A is [M,K], or [K,M] when transA; B is [K,N], or [N,K]
    * when transB. With `accumulate`, Y is added into it (Y += op(A)·op(B)) and returned.
@@ -23,7 +30,11 @@ export interface Kernels {
 }
 
 /** Plain-TypeScript reference kernels: straightforward loops, no tricks. */
-export const referenceKernels: Kernels = {
+export function createReferenceKernels(): Kernels {
+  return { ...referenceLoops, pool: new BufferPool() };
+}
+
+const referenceLoops: Omit<Kernels, 'pool'> = {
   name: 'reference',
 
   gemm(a, b, M, K, N, transA, transB, accumulate) {
@@ -118,3 +129,6 @@ export const referenceKernels: Kernels = {
     return dqkv;
   },
 };
+
+/** A shared instance of the reference kernels (its pool is shared too: use one model at a time). */
+export const referenceKernels: Kernels = createReferenceKernels();

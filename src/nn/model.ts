@@ -1,5 +1,5 @@
 import type { Rng } from '../core/rng.js';
-import { parameterShapes, type ModelConfig } from './config.js';
+import { outputSizeOf, parameterShapes, type ModelConfig } from './config.js';
 import type { Kernels } from './kernels.js';
 import { add, attention, crossEntropy, embedding, linear, rmsnorm, ropeQK, ropeTables, swiglu } from './ops.js';
 import { Tensor } from './tensor.js';
@@ -73,7 +73,7 @@ export class Transformer {
       });
     }
     this.outNorm = view('output_norm.weight', [C]);
-    this.output = view('output.weight', [config.vocabSize, C]);
+    this.output = view('output.weight', [outputSizeOf(config), C]);
   }
 
   /**
@@ -108,7 +108,12 @@ export class Transformer {
     return this.rope;
   }
 
-  /** Forward pass: ids [B·T] → logits [B·T, V] (a Tensor carrying the autograd graph). */
+  /**
+   * Forward pass: ids [B·T] → logits [B·T, V] (a Tensor carrying the autograd graph); a value
+   * model (config.outputSize 1) returns one value per position, [B·T, 1].
+   * Outputs live in the kernels' buffer pool: the caller resets it (`kernels.pool.reset()`)
+   * once it is done with the tensors of earlier passes (the trainer does so every step).
+   */
   forward(ids: Int32Array, B: number, T: number): Tensor {
     if (ids.length !== B * T) throw new Error(`forward: ${ids.length} ids for B=${B}, T=${T}`);
     if (T > this.config.contextLength) throw new Error(`forward: sequence length ${T} exceeds the context length ${this.config.contextLength}`);
@@ -116,20 +121,20 @@ export class Transformer {
     const { nHeads: H, dModel: C, normEps: eps } = this.config;
     const D = C / H;
     const { cos, sin } = this.ropeFor(T);
-    let x = embedding(this.tokEmbd, ids);
+    let x = embedding(this.tokEmbd, ids, k);
     for (const blk of this.blocks) {
-      const h = rmsnorm(x, blk.attnNorm, eps);
-      const qkv = ropeQK(linear(h, blk.qkv, k), B, T, H, D, cos, sin);
-      x = add(x, linear(attention(qkv, B, T, H, D, k), blk.attnOut, k));
-      const h2 = rmsnorm(x, blk.ffnNorm, eps);
-      x = add(x, linear(swiglu(linear(h2, blk.gateUp, k)), blk.down, k));
+      const h = rmsnorm(x, blk.attnNorm, eps, k);
+      const qkv = ropeQK(linear(h, blk.qkv, k), B, T, H, D, cos, sin, k);
+      x = add(x, linear(attention(qkv, B, T, H, D, k), blk.attnOut, k), k);
+      const h2 = rmsnorm(x, blk.ffnNorm, eps, k);
+      x = add(x, linear(swiglu(linear(h2, blk.gateUp, k), k), blk.down, k), k);
     }
-    return linear(rmsnorm(x, this.outNorm, eps), this.output, k);
+    return linear(rmsnorm(x, this.outNorm, eps, k), this.output, k);
   }
 
   /** Mean next-token cross-entropy over positions where mask = 1. */
   loss(ids: Int32Array, targets: Int32Array, mask: Float32Array, B: number, T: number): Tensor {
-    return crossEntropy(this.forward(ids, B, T), targets, mask);
+    return crossEntropy(this.forward(ids, B, T), targets, mask, this.kernels);
   }
 
   zeroGrad(): void {

@@ -11,10 +11,10 @@ import { Tensor } from './tensor.js';
  */
 
 /** Embedding lookup: ids [N] into table [V,C] → [N,C]. */
-export function embedding(table: Tensor, ids: Int32Array): Tensor {
+export function embedding(table: Tensor, ids: Int32Array, k: Kernels): Tensor {
   const [V, C] = table.shape as [number, number];
   const N = ids.length;
-  const out = new Float32Array(N * C);
+  const out = k.pool.take(N * C);
   for (let n = 0; n < N; n++) {
     const id = ids[n]!;
     if (id < 0 || id >= V) throw new Error(`embedding: token id ${id} out of range [0, ${V})`);
@@ -35,11 +35,11 @@ export function embedding(table: Tensor, ids: Int32Array): Tensor {
 }
 
 /** RMSNorm (Zhang & Sennrich 2019): y = x / sqrt(mean(x²) + eps) · w, over the last axis. */
-export function rmsnorm(x: Tensor, w: Tensor, eps: number): Tensor {
+export function rmsnorm(x: Tensor, w: Tensor, eps: number, k: Kernels): Tensor {
   const C = w.size;
   const N = x.size / C;
-  const out = new Float32Array(x.size);
-  const rstd = new Float32Array(N);
+  const out = k.pool.take(x.size);
+  const rstd = k.pool.take(N);
   const xd = x.data;
   const wd = w.data;
   for (let n = 0; n < N; n++) {
@@ -55,7 +55,7 @@ export function rmsnorm(x: Tensor, w: Tensor, eps: number): Tensor {
     backward: () => {
       const gy = y.grad!;
       const gw = w.requiresGrad ? w.gradBuffer() : null;
-      const gx = x.requiresGrad ? new Float32Array(x.size) : null;
+      const gx = x.requiresGrad ? k.pool.take(x.size) : null;
       for (let n = 0; n < N; n++) {
         const o = n * C;
         const r = rstd[n]!;
@@ -98,16 +98,17 @@ export function linear(x: Tensor, w: Tensor, k: Kernels): Tensor {
 }
 
 /** a + b (same shape): the residual connection. */
-export function add(a: Tensor, b: Tensor): Tensor {
-  const out = new Float32Array(a.size);
+export function add(a: Tensor, b: Tensor, k: Kernels): Tensor {
+  const out = k.pool.take(a.size);
   const ad = a.data;
   const bd = b.data;
   for (let i = 0; i < out.length; i++) out[i] = ad[i]! + bd[i]!;
   const y: Tensor = new Tensor(out, a.shape, {
     parents: [a, b],
     backward: () => {
+      // The first parent takes the gradient buffer itself; the second gets a copy.
+      if (b.requiresGrad) b.accumulateGrad(a.requiresGrad ? k.pool.copy(y.grad!) : y.grad!);
       if (a.requiresGrad) a.accumulateGrad(y.grad!);
-      if (b.requiresGrad) b.accumulateGrad(y.grad!);
     },
   });
   return y;
@@ -158,8 +159,8 @@ export function ropeRotateQK(data: Float32Array, B: number, T: number, H: number
 }
 
 /** RoPE on the q and k parts of qkv [B,T,3,H,D] (v passes through). */
-export function ropeQK(qkv: Tensor, B: number, T: number, H: number, D: number, cos: Float32Array, sin: Float32Array): Tensor {
-  const out = qkv.data.slice();
+export function ropeQK(qkv: Tensor, B: number, T: number, H: number, D: number, cos: Float32Array, sin: Float32Array, k: Kernels): Tensor {
+  const out = k.pool.copy(qkv.data);
   ropeRotateQK(out, B, T, H, D, cos, sin, 1);
   const y: Tensor = new Tensor(out, qkv.shape, {
     parents: [qkv],
@@ -184,32 +185,36 @@ export function attention(qkv: Tensor, B: number, T: number, H: number, D: numbe
 }
 
 /** SwiGLU (Shazeer 2020): gu [N, 2F] holding gate then up → silu(gate)·up [N,F]. */
-export function swiglu(gu: Tensor): Tensor {
+export function swiglu(gu: Tensor, k: Kernels): Tensor {
   const F = gu.shape[gu.shape.length - 1]! / 2;
   const N = gu.size / (2 * F);
-  const out = new Float32Array(N * F);
+  const out = k.pool.take(N * F);
+  // sigmoid(gate), kept for backward (one exp per element, not two).
+  const sig = k.pool.take(N * F);
   const d = gu.data;
   for (let n = 0; n < N; n++) {
     const o = n * 2 * F;
     for (let f = 0; f < F; f++) {
       const g = d[o + f]!;
-      out[n * F + f] = (g / (1 + Math.exp(-g))) * d[o + F + f]!;
+      const sg = 1 / (1 + Math.exp(-g));
+      sig[n * F + f] = sg;
+      out[n * F + f] = g * sg * d[o + F + f]!;
     }
   }
   const y: Tensor = new Tensor(out, [N, F], {
     parents: [gu],
     backward: () => {
       const gy = y.grad!;
-      const gg = new Float32Array(gu.size);
+      const gg = k.pool.take(gu.size);
       for (let n = 0; n < N; n++) {
         const o = n * 2 * F;
         for (let f = 0; f < F; f++) {
           const g = d[o + f]!;
           const u = d[o + F + f]!;
-          const sig = 1 / (1 + Math.exp(-g));
+          const sg = sig[n * F + f]!;
           const gyv = gy[n * F + f]!;
-          gg[o + f] = gyv * u * sig * (1 + g * (1 - sig));
-          gg[o + F + f] = gyv * g * sig;
+          gg[o + f] = gyv * u * sg * (1 + g * (1 - sg));
+          gg[o + F + f] = gyv * g * sg;
         }
       }
       gu.accumulateGrad(gg);
@@ -222,7 +227,7 @@ export function swiglu(gu: Tensor): Tensor {
  * Mean cross-entropy over the positions whose mask is 1 (the loss mask: completion tokens only).
  * logits [N,V], targets [N]. Returns a scalar; backward: (softmax − onehot)·mask / count.
  */
-export function crossEntropy(logits: Tensor, targets: Int32Array, mask: Float32Array): Tensor {
+export function crossEntropy(logits: Tensor, targets: Int32Array, mask: Float32Array, k: Kernels): Tensor {
   const V = logits.shape[logits.shape.length - 1]!;
   const N = logits.size / V;
   const ld = logits.data;
@@ -230,7 +235,7 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, mask: Float32A
   for (let n = 0; n < N; n++) count += mask[n]!;
   const denom = Math.max(count, 1);
   let loss = 0;
-  const lse = new Float32Array(N);
+  const lse = k.pool.take(N);
   for (let n = 0; n < N; n++) {
     if (mask[n] === 0) continue;
     const o = n * V;
@@ -245,7 +250,7 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, mask: Float32A
     parents: [logits],
     backward: () => {
       const scale = y.grad![0]! / denom;
-      const g = new Float32Array(logits.size);
+      const g = k.pool.zeros(logits.size);
       for (let n = 0; n < N; n++) {
         const m = mask[n]!;
         if (m === 0) continue;
@@ -254,6 +259,82 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, mask: Float32A
         g[o + targets[n]!]! -= m * scale;
       }
       logits.accumulateGrad(g);
+    },
+  });
+  return y;
+}
+
+/** log(1 + e^x) without overflow. */
+function softplus(x: number): number {
+  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+}
+
+function sigmoid(x: number): number {
+  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+}
+
+/**
+ * Binary cross-entropy on logits against soft labels, averaged over the positions whose mask is
+ * nonzero (weighted by the mask): the loss of a value head [N,1] trained on step or outcome
+ * labels (Math-Shepherd's soft-estimation targets are fractions in [0,1]).
+ * Per position: softplus(x) − y·x (stable for any x); backward: (σ(x) − y)·mask / count.
+ */
+export function bceWithLogits(logits: Tensor, targets: Float32Array, mask: Float32Array, k: Kernels): Tensor {
+  const N = logits.size;
+  if (targets.length !== N || mask.length !== N) throw new Error(`bceWithLogits: ${N} logits, ${targets.length} targets, ${mask.length} mask entries`);
+  const ld = logits.data;
+  let count = 0;
+  let loss = 0;
+  for (let n = 0; n < N; n++) {
+    const m = mask[n]!;
+    if (m === 0) continue;
+    count += m;
+    loss += m * (softplus(ld[n]!) - targets[n]! * ld[n]!);
+  }
+  const denom = Math.max(count, 1e-12);
+  const y: Tensor = new Tensor(new Float32Array([count > 0 ? loss / denom : 0]), [1], {
+    parents: [logits],
+    backward: () => {
+      const scale = y.grad![0]! / denom;
+      const g = k.pool.zeros(N);
+      for (let n = 0; n < N; n++) {
+        const m = mask[n]!;
+        if (m !== 0) g[n] = (sigmoid(ld[n]!) - targets[n]!) * m * scale;
+      }
+      logits.accumulateGrad(g);
+    },
+  });
+  return y;
+}
+
+/**
+ * Bradley–Terry pairwise loss over scalar scores [N] (or [N,1]): the mean over pairs of
+ * −log σ(s[better] − s[worse]) = softplus(s[worse] − s[better]), the reward-model loss of
+ * InstructGPT (Ouyang et al. 2022). `better[i]`, `worse[i]` are positions (row indices) of pair i.
+ */
+export function bradleyTerryLoss(scores: Tensor, better: Int32Array, worse: Int32Array, k: Kernels): Tensor {
+  const P = better.length;
+  if (worse.length !== P) throw new Error(`bradleyTerryLoss: ${P} better positions, ${worse.length} worse`);
+  const N = scores.size;
+  const sd = scores.data;
+  for (let i = 0; i < P; i++) {
+    if (better[i]! < 0 || better[i]! >= N || worse[i]! < 0 || worse[i]! >= N) throw new Error(`bradleyTerryLoss: pair ${i} indexes outside [0, ${N})`);
+  }
+  let loss = 0;
+  for (let i = 0; i < P; i++) loss += softplus(sd[worse[i]!]! - sd[better[i]!]!);
+  const denom = Math.max(P, 1);
+  const y: Tensor = new Tensor(new Float32Array([loss / denom]), [1], {
+    parents: [scores],
+    backward: () => {
+      const scale = y.grad![0]! / denom;
+      const g = k.pool.zeros(N);
+      for (let i = 0; i < P; i++) {
+        // d/d(margin) of softplus(−margin) = −σ(−margin)
+        const s = sigmoid(sd[worse[i]!]! - sd[better[i]!]!) * scale;
+        g[better[i]!]! -= s;
+        g[worse[i]!]! += s;
+      }
+      scores.accumulateGrad(g);
     },
   });
   return y;

@@ -40,11 +40,15 @@ export class Tensor {
     return this.grad;
   }
 
-  /** Adds g into this tensor's gradient. */
+  /**
+   * Adds g into this tensor's gradient. When there is none yet, g itself becomes the gradient
+   * (no copy): callers hand over a buffer they no longer use.
+   */
   accumulateGrad(g: Float32Array): void {
     if (!this.grad) {
-      this.grad = g.length === this.data.length ? g.slice() : new Float32Array(this.data.length);
-      if (g.length === this.data.length) return;
+      if (g.length !== this.data.length) throw new Error(`gradient of length ${g.length} for a tensor of ${this.data.length}`);
+      this.grad = g;
+      return;
     }
     const d = this.grad;
     for (let i = 0; i < d.length; i++) d[i]! += g[i]!;
@@ -60,11 +64,12 @@ export class Tensor {
 }
 
 /**
- * Back-propagates from a scalar tensor: seeds its gradient with 1 and runs every recorded
+ * Back-propagates from a scalar tensor: seeds its gradient with `scale` (1; a microbatch's share
+ * of the batch under gradient accumulation) and runs every recorded
  * backward closure once, children before parents. Intermediate gradients are freed as soon as
  * they have been propagated, keeping peak memory near that of the forward pass.
  */
-export function backward(loss: Tensor): void {
+export function backward(loss: Tensor, scale = 1): void {
   if (loss.size !== 1) throw new Error(`backward: expected a scalar loss, got shape [${loss.shape.join(',')}]`);
   const order: Tensor[] = [];
   const seen = new Set<Tensor>();
@@ -86,7 +91,7 @@ export function backward(loss: Tensor): void {
       stack.pop();
     }
   }
-  loss.grad = new Float32Array([1]);
+  loss.grad = new Float32Array([scale]);
   for (let i = order.length - 1; i >= 0; i--) {
     const t = order[i]!;
     if (t.backwardFn && t.grad) {

@@ -50,6 +50,12 @@ export interface SearchResult {
   /** Every complete trajectory considered, with scores. */
   trajectories: Trajectory[];
   tree?: SearchTree;
+  /**
+   * Tree searches: the root's visit distribution, one weight per child of the root in index
+   * order (`childrenOf(tree, ROOT_INDEX)`), summing to 1 — the training target for learning
+   * (mctx's `action_weights`).
+   */
+  actionWeights?: number[];
   compute: Compute;
 }
 

@@ -79,6 +79,8 @@ export type AttrValue = number | number[] | { float: number } | string | TensorA
 
 export interface OnnxNode {
   op: string;
+  /** Operator domain: '' (standard ONNX) or 'com.microsoft' (onnxruntime's contrib ops, e.g. FusedMatMul). */
+  domain?: string;
   inputs: string[];
   outputs: string[];
   attrs?: Record<string, AttrValue>;
@@ -159,6 +161,7 @@ export function encodeModel(graph: OnnxGraph, opset = 17): Uint8Array {
         for (const x of n.outputs) node.stringField(2, x);
         node.stringField(3, `${n.op}_${i}`);
         node.stringField(4, n.op);
+        if (n.domain) node.stringField(7, n.domain);
         for (const [k, v] of Object.entries(n.attrs ?? {})) node.messageField(5, (a) => writeAttr(a, k, v));
       });
     });
@@ -170,5 +173,11 @@ export function encodeModel(graph: OnnxGraph, opset = 17): Uint8Array {
     o.stringField(1, '');
     o.intField(2, opset);
   });
+  if (graph.nodes.some((n) => n.domain === 'com.microsoft')) {
+    w.messageField(8, (o) => {
+      o.stringField(1, 'com.microsoft');
+      o.intField(2, 1);
+    });
+  }
   return w.finish();
 }

@@ -1,5 +1,6 @@
 import type { Kernels } from '../kernels.js';
 import type { OnnxGraph, OnnxNode } from '../ort/onnx-proto.js';
+import { BufferPool } from '../pool.js';
 import { OrtSession } from './session.js';
 
 /**
@@ -31,23 +32,28 @@ function splitHeads(): OnnxNode[] {
   ];
 }
 
-function attentionForwardGraph(): OnnxGraph {
+/**
+ * Batched product with transposes and a scale folded in: onnxruntime's contrib FusedMatMul
+ * (no separate Transpose or Mul pass over the B·H·T·T score tensors).
+ */
+function fusedMatMul(a: string, b: string, out: string, transA: 0 | 1, transB: 0 | 1, alpha?: number): OnnxNode {
+  return { op: 'FusedMatMul', domain: 'com.microsoft', inputs: [a, b], outputs: [out], attrs: { transA, transB, ...(alpha !== undefined ? { alpha: { float: alpha } } : {}) } };
+}
+
+function attentionForwardGraph(D: number): OnnxGraph {
   return {
     name: 'attention_forward',
     nodes: [
       ...splitHeads(),
-      { op: 'Transpose', inputs: ['k'], outputs: ['kT'], attrs: { perm: [0, 1, 2, 4, 3] } },
-      { op: 'MatMul', inputs: ['q', 'kT'], outputs: ['s0'] },
-      { op: 'Mul', inputs: ['s0', 'scale'], outputs: ['s1'] },
-      { op: 'Add', inputs: ['s1', 'mask'], outputs: ['s2'] },
-      { op: 'Softmax', inputs: ['s2'], outputs: ['probs'], attrs: { axis: -1 } },
+      fusedMatMul('q', 'k', 's0', 0, 1, 1 / Math.sqrt(D)),
+      { op: 'Add', inputs: ['s0', 'mask'], outputs: ['s1'] },
+      { op: 'Softmax', inputs: ['s1'], outputs: ['probs'], attrs: { axis: -1 } },
       { op: 'MatMul', inputs: ['probs', 'v'], outputs: ['o'] },
       { op: 'Transpose', inputs: ['o'], outputs: ['out'], attrs: { perm: [0, 1, 3, 2, 4] } },
     ],
     inputs: [
       { name: 'qkv', shape: QKV_SHAPE },
       { name: 'mask', shape: ['T', 'T'] },
-      { name: 'scale', shape: [1] },
     ],
     outputs: [
       { name: 'out', shape: [1, 'B', 'T', 'H', 'D'] },
@@ -56,26 +62,23 @@ function attentionForwardGraph(): OnnxGraph {
   };
 }
 
-function attentionBackwardGraph(): OnnxGraph {
+function attentionBackwardGraph(D: number): OnnxGraph {
+  const scale = 1 / Math.sqrt(D);
   return {
     name: 'attention_backward',
     nodes: [
       ...splitHeads(),
       { op: 'Transpose', inputs: ['dout'], outputs: ['dO'], attrs: { perm: [0, 1, 3, 2, 4] } },
-      { op: 'Transpose', inputs: ['probs'], outputs: ['pT'], attrs: { perm: [0, 1, 2, 4, 3] } },
-      { op: 'MatMul', inputs: ['pT', 'dO'], outputs: ['dV'] },
-      { op: 'Transpose', inputs: ['v'], outputs: ['vT'], attrs: { perm: [0, 1, 2, 4, 3] } },
-      { op: 'MatMul', inputs: ['dO', 'vT'], outputs: ['dP'] },
-      // softmax backward: dS = P ⊙ (dP − Σ_s P·dP) · scale
+      fusedMatMul('probs', 'dO', 'dV', 1, 0),
+      fusedMatMul('dO', 'v', 'dP', 0, 1),
+      // softmax backward: dS = P ⊙ (dP − Σ_s P·dP); the 1/√D scale is folded into dQ and dK.
       { op: 'Mul', inputs: ['dP', 'probs'], outputs: ['pdp'] },
       { op: 'Constant', inputs: [], outputs: ['lastAxis'], attrs: { value: { tensor: { dtype: 'int64', dims: [1], values: [-1] } } } },
       { op: 'ReduceSum', inputs: ['pdp', 'lastAxis'], outputs: ['rowsum'], attrs: { keepdims: 1 } },
       { op: 'Sub', inputs: ['dP', 'rowsum'], outputs: ['centered'] },
-      { op: 'Mul', inputs: ['centered', 'probs'], outputs: ['dS0'] },
-      { op: 'Mul', inputs: ['dS0', 'scale'], outputs: ['dS'] },
-      { op: 'MatMul', inputs: ['dS', 'k'], outputs: ['dQ'] },
-      { op: 'Transpose', inputs: ['dS'], outputs: ['dST'], attrs: { perm: [0, 1, 2, 4, 3] } },
-      { op: 'MatMul', inputs: ['dST', 'q'], outputs: ['dK'] },
+      { op: 'Mul', inputs: ['centered', 'probs'], outputs: ['dS'] },
+      fusedMatMul('dS', 'k', 'dQ', 0, 0, scale),
+      fusedMatMul('dS', 'q', 'dK', 1, 0, scale),
       { op: 'Concat', inputs: ['dQ', 'dK', 'dV'], outputs: ['dqkvT'], attrs: { axis: 0 } },
       { op: 'Transpose', inputs: ['dqkvT'], outputs: ['dqkv'], attrs: { perm: [1, 3, 0, 2, 4] } },
     ],
@@ -83,7 +86,6 @@ function attentionBackwardGraph(): OnnxGraph {
       { name: 'qkv', shape: QKV_SHAPE },
       { name: 'probs', shape: [1, 'B', 'H', 'T', 'T'] },
       { name: 'dout', shape: [1, 'B', 'T', 'H', 'D'] },
-      { name: 'scale', shape: [1] },
     ],
     outputs: [{ name: 'dqkv', shape: QKV_SHAPE }],
   };
@@ -115,8 +117,11 @@ export function createOrtKernels(opts: OrtKernelsOptions = {}): Kernels {
     return m;
   };
 
+  const pool = new BufferPool();
+
   return {
     name: 'onnxruntime',
+    pool,
 
     gemm(a, b, M, K, N, transA, transB, accumulate) {
       const s = session(`gemm${+transA}${+transB}${accumulate ? 'c' : ''}`, () => gemmGraph(transA, transB, accumulate !== undefined));
@@ -125,7 +130,8 @@ export function createOrtKernels(opts: OrtKernelsOptions = {}): Kernels {
         B: [b, transB ? [N, K] : [K, N]],
       };
       if (accumulate) inputs['C'] = [accumulate, [M, N]];
-      const y = s.run(inputs)['Y']!;
+      const y = pool.take(M * N);
+      s.run(inputs, { Y: [y, [M, N]] });
       if (accumulate) {
         accumulate.set(y);
         return accumulate;
@@ -134,19 +140,24 @@ export function createOrtKernels(opts: OrtKernelsOptions = {}): Kernels {
     },
 
     attentionForward(qkv, B, T, H, D) {
-      const s = session('attnF', attentionForwardGraph);
-      const r = s.run({ qkv: [qkv, [B, T, 3, H, D]], mask: [causalMask(T), [T, T]], scale: [new Float32Array([1 / Math.sqrt(D)]), [1]] });
-      return { out: r['out']!, probs: r['probs']! };
+      const s = session(`attnF${D}`, () => attentionForwardGraph(D));
+      const out = pool.take(B * T * H * D);
+      const probs = pool.take(B * H * T * T);
+      s.run(
+        { qkv: [qkv, [B, T, 3, H, D]], mask: [causalMask(T), [T, T]] },
+        { out: [out, [1, B, T, H, D]], probs: [probs, [1, B, H, T, T]] },
+      );
+      return { out, probs };
     },
 
     attentionBackward(qkv, probs, dOut, B, T, H, D) {
-      const s = session('attnB', attentionBackwardGraph);
-      return s.run({
-        qkv: [qkv, [B, T, 3, H, D]],
-        probs: [probs, [1, B, H, T, T]],
-        dout: [dOut, [1, B, T, H, D]],
-        scale: [new Float32Array([1 / Math.sqrt(D)]), [1]],
-      })['dqkv']!;
+      const s = session(`attnB${D}`, () => attentionBackwardGraph(D));
+      const dqkv = pool.take(B * T * 3 * H * D);
+      s.run(
+        { qkv: [qkv, [B, T, 3, H, D]], probs: [probs, [1, B, H, T, T]], dout: [dOut, [1, B, T, H, D]] },
+        { dqkv: [dqkv, [B, T, 3, H, D]] },
+      );
+      return dqkv;
     },
   };
 }

@@ -36,10 +36,15 @@ function loadNative(): NonNullable<typeof native> {
   }
 }
 
-/** Threads for onnxruntime's intra-op pool: every core unless SEARCHLEARN_THREADS says otherwise. */
+/**
+ * Threads for onnxruntime's intra-op pool: 1 unless SEARCHLEARN_THREADS says otherwise.
+ * Measured on the 2-vCPU development VM, one thread trained the demo model faster than two
+ * (median GEMM 4096×128×688: 5.5 ms on one thread, 10+ ms on two, with frequent stalls while the
+ * pool's second thread waited to be scheduled); on a machine with idle cores, set it higher.
+ */
 export function ortThreads(): number {
   const env = Number(process.env['SEARCHLEARN_THREADS']);
-  return Number.isInteger(env) && env > 0 ? env : availableParallelism();
+  return Number.isInteger(env) && env > 0 ? Math.min(env, availableParallelism()) : 1;
 }
 
 export class OrtSession {
@@ -61,15 +66,19 @@ export class OrtSession {
     this.outputNames = graph.outputs.map((o) => o.name);
   }
 
-  /** Runs the graph; inputs are float32 arrays with their shapes; returns the outputs' data by name. */
-  run(inputs: Record<string, [Float32Array, readonly number[]]>): Record<string, Float32Array> {
+  /**
+   * Runs the graph; inputs are float32 arrays with their shapes. Outputs are written into the
+   * given buffers (onnxruntime writes into our memory: no copy, no fresh allocation).
+   */
+  run(inputs: Record<string, [Float32Array, readonly number[]]>, outputs: Record<string, [Float32Array, readonly number[]]>): void {
     const feeds: Record<string, unknown> = {};
     for (const [name, [data, dims]] of Object.entries(inputs)) feeds[name] = new this.ort.Tensor('float32', data, dims);
-    const fetches: Record<string, null> = {};
-    for (const n of this.outputNames) fetches[n] = null;
-    const out = this.session.run(feeds, fetches, {});
-    const result: Record<string, Float32Array> = {};
-    for (const n of this.outputNames) result[n] = out[n]!.data;
-    return result;
+    const fetches: Record<string, unknown> = {};
+    for (const n of this.outputNames) {
+      const o = outputs[n];
+      if (!o) throw new Error(`onnxruntime session: no buffer given for output "${n}"`);
+      fetches[n] = new this.ort.Tensor('float32', o[0], o[1]);
+    }
+    this.session.run(feeds, fetches, {});
   }
 }

@@ -1,0 +1,83 @@
+import { writeFileSync } from 'node:fs';
+import { z } from 'zod';
+import { formatTable, runSearch, type EvalRow } from '../eval/eval.js';
+import { greedyAccuracy } from '../eval/greedy.js';
+import { searchNames } from '../search/registry.js';
+import { CliError, list, num, parseCommand, type Command } from './args.js';
+import { kernelsSchema, policyFromFlag, rewardFromFlag, sampleTokens, taskFromFlag } from './common.js';
+import { Progress } from './progress.js';
+
+const options = {
+  checkpoint: { type: 'string' },
+  task: { type: 'string' },
+  algos: { type: 'string' },
+  budgets: { type: 'string', default: '1,4,16' },
+  reward: { type: 'string', default: 'verifier' },
+  problems: { type: 'string', default: '100' },
+  seed: { type: 'string', default: '0' },
+  out: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  kernels: { type: 'string', default: 'fast' },
+} as const;
+
+const schema = z.object({
+  checkpoint: z.string({ message: 'required: a checkpoint or run directory' }),
+  task: z.string({ message: 'required: arith, countdown, gsm8k, math500 or jsonl:PATH' }),
+  algos: list(z.enum(searchNames as [string, ...string[]], { message: `expected algorithms from ${searchNames.join(', ')}` })).optional(),
+  budgets: list(z.string().regex(/^[1-9][0-9]*$/, { message: 'budgets must be positive integers, e.g. 1,4,16,64' }).transform(Number)),
+  reward: z.string(),
+  problems: num({ int: true, min: 1 }),
+  seed: num({ int: true, min: 0 }),
+  out: z.string().optional(),
+  json: z.boolean(),
+  kernels: kernelsSchema,
+});
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'held-out accuracy: greedy, or a table of search algorithms × budgets (accuracy and output tokens)',
+  usage: 'eval --checkpoint DIR --task T [--problems K] [--algos a,b,c --budgets 1,4,16,64 --reward verifier|prm:DIR|orm:DIR] [--out FILE.jsonl] [--json]',
+  async run(argv) {
+    const a = parseCommand('eval', argv, options, schema);
+    const task = taskFromFlag(a.task);
+    const policy = policyFromFlag(a.checkpoint, a.kernels);
+    let problems;
+    try {
+      problems = task.problems('test', a.problems, a.seed);
+    } catch (e) {
+      throw new CliError(`--task ${a.task}: ${(e as Error).message}`);
+    }
+    const maxTokens = sampleTokens(task, policy);
+    if (!a.algos) {
+      const progress = new Progress('eval', problems.length, 'problem');
+      const r = await greedyAccuracy(policy, task, problems, { maxTokens, onProgress: (d) => progress.update(d) });
+      progress.done({ accuracy: r.accuracy });
+      if (a.out) writeFileSync(a.out, r.results.map((x) => JSON.stringify(x)).join('\n') + '\n');
+      if (!a.json) console.log(`greedy accuracy on ${r.problems} held-out ${task.name} problems: ${(r.accuracy * 100).toFixed(1)}% (${r.correct}/${r.problems}), ${Math.round(r.outputTokens / Math.max(1, r.problems))} output tokens per problem`);
+      else console.log(JSON.stringify({ accuracy: r.accuracy, problems: r.problems, output_tokens: Math.round(r.outputTokens / Math.max(1, r.problems)) }));
+      return;
+    }
+    const reward = await rewardFromFlag(a.reward, task);
+    const rows: EvalRow[] = [];
+    const lines: string[] = [];
+    for (const algo of a.algos) {
+      for (const budget of algo === 'greedy' ? [1] : a.budgets) {
+        const progress = new Progress(`${algo}@${budget}`, problems.length, 'problem');
+        let correct = 0;
+        const { row } = await runSearch({
+          task, policy, reward, algo, budget, problems, maxTokens, seed: a.seed,
+          onResult: (r, i) => {
+            if (r.correct) correct++;
+            if (a.out) lines.push(JSON.stringify({ budget, ...r }));
+            progress.update(i + 1, { acc: correct / (i + 1) });
+          },
+        });
+        progress.done({ acc: row.accuracy });
+        rows.push(row);
+      }
+    }
+    if (a.out) writeFileSync(a.out, lines.join('\n') + '\n');
+    if (!a.json) console.log(`${task.name}, ${problems.length} held-out problems, reward ${reward.id}\n${formatTable(rows)}`);
+    else console.log(JSON.stringify({ rows }));
+  },
+};

@@ -1,0 +1,68 @@
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { z } from 'zod';
+import { runSearch } from '../eval/eval.js';
+import { toJsonl } from '../search/jsonl.js';
+import { searchNames } from '../search/registry.js';
+import { CliError, num, parseCommand, type Command } from './args.js';
+import { kernelsSchema, policyFromFlag, rewardFromFlag, sampleTokens, taskFromFlag } from './common.js';
+import { Progress } from './progress.js';
+
+const options = {
+  checkpoint: { type: 'string' },
+  task: { type: 'string' },
+  algo: { type: 'string' },
+  reward: { type: 'string', default: 'verifier' },
+  budget: { type: 'string', default: '8' },
+  problems: { type: 'string', default: '20' },
+  seed: { type: 'string', default: '0' },
+  out: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  kernels: { type: 'string', default: 'fast' },
+} as const;
+
+const schema = z.object({
+  checkpoint: z.string({ message: 'required: a checkpoint or run directory' }),
+  task: z.string({ message: 'required: arith, countdown, gsm8k, math500 or jsonl:PATH' }),
+  algo: z.enum(searchNames as [string, ...string[]], { message: `expected one of ${searchNames.join(', ')}` }),
+  reward: z.string(),
+  budget: num({ int: true, min: 1 }),
+  problems: num({ int: true, min: 1 }),
+  seed: num({ int: true, min: 0 }),
+  out: z.string().optional(),
+  json: z.boolean(),
+  kernels: kernelsSchema,
+});
+
+export const searchCommand: Command = {
+  name: 'search',
+  summary: 'run one search algorithm on held-out problems; writes each search (trajectories, tree, compute) as JSONL',
+  usage: `search --checkpoint DIR --task T --algo ${searchNames.join('|')} [--reward verifier|prm:DIR|orm:DIR] [--budget N] [--problems K] [--out FILE.jsonl] [--json]`,
+  async run(argv) {
+    const a = parseCommand('search', argv, options, schema);
+    const task = taskFromFlag(a.task);
+    const policy = policyFromFlag(a.checkpoint, a.kernels);
+    const reward = await rewardFromFlag(a.reward, task);
+    let problems;
+    try {
+      problems = task.problems('test', a.problems, a.seed);
+    } catch (e) {
+      throw new CliError(`--task ${a.task}: ${(e as Error).message}`);
+    }
+    if (a.out) writeFileSync(a.out, '');
+    const progress = new Progress(`${a.algo}@${a.budget}`, problems.length, 'problem');
+    let correct = 0;
+    const { row } = await runSearch({
+      task, policy, reward, algo: a.algo, budget: a.budget, problems, maxTokens: sampleTokens(task, policy), seed: a.seed,
+      onResult: (r, i) => {
+        if (r.correct) correct++;
+        // One line per search, appended as it finishes: a stopped run keeps what it found.
+        if (a.out) appendFileSync(a.out, toJsonl({ ...r }) + '\n');
+        progress.update(i + 1, { acc: correct / (i + 1) });
+        if (!a.json && problems.length <= 5) console.log(`${r.problemId}: answer ${JSON.stringify(r.answer)} (${r.correct ? 'correct' : 'wrong'}), ${r.trajectories.length} trajectories, ${r.compute.outputTokens} output tokens`);
+      },
+    });
+    progress.done({ acc: row.accuracy });
+    if (a.json) console.log(JSON.stringify(row));
+    else console.log(`${a.algo} at budget ${a.budget} on ${row.problems} ${task.name} problems: accuracy ${(row.accuracy * 100).toFixed(1)}%, ${row.output_tokens} output tokens per problem${a.out ? `; searches in ${a.out}` : ''}`);
+  },
+};

@@ -1,0 +1,101 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Rng } from '../core/rng.js';
+import { saveModel } from '../nn/model-io.js';
+import { Transformer } from '../nn/model.js';
+import { createOrtKernels } from '../nn/ort/ort-kernels.js';
+import { CharTokenizer } from '../nn/tokenizer.js';
+import { LearnedRewardModel } from '../reward/prm.js';
+import { getTask } from '../tasks/registry.js';
+import type { BuiltinTask } from '../tasks/task.js';
+import { parseRewardSpec } from './reward-spec.js';
+import { trainPrmCommand } from './train-prm.js';
+
+const arith = getTask('arith') as BuiltinTask;
+const dir = mkdtempSync(join(tmpdir(), 'train-prm-'));
+const policyDir = join(dir, 'policy');
+
+/** Runs the command and returns the JSON line it prints (its progress goes to stderr). */
+async function trainPrm(args: string[]): Promise<Record<string, unknown>> {
+  const lines: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((s: unknown) => void lines.push(String(s)));
+  const err = vi.spyOn(console, 'error').mockImplementation(() => {});
+  const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    await trainPrmCommand.run(args);
+  } finally {
+    log.mockRestore();
+    err.mockRestore();
+    write.mockRestore();
+  }
+  expect(lines).toHaveLength(1);
+  return JSON.parse(lines[0]!) as Record<string, unknown>;
+}
+
+beforeAll(() => {
+  // A tiny random policy: its solutions are noise, which is all the pipeline needs to run.
+  const tok = new CharTokenizer(arith.alphabet);
+  const policy = new Transformer({ vocabSize: tok.vocabSize, dModel: 32, nLayers: 1, nHeads: 2, dFF: 64, contextLength: 48, ropeTheta: 10000, normEps: 1e-5 }, createOrtKernels({ threads: 1 }));
+  policy.init(new Rng(0));
+  saveModel(policyDir, policy, tok);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const base = ['--checkpoint', policyDir, '--task', 'arith', '--problems', '6', '--samples', '2', '--rollouts', '2', '--steps', '3', '--batch-size', '4', '--held-out', '0.34'];
+
+describe('train-prm', () => {
+  it('labels, trains and writes a run directory whose checkpoint loads as a reward model; the same seed gives the same run', async () => {
+    const out = join(dir, 'run');
+    const r = await trainPrm([...base, '--out', out]);
+    expect(r.kind).toBe('process');
+    expect(r.checkpoint).toBe(join(out, 'checkpoint'));
+    expect(r.labels).toBeGreaterThan(0);
+    expect(r).toHaveProperty('step_accuracy');
+    expect(r).toHaveProperty('auc');
+    for (const f of ['config.json', 'metrics.jsonl', 'labels.jsonl', 'checkpoint/model.safetensors']) expect(existsSync(join(out, f))).toBe(true);
+    const rows = readFileSync(join(out, 'labels.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { prompt: string; completions: string[]; labels: boolean[] });
+    expect(rows).toHaveLength(12);
+    expect(rows.reduce((s, x) => s + x.labels.length, 0)).toBe(r.labels);
+    for (const x of rows) expect(x.labels).toHaveLength(x.completions.length);
+
+    const reward = await parseRewardSpec(`prm:${out}`, arith);
+    expect(reward.kind).toBe('process');
+    expect(reward).toBeInstanceOf(LearnedRewardModel);
+    const p = arith.problems('test', 1, 0)[0]!;
+    const { scores } = await reward.score([{ problem: p, prompt: arith.formatPrompt(p), steps: ['Plan: add', 'Answer: 1'], complete: true }]);
+    expect(scores[0]!.stepScores).toHaveLength(2);
+
+    const again = await trainPrm([...base, '--out', join(dir, 'run2')]);
+    expect({ ...again, seconds: 0, checkpoint: '' }).toEqual({ ...r, seconds: 0, checkpoint: '' });
+    expect(readFileSync(join(dir, 'run2', 'labels.jsonl'), 'utf8')).toBe(readFileSync(join(out, 'labels.jsonl'), 'utf8'));
+  });
+
+  it('trains an outcome model (reusing the labels of an earlier run in the same directory)', async () => {
+    const out = join(dir, 'run');
+    const r = await trainPrm([...base, '--out', out, '--kind', 'outcome']);
+    expect(r.kind).toBe('outcome');
+    expect((await parseRewardSpec(`orm:${out}`, arith)).kind).toBe('outcome');
+    await expect(parseRewardSpec(`prm:${out}`, arith)).rejects.toThrow(/holds an outcome reward model \(ORM\): use orm:/);
+  });
+
+  it('rejects bad flags with one line', async () => {
+    await expect(trainPrmCommand.run([...base, '--out', join(dir, 'x'), '--kind', 'dpo'])).rejects.toThrow(/--kind "dpo": expected process \(PRM\), outcome \(ORM\) or bt/);
+    await expect(trainPrmCommand.run(['--task', 'arith', '--out', join(dir, 'x')])).rejects.toThrow(/--checkpoint missing: required/);
+  });
+});
+
+describe('parseRewardSpec', () => {
+  it('verifier is the exact verifier', async () => {
+    const v = await parseRewardSpec('verifier', arith);
+    expect(v.id).toBe('verifier:arith');
+  });
+  it('names what is valid when the spec is wrong', async () => {
+    await expect(parseRewardSpec('judge', arith)).rejects.toThrow('unknown reward (valid: verifier, prm:DIR, orm:DIR)');
+    await expect(parseRewardSpec(`prm:${join(dir, 'nowhere')}`, arith)).rejects.toThrow(/no such directory .*nowhere \(valid: verifier, prm:DIR, orm:DIR/);
+    await expect(parseRewardSpec(`prm:${policyDir}`, arith)).rejects.toThrow(/not a reward model .*policy checkpoint/);
+    await expect(parseRewardSpec(`prm:${join(dir, 'run2')}`, getTask('countdown'))).rejects.toThrow(/trained for task "arith", not "countdown"/);
+    await expect(parseRewardSpec(`orm:${join(dir, 'run2')}`, arith)).rejects.toThrow(/holds a process reward model \(PRM\): use prm:/);
+  });
+});

@@ -1,0 +1,207 @@
+import { Rng } from '../core/rng.js';
+import { AdamW, cosineSchedule, defaultAdamWConfig, type AdamWConfig } from './adamw.js';
+import type { Transformer } from './model.js';
+import { backward } from './tensor.js';
+import type { CharTokenizer } from './tokenizer.js';
+
+/**
+ * One training example. With a prompt, the loss covers the completion (and EOS) only: the loss
+ * mask of supervised fine-tuning and policy initialization. Without one, every token counts.
+ */
+export interface LmExample {
+  prompt?: string;
+  completion: string;
+  /** Per-example loss weight (e.g. advantage-weighted SFT); default 1. */
+  weight?: number;
+  /** Append EOS (default true; false for windows cut from running text). */
+  eos?: boolean;
+}
+
+export interface TrainConfig {
+  /** Optimizer steps (default 500). */
+  steps: number;
+  /** Sequences per step (default 32). */
+  batchSize: number;
+  /** Warmup steps before cosine decay (default 5% of steps, at least 1). */
+  warmupSteps: number;
+  /** Floor of the cosine schedule as a fraction of the peak rate (default 0.1). */
+  minLrRatio: number;
+  optimizer: AdamWConfig;
+  seed: number;
+  /**
+   * Most tokens (rows × padded length) in one forward/backward pass; larger batches are split
+   * into microbatches whose gradients accumulate (default 4096 = 32 × 128), which bounds
+   * activation memory whatever the sequence length.
+   */
+  microBatchTokens: number;
+}
+
+export const defaultTrainConfig = {
+  steps: 500,
+  batchSize: 32,
+  warmupSteps: 25,
+  minLrRatio: 0.1,
+  optimizer: defaultAdamWConfig,
+  seed: 0,
+  microBatchTokens: 4096,
+} satisfies TrainConfig;
+
+/** An encoded example: ids (BOS + prompt + completion + EOS) and the index where the loss starts. */
+interface Encoded {
+  ids: number[];
+  lossFrom: number;
+  weight: number;
+}
+
+export function encodeExamples(examples: LmExample[], tok: CharTokenizer, contextLength: number): Encoded[] {
+  return examples.map((ex, i) => {
+    const prompt = tok.encode(ex.prompt ?? '', { bos: true });
+    const completion = tok.encode(ex.completion, { eos: ex.eos ?? true });
+    const ids = [...prompt, ...completion];
+    if (ids.length > contextLength + 1) {
+      throw new Error(`example ${i + 1}: ${ids.length} tokens exceed the context length ${contextLength} (shorten it or use a larger --size)`);
+    }
+    // Plain text trains on every token after BOS; prompt/completion trains on the completion.
+    return { ids, lossFrom: ex.prompt === undefined ? 1 : prompt.length, weight: ex.weight ?? 1 };
+  });
+}
+
+export interface Batch {
+  inputs: Int32Array;
+  targets: Int32Array;
+  mask: Float32Array;
+  B: number;
+  T: number;
+  /** Tokens that carry loss. */
+  lossTokens: number;
+}
+
+/**
+ * Right-padded batch of variable-length sequences. Position t predicts token t+1; padding
+ * (and prompt positions) get mask 0. T is the longest sequence in the batch minus one.
+ */
+export function makeBatch(items: Encoded[], pad: number, multiple = 1, maxT = Infinity): Batch {
+  const B = items.length;
+  const longest = Math.max(...items.map((e) => e.ids.length - 1));
+  // Rounding T up to a multiple keeps the set of shapes small (buffers and kernel plans reused).
+  const T = Math.max(longest, Math.min(maxT, Math.ceil(longest / multiple) * multiple));
+  const inputs = new Int32Array(B * T).fill(pad);
+  const targets = new Int32Array(B * T).fill(pad);
+  const mask = new Float32Array(B * T);
+  let lossTokens = 0;
+  items.forEach((e, b) => {
+    for (let t = 0; t < e.ids.length - 1; t++) {
+      inputs[b * T + t] = e.ids[t]!;
+      targets[b * T + t] = e.ids[t + 1]!;
+      if (t + 1 >= e.lossFrom) {
+        mask[b * T + t] = e.weight;
+        lossTokens++;
+      }
+    }
+  });
+  return { inputs, targets, mask, B, T, lossTokens };
+}
+
+export interface StepInfo {
+  step: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  /** Tokens processed this step (B·T, padding included). */
+  tokens: number;
+  ms: number;
+}
+
+/**
+ * Supervised training of the built-in model on examples: AdamW, warmup + cosine decay,
+ * clipping, loss mask. Batches are drawn from Rng(`${seed}/batch/${step}`), so a resumed run
+ * sees the same batches as an uninterrupted one.
+ */
+export class LmTrainer {
+  readonly optimizer: AdamW;
+  readonly config: TrainConfig;
+  private readonly data: Encoded[];
+
+  constructor(
+    readonly model: Transformer,
+    readonly tokenizer: CharTokenizer,
+    examples: LmExample[],
+    config: Partial<TrainConfig> = {},
+  ) {
+    this.config = { ...defaultTrainConfig, ...config, optimizer: { ...defaultAdamWConfig, ...config.optimizer } };
+    if (examples.length === 0) throw new Error('training data is empty');
+    this.data = encodeExamples(examples, tokenizer, model.config.contextLength);
+    const decay = [...model.named.entries()].filter(([, e]) => e.shape.length === 2).map(([, e]) => e);
+    this.optimizer = new AdamW(model.params, model.grads, decay, this.config.optimizer);
+  }
+
+  get step(): number {
+    return this.optimizer.step;
+  }
+
+  batchAt(step: number): Batch {
+    const rng = new Rng(`${this.config.seed}/batch/${step}`);
+    const items: Encoded[] = [];
+    for (let i = 0; i < this.config.batchSize; i++) items.push(this.data[Math.floor(rng.next() * this.data.length)]!);
+    return makeBatch(items, this.tokenizer.pad, 16, this.model.config.contextLength);
+  }
+
+  /** One optimizer step (gradient accumulation over microbatches when the batch is large). */
+  trainStep(): StepInfo {
+    const t0 = performance.now();
+    const step = this.optimizer.step;
+    const batch = this.batchAt(step);
+    const { B, T } = batch;
+    this.model.zeroGrad();
+    let total = 0;
+    for (let i = 0; i < batch.mask.length; i++) total += batch.mask[i]!;
+    const rowsPer = Math.max(1, Math.floor(this.config.microBatchTokens / T));
+    let lossSum = 0;
+    for (let b0 = 0; b0 < B; b0 += rowsPer) {
+      const b1 = Math.min(B, b0 + rowsPer);
+      const mask = batch.mask.subarray(b0 * T, b1 * T);
+      let share = 0;
+      for (let i = 0; i < mask.length; i++) share += mask[i]!;
+      if (share === 0) continue;
+      this.model.kernels.pool.reset();
+      const loss = this.model.loss(batch.inputs.subarray(b0 * T, b1 * T), batch.targets.subarray(b0 * T, b1 * T), mask, b1 - b0, T);
+      // Each microbatch's mean loss enters with its share of the batch's loss tokens.
+      backward(loss, share / total);
+      lossSum += loss.data[0]! * share;
+    }
+    const lr = cosineSchedule(step, this.config.steps, this.config.optimizer.lr, this.config.warmupSteps, this.config.minLrRatio);
+    const gradNorm = this.optimizer.update(lr);
+    return { step: step + 1, loss: total > 0 ? lossSum / total : 0, lr, gradNorm, tokens: B * T, ms: performance.now() - t0 };
+  }
+
+  /** Mean masked loss over examples (no gradient), in batches. */
+  evaluate(examples: LmExample[]): number {
+    const enc = encodeExamples(examples, this.tokenizer, this.model.config.contextLength);
+    let total = 0;
+    let count = 0;
+    for (let i = 0; i < enc.length; i += this.config.batchSize) {
+      const b = makeBatch(enc.slice(i, i + this.config.batchSize), this.tokenizer.pad);
+      this.model.kernels.pool.reset();
+      const loss = this.model.loss(b.inputs, b.targets, b.mask, b.B, b.T).data[0]!;
+      let w = 0;
+      for (let j = 0; j < b.mask.length; j++) w += b.mask[j]!;
+      total += loss * w;
+      count += w;
+    }
+    return count > 0 ? total / count : 0;
+  }
+}
+
+/** Plain text as examples: windows of `length` characters with stride length/2 (every token trains). */
+export function textToExamples(text: string, length: number): LmExample[] {
+  const chars = [...text];
+  if (chars.length <= length) return [{ completion: text }];
+  const out: LmExample[] = [];
+  const stride = Math.max(1, Math.floor(length / 2));
+  for (let i = 0; i + 1 < chars.length; i += stride) {
+    const end = i + length;
+    out.push({ completion: chars.slice(i, end).join(''), eos: end >= chars.length });
+    if (end >= chars.length) break;
+  }
+  return out;
+}

@@ -1,0 +1,68 @@
+import { kernelsFor, type KernelChoice } from '../nn/engine.js';
+import { Generator, type GeneratorOptions } from '../nn/generate.js';
+import { loadModel } from '../nn/model-io.js';
+import type { Transformer } from '../nn/model.js';
+import type { CharTokenizer } from '../nn/tokenizer.js';
+import { emptyUsage, type GenerateRequest, type GenerateResult, type LogprobsResult, type Policy } from './policy.js';
+
+/**
+ * The built-in backend: our transformer on this machine's CPU, with a KV cache and a prefix
+ * cache shared across calls (search calls again and again with prefixes that extend earlier ones).
+ */
+export class BuiltinPolicy implements Policy {
+  readonly id: string;
+  readonly contextLength: number;
+  readonly generator: Generator;
+  private calls = 0;
+
+  constructor(readonly model: Transformer, readonly tokenizer: CharTokenizer, opts: Partial<GeneratorOptions> & { id?: string } = {}) {
+    this.generator = new Generator(model, tokenizer, opts);
+    this.contextLength = model.config.contextLength;
+    this.id = opts.id ?? `builtin(d${model.config.dModel}x${model.config.nLayers})`;
+  }
+
+  static load(dir: string, kernels: KernelChoice = 'fast', opts: Partial<GeneratorOptions> = {}): BuiltinPolicy {
+    const { model, tokenizer, dir: ckptDir } = loadModel(dir, kernelsFor(kernels));
+    return new BuiltinPolicy(model, tokenizer, { ...opts, id: `builtin:${ckptDir}` });
+  }
+
+  async generate(req: GenerateRequest): Promise<GenerateResult> {
+    req.signal?.throwIfAborted();
+    const warnings: string[] = [];
+    if (req.prefixes.length === 0) return { completions: [], usage: emptyUsage(), warnings };
+    // Without a seed, successive calls still differ but stay reproducible from process start.
+    const seed = req.seed ?? 1_000_003 * ++this.calls;
+    const { samples, stats } = this.generator.generate(req.prefixes, {
+      n: req.n ?? 1,
+      maxTokens: req.maxTokens,
+      temperature: req.temperature ?? 1,
+      topP: req.topP ?? 1,
+      topK: req.topK ?? 0,
+      stop: req.stop ?? [],
+      seed,
+    });
+    return {
+      completions: samples.map((row) =>
+        row.map((s) => ({
+          text: s.text,
+          finishReason: s.finishReason,
+          tokens: s.tokenIds.length,
+          ...(req.logprobs ? { logprobs: s.logprobs } : {}),
+        })),
+      ),
+      usage: { promptTokens: stats.promptTokens, cachedPromptTokens: stats.cachedPromptTokens, outputTokens: stats.outputTokens, calls: 1 },
+      warnings,
+    };
+  }
+
+  async logprobsOf(items: { prefix: string; continuation: string }[]): Promise<LogprobsResult[]> {
+    return this.generator.logprobsOf(items).map(({ logprobs, stats }) => ({
+      logprobs,
+      usage: { promptTokens: stats.promptTokens, cachedPromptTokens: stats.cachedPromptTokens, outputTokens: 0, calls: 1 },
+    }));
+  }
+
+  countTokens(text: string): number {
+    return [...text].length;
+  }
+}

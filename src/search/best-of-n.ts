@@ -1,0 +1,73 @@
+import type { Problem } from '../core/problem.js';
+import type { Trajectory } from '../core/trajectory.js';
+import type { Aggregation } from '../reward/reward.js';
+import { Meter } from './compute.js';
+import type { SearchContext, SearchResult } from './search.js';
+import { selectAnswer, type Canonical, type Selection } from './select.js';
+import { makeTrajectory, scoreTrajectories, searchResult } from './trajectories.js';
+
+/**
+ * Best-of-N: sample N complete solutions in one batched call, score each with the reward model
+ * (outcome, or process with aggregation) and keep the highest (search-and-learn `best_of_n`;
+ * Cobbe et al. 2021; Lightman et al. 2023). The same sampling feeds majority voting and
+ * weighted voting, which only change `select`.
+ */
+export interface BestOfNConfig {
+  /** Samples (N); also capped by the budget's `samples`. */
+  n: number;
+  temperature: number;
+  /** Nucleus mass (1 = off). */
+  topP: number;
+  /** Step-score aggregation when the reward is a process model. */
+  aggregation: Aggregation;
+  /** How the answer is chosen among the N: highest reward, most frequent, or reward-weighted vote. */
+  select: Selection;
+  /** Score the samples even when `select` does not need rewards (for reports). */
+  score: boolean;
+  canonical?: Canonical;
+}
+
+export const defaultBestOfNConfig = {
+  // Snell et al. 2024 sweep N in powers of 2 (up to 256); 16 is search-and-learn's default n.
+  n: 16,
+  // search-and-learn's sampling temperature for all methods.
+  temperature: 0.8,
+  topP: 1,
+  // search-and-learn's default `agg_strategy`: the PRM score of the last step.
+  aggregation: 'last',
+  select: 'best',
+  score: true,
+} satisfies BestOfNConfig;
+
+/** Samples up to n complete solutions within the budget and scores them. */
+export async function sampleAndScore(
+  problem: Problem,
+  ctx: SearchContext,
+  config: Pick<BestOfNConfig, 'n' | 'temperature' | 'topP' | 'aggregation' | 'score'>,
+  meter: Meter,
+): Promise<Trajectory[]> {
+  const prompt = ctx.task.formatPrompt(problem);
+  const { count: n, maxTokens } = meter.fit(config.n, ctx.maxTokens);
+  if (n < 1) return [];
+  const res = await ctx.policy.generate({
+    prefixes: [prompt],
+    n,
+    maxTokens,
+    temperature: config.temperature,
+    topP: config.topP,
+    seed: ctx.rng.seed(),
+    signal: ctx.signal,
+  });
+  meter.policy(res.usage);
+  const trajectories = res.completions[0]!.map((c) => makeTrajectory(ctx.task, problem, c.text, c.finishReason, c.tokens, c.logprobs));
+  meter.samples += trajectories.length;
+  if (config.score) await scoreTrajectories(ctx, problem, prompt, trajectories, config.aggregation, meter);
+  return trajectories;
+}
+
+export async function bestOfN(problem: Problem, ctx: SearchContext, config: BestOfNConfig = defaultBestOfNConfig): Promise<SearchResult> {
+  const meter = new Meter(ctx.budget);
+  const needsScores = config.select !== 'majority';
+  const trajectories = await sampleAndScore(problem, ctx, { ...config, score: config.score || needsScores }, meter);
+  return searchResult(problem, 'best-of-n', meter, trajectories, selectAnswer(trajectories, config.select, config.canonical));
+}

@@ -1,0 +1,60 @@
+import type { Trajectory } from '../core/trajectory.js';
+
+/**
+ * Final-answer selection over complete trajectories, as in search-and-learn's `score.py`:
+ * best (highest reward, "naive" best-of-N), majority (self-consistency, Wang et al. 2022) and
+ * weighted (sum of rewards per answer, "weighted best-of-N", Li et al. 2023; Snell et al. 2024
+ * found it the best selector for PRM-guided search). Ties go to the earliest, so a seed fixes
+ * the choice.
+ */
+export type Selection = 'best' | 'majority' | 'weighted';
+
+/** Makes equal answers compare equal (default: trim and collapse whitespace). */
+export type Canonical = (answer: string) => string;
+
+export const defaultCanonical: Canonical = (a) => a.trim().replace(/\s+/g, ' ');
+
+export interface Choice {
+  answer: string | null;
+  best: Trajectory | null;
+}
+
+const scoreOf = (t: Trajectory): number => t.score ?? -Infinity;
+
+/** The highest-scored trajectory (earliest on ties), or null for none. */
+export function bestByScore(trajectories: readonly Trajectory[]): Trajectory | null {
+  let best: Trajectory | null = null;
+  for (const t of trajectories) if (best === null || scoreOf(t) > scoreOf(best)) best = t;
+  return best;
+}
+
+/**
+ * The answer with the largest total weight (weight(t) = 1 for majority, t.score for weighted),
+ * and its highest-scored trajectory. Trajectories without an answer do not vote.
+ */
+export function voteAnswer(trajectories: readonly Trajectory[], weight: (t: Trajectory) => number, canonical: Canonical = defaultCanonical): Choice {
+  const totals = new Map<string, number>();
+  for (const t of trajectories) {
+    if (t.answer === null) continue;
+    const key = canonical(t.answer);
+    totals.set(key, (totals.get(key) ?? 0) + weight(t));
+  }
+  let winner: string | null = null;
+  for (const [key, w] of totals) if (winner === null || w > totals.get(winner)!) winner = key;
+  if (winner === null) return { answer: null, best: bestByScore(trajectories) };
+  const best = bestByScore(trajectories.filter((t) => t.answer !== null && canonical(t.answer) === winner));
+  return { answer: best!.answer, best };
+}
+
+export function selectAnswer(trajectories: readonly Trajectory[], how: Selection, canonical: Canonical = defaultCanonical): Choice {
+  switch (how) {
+    case 'best': {
+      const best = bestByScore(trajectories);
+      return { answer: best?.answer ?? null, best };
+    }
+    case 'majority':
+      return voteAnswer(trajectories, () => 1, canonical);
+    case 'weighted':
+      return voteAnswer(trajectories, (t) => Math.max(0, t.score ?? 0), canonical);
+  }
+}

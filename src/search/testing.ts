@@ -1,0 +1,236 @@
+import type { Problem } from '../core/problem.js';
+import { Rng, hashString } from '../core/rng.js';
+import { createMockPolicy, type MockPolicy } from '../policy/mock.js';
+import type { RewardItem, RewardModel, RewardScore, RewardUsage } from '../reward/reward.js';
+import { createVerifierReward } from '../reward/verifier.js';
+import type { Task, VerifyResult } from '../tasks/task.js';
+import type { SearchContext } from './search.js';
+
+/**
+ * A toy world for search tests: a task whose answer is reached by steps, a scripted policy that
+ * writes each step right with probability p, and a noisy process reward. Search has something
+ * to find here: one sample is right with probability p^steps, while a verifier or PRM can pick
+ * (best-of-N) or steer to (beam, MCTS) the right chain.
+ *
+ *     Start 3. Add 5, 2, 7.      ← prompt
+ *     3+5=8                      ← steps, delimiter "\n"
+ *     8+2=10
+ *     10+7=17
+ *     Answer: 17                 ← final step (then eos)
+ */
+
+export interface ToyTaskOptions {
+  /** Addition steps per problem (default 4). */
+  steps?: number;
+}
+
+const STEP_RE = /^(-?\d+)\+(-?\d+)=(-?\d+)$/;
+const ANSWER_RE = /Answer:\s*(-?\d+)\s*$/;
+
+interface ToyMeta {
+  start: number;
+  addends: number[];
+}
+
+function metaOf(problem: Problem): ToyMeta {
+  return problem.meta as unknown as ToyMeta;
+}
+
+/** Running sums: partial[j] is the value after step j. */
+function partialSums(meta: ToyMeta): number[] {
+  const out: number[] = [];
+  let v = meta.start;
+  for (const b of meta.addends) out.push((v += b));
+  return out;
+}
+
+export function createToyTask(options: ToyTaskOptions = {}): Task {
+  const k = options.steps ?? 4;
+  return {
+    name: 'toy-sum',
+    stepDelimiter: '\n',
+    problems(split, count, seed) {
+      const rng = new Rng(`toy/${split}/${seed}`);
+      return Array.from({ length: count }, (_, i) => {
+        const start = rng.int(1, 9);
+        const addends = Array.from({ length: k }, () => rng.int(1, 9));
+        const total = addends.reduce((a, b) => a + b, start);
+        return {
+          id: `toy-${split}-${seed}-${i}`,
+          prompt: `Start ${start}. Add ${addends.join(', ')}.`,
+          answer: String(total),
+          meta: { start, addends },
+        };
+      });
+    },
+    formatPrompt: (problem) => `${problem.prompt}\n`,
+    verify(problem, solution): VerifyResult {
+      const lines = solution.split('\n').filter((l) => l.trim() !== '');
+      const last = lines.length > 0 ? ANSWER_RE.exec(lines[lines.length - 1]!) : null;
+      if (!last) return { correct: false, extracted: null, reason: 'no answer found' };
+      const correct = last[1] === problem.answer;
+      return { correct, extracted: last[1]!, reason: correct ? 'matches gold' : `${last[1]} is not ${problem.answer}` };
+    },
+  };
+}
+
+export interface ToyPolicyOptions {
+  /** Probability of writing each step right (default 0.6). */
+  p?: number;
+}
+
+/**
+ * The toy policy: it reads the problem from the prompt line and continues the current attempt
+ * (the lines after the prompt or after the last "Check:" line, so revision prompts work), writing
+ * every remaining step right with probability p, else 1 or 2 too high (errors never cancel, so
+ * a sample is right with probability exactly p^steps), then "Answer: v".
+ * Log-probabilities follow the first step written: log p when right, log((1-p)/2) when wrong.
+ */
+export function createToyPolicy(options: ToyPolicyOptions = {}): MockPolicy {
+  const p = options.p ?? 0.6;
+  return createMockPolicy(
+    (prefix, _i, rng) => {
+      const lines = prefix.split('\n');
+      const head = /^Start (-?\d+)\. Add ([\d, ]+)\.$/.exec(lines[0]!);
+      if (!head) throw new Error(`toy policy: not a toy prompt: ${JSON.stringify(lines[0])}`);
+      const addends = head[2]!.split(',').map((s) => Number(s.trim()));
+      let attemptStart = 1;
+      lines.forEach((l, i) => {
+        if (l.startsWith('Check:')) attemptStart = i + 1;
+      });
+      // Only whole lines count: the prefix of a step-wise search ends with the delimiter.
+      const done = lines.slice(attemptStart, lines.length - 1);
+      if (done.some((l) => ANSWER_RE.test(l)) || ANSWER_RE.test(lines[lines.length - 1]!)) return '';
+      let v = Number(head[1]);
+      let k = 0;
+      for (const l of done) {
+        const m = STEP_RE.exec(l);
+        if (m) {
+          v = Number(m[3]);
+          k++;
+        }
+      }
+      let out = '';
+      let firstRight: boolean | null = null;
+      for (let j = k; j < addends.length; j++) {
+        const right = rng.bernoulli(p);
+        firstRight ??= right;
+        const z = v + addends[j]! + (right ? 0 : rng.int(1, 2));
+        out += `${v}+${addends[j]}=${z}\n`;
+        v = z;
+      }
+      out += `Answer: ${v}`;
+      const tokenLogprob = firstRight === null ? Math.log(0.99) : firstRight ? Math.log(p) : Math.log((1 - p) / 2);
+      return { text: out, tokenLogprob };
+    },
+    { id: `toy-policy(p=${p})` },
+  );
+}
+
+export interface ToyPrmOptions {
+  /** Score noise: right steps score in (1-noise, 1], wrong ones in [0, noise) (default 0.3). */
+  noise?: number;
+}
+
+/**
+ * A process reward for the toy task: a step is good when its running value is the true partial
+ * sum (so every step after a mistake is bad), scored with deterministic hash noise.
+ */
+export function createToyPrm(options: ToyPrmOptions = {}): RewardModel {
+  const noise = options.noise ?? 0.3;
+  return {
+    id: `toy-prm(noise=${noise})`,
+    kind: 'process',
+    async score(items: RewardItem[]) {
+      let tokens = 0;
+      const scores: RewardScore[] = items.map((item) => {
+        const sums = partialSums(metaOf(item.problem));
+        const stepScores = item.steps.map((step, j) => {
+          tokens += step.length;
+          const m = STEP_RE.exec(step.trim());
+          const a = ANSWER_RE.exec(step.trim());
+          const good = m ? j < sums.length && Number(m[3]) === sums[j] : a ? a[1] === item.problem.answer : false;
+          const u = hashString(`${item.problem.id}|${j}|${step}`) / 2 ** 32;
+          return good ? 1 - noise * u : noise * u;
+        });
+        return { score: stepScores.length > 0 ? Math.min(...stepScores) : 0, stepScores };
+      });
+      return { scores, usage: { calls: items.length > 0 ? 1 : 0, tokens } };
+    },
+  };
+}
+
+export interface RecordingReward extends RewardModel {
+  /** Items of every score call, in order. */
+  readonly calls: RewardItem[][];
+  /** Usage summed over all calls. */
+  readonly usage: RewardUsage;
+}
+
+/** Wraps a reward model to record its calls (to check a search's compute accounting). */
+export function recordReward(inner: RewardModel): RecordingReward {
+  const calls: RewardItem[][] = [];
+  const usage: RewardUsage = { calls: 0, tokens: 0 };
+  return {
+    id: inner.id,
+    kind: inner.kind,
+    calls,
+    usage,
+    async score(items) {
+      const res = await inner.score(items);
+      calls.push(items);
+      usage.calls += res.usage.calls;
+      usage.tokens += res.usage.tokens;
+      return res;
+    },
+  };
+}
+
+export interface ToyWorld {
+  task: Task;
+  policy: MockPolicy;
+  reward: RecordingReward;
+  problems: Problem[];
+  /** A context for one search (fresh Rng from the seed). */
+  context(seed: number | string, budget?: SearchContext['budget']): SearchContext;
+}
+
+export interface ToyWorldOptions extends ToyTaskOptions, ToyPolicyOptions, ToyPrmOptions {
+  /** 'prm' (default): the noisy toy PRM; 'verifier': the exact verifier as outcome reward. */
+  reward?: 'prm' | 'verifier';
+  count?: number;
+  /** Tokens of one sample or step (default 64: a whole toy solution is ~40 characters). */
+  maxTokens?: number;
+}
+
+/** Task, policy, reward and problems for a search test. */
+export function toyWorld(options: ToyWorldOptions = {}): ToyWorld {
+  const task = createToyTask(options);
+  const policy = createToyPolicy(options);
+  const reward = recordReward(options.reward === 'verifier' ? createVerifierReward(task) : createToyPrm(options));
+  const problems = task.problems('test', options.count ?? 20, 7);
+  const maxTokens = options.maxTokens ?? 64;
+  return {
+    task,
+    policy,
+    reward,
+    problems,
+    context: (seed, budget = {}) => ({ task, policy, reward, rng: new Rng(seed), budget, maxTokens }),
+  };
+}
+
+/** Fraction of the world's problems a search answers right (evaluation: compares to gold). */
+export async function accuracy<C>(
+  world: ToyWorld,
+  search: (problem: Problem, ctx: SearchContext, config: C) => Promise<{ answer: string | null }>,
+  config: C,
+  budget: SearchContext['budget'] = {},
+  seed: number | string = 0,
+): Promise<number> {
+  let right = 0;
+  for (const p of world.problems) {
+    const r = await search(p, world.context(`${seed}/${p.id}`, budget), config);
+    if (r.answer === p.answer) right++;
+  }
+  return right / world.problems.length;
+}

@@ -26,7 +26,8 @@ export function parseCommand<S extends z.ZodType>(
   const parsed = schema.safeParse(values);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const key = issue.path.join('.');
+    // The flag is the first path element (list flags add an index after it).
+    const key = issue.path.length > 0 ? String(issue.path[0]) : '';
     const got = key ? values[key as keyof typeof values] : undefined;
     const shown = got === undefined ? 'missing' : JSON.stringify(got);
     throw new CliError(`${command}: --${key} ${shown}: ${issue.message}`);

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { formatTable, runSearch, type EvalRow } from '../eval/eval.js';
+import { behaviourStats } from '../eval/behaviours.js';
 import { greedyAccuracy } from '../eval/greedy.js';
 import { searchNames } from '../search/registry.js';
 import { CliError, list, num, parseCommand, type Command } from './args.js';
@@ -15,6 +16,8 @@ const options = {
   reward: { type: 'string', default: 'verifier' },
   problems: { type: 'string', default: '100' },
   seed: { type: 'string', default: '0' },
+  samples: { type: 'string' },
+  temperature: { type: 'string', default: '1' },
   out: { type: 'string' },
   json: { type: 'boolean', default: false },
   kernels: { type: 'string', default: 'fast' },
@@ -28,6 +31,8 @@ const schema = z.object({
   reward: z.string(),
   problems: num({ int: true, min: 1 }),
   seed: num({ int: true, min: 0 }),
+  samples: num({ int: true, min: 1, max: 256 }).optional(),
+  temperature: num({ min: 0 }),
   out: z.string().optional(),
   json: z.boolean(),
   kernels: kernelsSchema,
@@ -36,7 +41,7 @@ const schema = z.object({
 export const evalCommand: Command = {
   name: 'eval',
   summary: 'held-out accuracy: greedy, or a table of search algorithms × budgets (accuracy and output tokens)',
-  usage: 'eval --checkpoint DIR --task T [--problems K] [--algos a,b,c --budgets 1,4,16,64 --reward verifier|prm:DIR|orm:DIR] [--out FILE.jsonl] [--json]',
+  usage: 'eval --checkpoint DIR --task T [--problems K] [--samples N --temperature T] [--algos a,b,c --budgets 1,4,16,64 --reward verifier|prm:DIR|orm:DIR] [--out FILE.jsonl] [--json]',
   async run(argv) {
     const a = parseCommand('eval', argv, options, schema);
     const task = taskFromFlag(a.task);
@@ -48,6 +53,20 @@ export const evalCommand: Command = {
       throw new CliError(`--task ${a.task}: ${(e as Error).message}`);
     }
     const maxTokens = sampleTokens(task, policy);
+    if (a.samples !== undefined) {
+      if (a.algos) throw new CliError('eval: --samples and --algos are separate modes (behaviour statistics, or a search table)');
+      const progress = new Progress('sample', problems.length, 'problem');
+      const st = await behaviourStats(policy, task, problems, { n: a.samples, temperature: a.temperature, maxTokens, seed: a.seed, onProgress: (d) => progress.update(d) });
+      progress.done();
+      if (a.json) console.log(JSON.stringify(st));
+      else {
+        console.log(`${a.samples} samples per problem at temperature ${a.temperature} on ${st.problems} held-out ${task.name} problems:`);
+        console.log(`  sample accuracy ${(st.sample_accuracy * 100).toFixed(1)}%, pass@${a.samples} ${(st.pass_at_n * 100).toFixed(1)}%`);
+        console.log(`  self-correction in ${(st.correction_rate * 100).toFixed(1)}% of samples; those end correct ${(st.corrected_accuracy * 100).toFixed(1)}% of the time (samples without one: ${(st.uncorrected_accuracy * 100).toFixed(1)}%)`);
+        console.log(`  check lines ${(st.check_rate * 100).toFixed(1)}%, plan lines ${(st.plan_rate * 100).toFixed(1)}%, backtracks ${(st.backtrack_rate * 100).toFixed(1)}%`);
+      }
+      return;
+    }
     if (!a.algos) {
       const progress = new Progress('eval', problems.length, 'problem');
       const r = await greedyAccuracy(policy, task, problems, { maxTokens, onProgress: (d) => progress.update(d) });

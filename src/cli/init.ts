@@ -16,11 +16,11 @@ import { CliError, num, parseCommand, type Command } from './args.js';
 import { onInterrupt } from './interrupt.js';
 import { Progress } from './progress.js';
 
-/** Defaults of policy initialization (sized so `init` on arith takes a few minutes on 2 cores). */
+/** Defaults of policy initialization (arith: about 20 minutes on a busy 2-vCPU machine). */
 export const defaultInitConfig = {
   steps: 1500,
   batchSize: 32,
-  lr: 3e-3,
+  lr: 5e-3,
   /** Distinct training problems (each with one trace drawn at the behaviour rates). */
   trainProblems: 20000,
   /** Held-out problems for the closing greedy accuracy. */

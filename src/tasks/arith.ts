@@ -23,9 +23,9 @@ export type ArithOp = '+' | '-' | '*';
 const allOps: readonly ArithOp[] = ['+', '-', '*'];
 
 export interface ArithConfig {
-  /** Fewest digits of an operand. Default 2. */
+  /** Fewest digits of an operand. Default 1 (a mix of easy and hard problems helps a small model start). */
   minDigits: number;
-  /** Most digits of an operand (at most 7, so products stay exact in doubles). Default 4. */
+  /** Most digits of an operand (at most 7, so products stay exact in doubles). Default 3: sized so that `init` reaches a held-out accuracy in the 30–85% band in minutes on a laptop CPU, leaving room for search and learning. */
   maxDigits: number;
   /** Operations drawn uniformly. Default all three. */
   ops: ArithOp[];
@@ -37,8 +37,8 @@ export interface ArithConfig {
 }
 
 export const defaultArithConfig = {
-  minDigits: 2,
-  maxDigits: 4,
+  minDigits: 1,
+  maxDigits: 3,
   ops: ['+', '-', '*'],
   maxMultiplierDigits: 2,
 } satisfies ArithConfig;

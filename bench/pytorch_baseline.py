@@ -1,0 +1,149 @@
+"""The peer a user would pick instead: PyTorch, on the same Llama layout and sizes as
+`searchlearn bench engine` (demo size, batch 32, context 128; sampling with a KV cache at batch 1
+and 64), plus numpy/OpenBLAS's 1024^3 GEMM (the machine's practical limit). Prints one JSON line.
+Run with Debian's python3-torch and python3-numpy (`/usr/bin/python3`), one intra-op thread.
+"""
+import json, math, sys, time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
+torch.manual_seed(0)
+V, C, L, H, FF, T, B = 53, 128, 2, 4, 344, 128, 32
+D = C // H
+
+
+def rope_tables(n):
+    inv = 10000.0 ** (-torch.arange(0, D, 2).float() / D)
+    ang = torch.arange(n).float()[:, None] * inv[None, :]
+    return ang.cos(), ang.sin()
+
+
+COS, SIN = rope_tables(256)
+
+
+def rope(x, pos0=0):  # x [B, H, T, D], adjacent pairs (llama.cpp NORM)
+    t = x.shape[2]
+    c, s = COS[pos0:pos0 + t], SIN[pos0:pos0 + t]
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    out = torch.empty_like(x)
+    out[..., 0::2] = x0 * c - x1 * s
+    out[..., 1::2] = x0 * s + x1 * c
+    return out
+
+
+class RMSNorm(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(C))
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * self.w
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.n1, self.n2 = RMSNorm(), RMSNorm()
+        self.qkv = nn.Linear(C, 3 * C, bias=False)
+        self.o = nn.Linear(C, C, bias=False)
+        self.gu = nn.Linear(C, 2 * FF, bias=False)
+        self.down = nn.Linear(FF, C, bias=False)
+
+    def forward(self, x, cache=None, pos0=0):
+        b, t, _ = x.shape
+        q, k, v = self.qkv(self.n1(x)).view(b, t, 3, H, D).permute(2, 0, 3, 1, 4)
+        q, k = rope(q, pos0), rope(k, pos0)
+        if cache is not None:
+            if cache[0] is not None:
+                k = torch.cat([cache[0], k], 2)
+                v = torch.cat([cache[1], v], 2)
+            cache[0], cache[1] = k, v
+        # torch 1.13 (Debian's) has no scaled_dot_product_attention: the explicit form.
+        s = (q @ k.transpose(-1, -2)) / math.sqrt(D)
+        if t > 1:
+            s = s + torch.full((t, k.shape[2]), float('-inf')).triu(1 + k.shape[2] - t)
+        a = F.softmax(s, -1) @ v
+        x = x + self.o(a.transpose(1, 2).reshape(b, t, C))
+        g, u = self.gu(self.n2(x)).chunk(2, -1)
+        return x + self.down(F.silu(g) * u)
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(V, C)
+        self.blocks = nn.ModuleList([Block() for _ in range(L)])
+        self.norm = RMSNorm()
+        self.out = nn.Linear(C, V, bias=False)
+
+    def forward(self, ids, caches=None, pos0=0):
+        x = self.emb(ids)
+        for i, blk in enumerate(self.blocks):
+            x = blk(x, None if caches is None else caches[i], pos0)
+        return self.out(self.norm(x))
+
+
+def gemm_peak():
+    a = np.random.rand(1024, 1024).astype(np.float32)
+    b = np.random.rand(1024, 1024).astype(np.float32)
+    a @ b
+    best = min(timeit(lambda: a @ b) for _ in range(8))
+    return 2 * 1024 ** 3 / best / 1e9
+
+
+def timeit(f):
+    t0 = time.perf_counter()
+    f()
+    return time.perf_counter() - t0
+
+
+def train_tokens_per_s(m):
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
+    ids = torch.randint(3, V, (B, T))
+    tg = torch.randint(3, V, (B, T))
+    times = []
+    for i in range(11):
+        t0 = time.perf_counter()
+        loss = F.cross_entropy(m(ids).view(-1, V), tg.view(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if i >= 3:
+            times.append(time.perf_counter() - t0)
+    times.sort()
+    return B * T / times[len(times) // 2]
+
+
+@torch.no_grad()
+def sample_tokens_per_s(m, batch, new=112):
+    rates = []
+    for r in range(3):
+        ids = torch.randint(3, V, (batch, 16))
+        caches = [[None, None] for _ in range(L)]
+        t0 = time.perf_counter()
+        logits = m(ids, caches, 0)[:, -1]
+        pos = 16
+        for _ in range(new):
+            nxt = torch.multinomial(F.softmax(logits, -1), 1)
+            logits = m(nxt, caches, pos)[:, -1]
+            pos += 1
+        rates.append(batch * new / (time.perf_counter() - t0))
+    rates.sort()
+    return rates[1]
+
+
+m = Model()
+params = sum(p.numel() for p in m.parameters())
+flops = 6 * params + 12 * L * T * C
+peak = gemm_peak()
+tps = train_tokens_per_s(m)
+print(json.dumps({
+    "torch": torch.__version__, "threads": torch.get_num_threads(), "numpy_gemm_gflops": round(peak, 1),
+    "parameters": params, "train_tokens_per_s": round(tps), "train_model_gflops": round(tps * flops / 1e9, 1),
+    "train_mfu_vs_numpy": round(tps * flops / 1e9 / peak, 3),
+    "sample_batch1_tokens_per_s": round(sample_tokens_per_s(m, 1)), "sample_batch64_tokens_per_s": round(sample_tokens_per_s(m, 64)),
+}))

@@ -12,7 +12,12 @@ let peer = null;
 const python = '/usr/bin/python3';
 if (existsSync(python)) {
   try {
-    peer = JSON.parse(execFileSync(python, [join(root, 'bench/pytorch_baseline.py'), '1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OMP_NUM_THREADS: '1' } }).trim().split('\n').pop());
+    // Some machines set OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for old OpenBLAS builds; they slow a
+    // current one, so the peer runs without them (numpy's GEMM is the machine's practical limit).
+    const env = { ...process.env };
+    delete env.OPENBLAS_CORETYPE;
+    delete env.OPENBLAS_L2_SIZE;
+    peer = JSON.parse(execFileSync(python, [join(root, 'bench/pytorch_baseline.py'), '1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env }).trim().split('\n').pop());
   } catch (e) {
     console.error(`PyTorch baseline skipped: ${String(e.stderr ?? e.message).trim().split('\n').pop()} (install python3-torch python3-numpy libopenblas0-pthread)`);
   }

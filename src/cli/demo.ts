@@ -12,7 +12,7 @@ import { Progress } from './progress.js';
 
 const options = {
   out: { type: 'string', default: 'runs/demo' },
-  steps: { type: 'string', default: '400' },
+  steps: { type: 'string', default: '600' },
   problems: { type: 'string', default: '40' },
   budget: { type: 'string', default: '8' },
   seed: { type: 'string', default: '0' },

@@ -80,6 +80,7 @@ describe('searchlearn CLI', () => {
       [['sample', '--checkpoint', join(tmp, 'missing'), '--prompt', 'x'], /directory missing/],
       [['init', '--task', 'arith', '--out', join(tmp, 'x'), '--behaviours', 'plan,dance'], /unknown behaviour "dance"/],
       [['train-lm', '--data', join(tmp, 'nope.txt'), '--out', join(tmp, 'y')], /no such file/],
+      [['eval', '--checkpoint', tmp, '--task', 'arith', '--algos', 'best-of-n', '--reward', 'prm:' + join(tmp, 'none')], /--checkpoint|--reward/],
     ];
     for (const [args, re] of cases) {
       const r = await run(args);

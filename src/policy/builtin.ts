@@ -1,3 +1,4 @@
+import { outputSizeOf } from '../nn/config.js';
 import { kernelsFor, type KernelChoice } from '../nn/engine.js';
 import { Generator, type GeneratorOptions } from '../nn/generate.js';
 import { loadModel } from '../nn/model-io.js';
@@ -23,6 +24,9 @@ export class BuiltinPolicy implements Policy {
 
   static load(dir: string, kernels: KernelChoice = 'fast', opts: Partial<GeneratorOptions> = {}): BuiltinPolicy {
     const { model, tokenizer, dir: ckptDir } = loadModel(dir, kernelsFor(kernels));
+    if (outputSizeOf(model.config) !== model.config.vocabSize) {
+      throw new Error(`${ckptDir} is a reward (value) model with output size ${outputSizeOf(model.config)}, not a policy; give a checkpoint from init or train-lm (use it as --reward prm:DIR or orm:DIR)`);
+    }
     return new BuiltinPolicy(model, tokenizer, { ...opts, id: `builtin:${ckptDir}` });
   }
 

@@ -5,7 +5,8 @@ import type { RewardModel } from '../reward/reward.js';
 import { createVerifierReward } from '../reward/verifier.js';
 import { getTask } from '../tasks/registry.js';
 import type { Task } from '../tasks/task.js';
-import { CliError } from './args.js';
+import type { Problem } from '../core/problem.js';
+import { CliError, num } from './args.js';
 
 /** The task named on the command line, or one clear error line listing the valid names. */
 export function taskFromFlag(name: string): Task {
@@ -42,3 +43,33 @@ export function sampleTokens(task: Task, policy: Policy): number {
 }
 
 export const kernelsSchema = z.enum(['fast', 'reference'], { message: 'expected fast or reference' });
+
+/** Flags shared by the commands that run a policy on held-out problems (eval, search). */
+export const policyRunOptions = {
+  checkpoint: { type: 'string' },
+  task: { type: 'string' },
+  reward: { type: 'string', default: 'verifier' },
+  seed: { type: 'string', default: '0' },
+  out: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  kernels: { type: 'string', default: 'fast' },
+} as const;
+
+export const policyRunShape = {
+  checkpoint: z.string({ message: 'required: a checkpoint or run directory' }),
+  task: z.string({ message: 'required: arith, countdown, gsm8k, math500 or jsonl:PATH' }),
+  reward: z.string(),
+  seed: num({ int: true, min: 0 }),
+  out: z.string().optional(),
+  json: z.boolean(),
+  kernels: kernelsSchema,
+};
+
+/** `count` held-out (test split) problems of the task, or one clear error line. */
+export function heldOutProblems(task: Task, count: number, seed: number): Problem[] {
+  try {
+    return task.problems('test', count, seed);
+  } catch (e) {
+    throw new CliError(`--task ${task.name}: ${(e as Error).message}`);
+  }
+}

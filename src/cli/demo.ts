@@ -40,7 +40,7 @@ export const demoCommand: Command = {
   async run(argv) {
     const a = parseCommand('demo', argv, options, schema);
     const task = arithTask();
-    console.log(`1. Policy initialization: a ${'Llama-style'} transformer learns arithmetic from reasoning traces (plan, check, self-correction) in ${a.out}`);
+    console.log(`1. Policy initialization: a Llama-style transformer learns arithmetic from reasoning traces (plan, check, self-correction) in ${a.out}`);
     const init = await initPolicy({
       task, behaviours: task.defaultBehaviours, out: a.out, steps: a.steps, seed: a.seed, size: 'demo', batchSize: 32, lr: 3e-3,
       trainProblems: 20000, evalProblems: a.problems, kernels: a.kernels, quiet: true,

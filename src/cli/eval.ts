@@ -5,37 +5,25 @@ import { behaviourStats } from '../eval/behaviours.js';
 import { greedyAccuracy } from '../eval/greedy.js';
 import { searchNames } from '../search/registry.js';
 import { CliError, list, num, parseCommand, type Command } from './args.js';
-import { kernelsSchema, policyFromFlag, rewardFromFlag, sampleTokens, taskFromFlag } from './common.js';
+import { heldOutProblems, policyFromFlag, policyRunOptions, policyRunShape, rewardFromFlag, sampleTokens, taskFromFlag } from './common.js';
 import { Progress } from './progress.js';
 
 const options = {
-  checkpoint: { type: 'string' },
-  task: { type: 'string' },
+  ...policyRunOptions,
   algos: { type: 'string' },
   budgets: { type: 'string', default: '1,4,16' },
-  reward: { type: 'string', default: 'verifier' },
   problems: { type: 'string', default: '100' },
-  seed: { type: 'string', default: '0' },
   samples: { type: 'string' },
   temperature: { type: 'string', default: '1' },
-  out: { type: 'string' },
-  json: { type: 'boolean', default: false },
-  kernels: { type: 'string', default: 'fast' },
 } as const;
 
 const schema = z.object({
-  checkpoint: z.string({ message: 'required: a checkpoint or run directory' }),
-  task: z.string({ message: 'required: arith, countdown, gsm8k, math500 or jsonl:PATH' }),
+  ...policyRunShape,
   algos: list(z.enum(searchNames as [string, ...string[]], { message: `expected algorithms from ${searchNames.join(', ')}` })).optional(),
   budgets: list(z.string().regex(/^[1-9][0-9]*$/, { message: 'budgets must be positive integers, e.g. 1,4,16,64' }).transform(Number)),
-  reward: z.string(),
   problems: num({ int: true, min: 1 }),
-  seed: num({ int: true, min: 0 }),
   samples: num({ int: true, min: 1, max: 256 }).optional(),
   temperature: num({ min: 0 }),
-  out: z.string().optional(),
-  json: z.boolean(),
-  kernels: kernelsSchema,
 });
 
 export const evalCommand: Command = {
@@ -46,12 +34,7 @@ export const evalCommand: Command = {
     const a = parseCommand('eval', argv, options, schema);
     const task = taskFromFlag(a.task);
     const policy = policyFromFlag(a.checkpoint, a.kernels);
-    let problems;
-    try {
-      problems = task.problems('test', a.problems, a.seed);
-    } catch (e) {
-      throw new CliError(`--task ${a.task}: ${(e as Error).message}`);
-    }
+    const problems = heldOutProblems(task, a.problems, a.seed);
     const maxTokens = sampleTokens(task, policy);
     if (a.samples !== undefined) {
       if (a.algos) throw new CliError('eval: --samples and --algos are separate modes (behaviour statistics, or a search table)');

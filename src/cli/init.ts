@@ -8,6 +8,7 @@ import { kernelsFor } from '../nn/engine.js';
 import { loadModel } from '../nn/model-io.js';
 import { Transformer } from '../nn/model.js';
 import { CharTokenizer } from '../nn/tokenizer.js';
+import { trainConfigFor } from '../nn/train.js';
 import { BuiltinPolicy } from '../policy/builtin.js';
 import { formatBehaviours, parseBehaviours } from '../tasks/behaviours.js';
 import { getTask } from '../tasks/registry.js';
@@ -118,7 +119,7 @@ export async function initPolicy(o: InitOptions): Promise<{ task: string; behavi
     model,
     tokenizer,
     examples,
-    config: { steps: o.steps, batchSize: o.batchSize, seed: o.seed, warmupSteps: Math.max(1, Math.round(o.steps * 0.05)), optimizer: { lr: o.lr, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, clipNorm: 1 } },
+    config: trainConfigFor(o),
     meta: { command: 'init', task: task.name, behaviours: formatBehaviours(o.behaviours) },
     onStep: (s) => progress.update(s.step, { loss: s.loss, 'tok/s': Math.round(s.tokensPerSec) }),
     shouldStop: stop.requested,

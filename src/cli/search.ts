@@ -3,34 +3,22 @@ import { z } from 'zod';
 import { runSearch } from '../eval/eval.js';
 import { toJsonl } from '../search/jsonl.js';
 import { searchNames } from '../search/registry.js';
-import { CliError, num, parseCommand, type Command } from './args.js';
-import { kernelsSchema, policyFromFlag, rewardFromFlag, sampleTokens, taskFromFlag } from './common.js';
+import { num, parseCommand, type Command } from './args.js';
+import { heldOutProblems, policyFromFlag, policyRunOptions, policyRunShape, rewardFromFlag, sampleTokens, taskFromFlag } from './common.js';
 import { Progress } from './progress.js';
 
 const options = {
-  checkpoint: { type: 'string' },
-  task: { type: 'string' },
+  ...policyRunOptions,
   algo: { type: 'string' },
-  reward: { type: 'string', default: 'verifier' },
   budget: { type: 'string', default: '8' },
   problems: { type: 'string', default: '20' },
-  seed: { type: 'string', default: '0' },
-  out: { type: 'string' },
-  json: { type: 'boolean', default: false },
-  kernels: { type: 'string', default: 'fast' },
 } as const;
 
 const schema = z.object({
-  checkpoint: z.string({ message: 'required: a checkpoint or run directory' }),
-  task: z.string({ message: 'required: arith, countdown, gsm8k, math500 or jsonl:PATH' }),
+  ...policyRunShape,
   algo: z.enum(searchNames as [string, ...string[]], { message: `expected one of ${searchNames.join(', ')}` }),
-  reward: z.string(),
   budget: num({ int: true, min: 1 }),
   problems: num({ int: true, min: 1 }),
-  seed: num({ int: true, min: 0 }),
-  out: z.string().optional(),
-  json: z.boolean(),
-  kernels: kernelsSchema,
 });
 
 export const searchCommand: Command = {
@@ -42,12 +30,7 @@ export const searchCommand: Command = {
     const task = taskFromFlag(a.task);
     const policy = policyFromFlag(a.checkpoint, a.kernels);
     const reward = await rewardFromFlag(a.reward, task);
-    let problems;
-    try {
-      problems = task.problems('test', a.problems, a.seed);
-    } catch (e) {
-      throw new CliError(`--task ${a.task}: ${(e as Error).message}`);
-    }
+    const problems = heldOutProblems(task, a.problems, a.seed);
     if (a.out) writeFileSync(a.out, '');
     const progress = new Progress(`${a.algo}@${a.budget}`, problems.length, 'problem');
     let correct = 0;

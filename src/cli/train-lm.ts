@@ -8,7 +8,7 @@ import { kernelsFor } from '../nn/engine.js';
 import { loadModel } from '../nn/model-io.js';
 import { Transformer } from '../nn/model.js';
 import { CharTokenizer } from '../nn/tokenizer.js';
-import { textToExamples, type LmExample } from '../nn/train.js';
+import { textToExamples, trainConfigFor, type LmExample } from '../nn/train.js';
 import { CliError, num, parseCommand, type Command } from './args.js';
 import { Progress } from './progress.js';
 import { onInterrupt } from './interrupt.js';
@@ -91,7 +91,7 @@ export const trainLmCommand: Command = {
       model,
       tokenizer,
       examples,
-      config: { steps: a.steps, batchSize: a['batch-size'], seed: a.seed, warmupSteps: Math.max(1, Math.round(a.steps * 0.05)), optimizer: { lr: a.lr, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, clipNorm: 1 } },
+      config: trainConfigFor({ steps: a.steps, batchSize: a['batch-size'], seed: a.seed, lr: a.lr }),
       meta: { command: 'train-lm' },
       onStep: (s) => progress.update(s.step, { loss: s.loss, 'tok/s': Math.round(s.tokensPerSec) }),
       shouldStop: stop.requested,

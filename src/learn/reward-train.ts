@@ -2,7 +2,7 @@ import { Rng } from '../core/rng.js';
 import { AdamW, cosineSchedule, defaultAdamWConfig, type AdamWConfig } from '../nn/adamw.js';
 import type { Transformer } from '../nn/model.js';
 import { bceWithLogits, bradleyTerryLoss } from '../nn/ops.js';
-import { bucketLength, resetPoolBounded } from '../nn/pool-guard.js';
+import { bucketLength } from '../nn/train.js';
 import { backward } from '../nn/tensor.js';
 import type { CharTokenizer } from '../nn/tokenizer.js';
 import { encodeSolution, LearnedRewardModel, type RewardObjective } from '../reward/prm.js';
@@ -207,7 +207,7 @@ export class RewardTrainer {
     const step = this.optimizer.step;
     const batch = this.batchAt(step);
     const k = this.model.kernels;
-    resetPoolBounded(k.pool);
+    k.pool.reset();
     this.model.zeroGrad();
     const values = this.model.forward(batch.inputs, batch.B, batch.T);
     const loss = this.config.objective === 'bt' ? bradleyTerryLoss(values, batch.better, batch.worse, k) : bceWithLogits(values, batch.targets, batch.mask, k);

@@ -46,6 +46,11 @@ export const defaultTrainConfig = {
   microBatchTokens: 4096,
 } satisfies TrainConfig;
 
+/** A command's training settings: warmup over the first 5% of steps (at least one), AdamW defaults at learning rate `lr`. */
+export function trainConfigFor(o: { steps: number; batchSize: number; seed: number; lr: number }): Partial<TrainConfig> & { steps: number } {
+  return { steps: o.steps, batchSize: o.batchSize, seed: o.seed, warmupSteps: Math.max(1, Math.round(o.steps * 0.05)), optimizer: { ...defaultAdamWConfig, lr: o.lr } };
+}
+
 /** An encoded example: ids (BOS + prompt + completion + EOS) and the index where the loss starts. */
 interface Encoded {
   ids: number[];
@@ -66,6 +71,14 @@ export function encodeExamples(examples: LmExample[], tok: CharTokenizer, contex
   });
 }
 
+/**
+ * Sequence length rounded up to a multiple of `multiple` (at most `max`): fewer distinct shapes,
+ * so pooled buffers and onnxruntime's per-shape plans are reused.
+ */
+export function bucketLength(T: number, max: number, multiple = 16): number {
+  return Math.min(max, Math.ceil(T / multiple) * multiple);
+}
+
 export interface Batch {
   inputs: Int32Array;
   targets: Int32Array;
@@ -83,8 +96,7 @@ export interface Batch {
 export function makeBatch(items: Encoded[], pad: number, multiple = 1, maxT = Infinity): Batch {
   const B = items.length;
   const longest = Math.max(...items.map((e) => e.ids.length - 1));
-  // Rounding T up to a multiple keeps the set of shapes small (buffers and kernel plans reused).
-  const T = Math.max(longest, Math.min(maxT, Math.ceil(longest / multiple) * multiple));
+  const T = Math.max(longest, bucketLength(longest, maxT, multiple));
   const inputs = new Int32Array(B * T).fill(pad);
   const targets = new Int32Array(B * T).fill(pad);
   const mask = new Float32Array(B * T);

@@ -3,7 +3,7 @@ import { kernelsFor, type KernelChoice } from '../nn/engine.js';
 import { loadModel } from '../nn/model-io.js';
 import type { Transformer } from '../nn/model.js';
 import type { CharTokenizer } from '../nn/tokenizer.js';
-import { bucketLength, resetPoolBounded } from '../nn/pool-guard.js';
+import { bucketLength } from '../nn/train.js';
 import { isValueModel } from '../nn/value-model.js';
 import { aggregate, type Aggregation, type RewardItem, type RewardModel, type RewardScore, type RewardUsage } from './reward.js';
 
@@ -119,7 +119,7 @@ export class LearnedRewardModel implements RewardModel {
       const B = chunk.length;
       const ids = new Int32Array(B * T).fill(pad);
       chunk.forEach((i, b) => ids.set(seqs[i]!, b * T));
-      resetPoolBounded(this.model.kernels.pool);
+      this.model.kernels.pool.reset();
       const values = this.model.forward(ids, B, T).data;
       chunk.forEach((i, b) => (out[i] = values.slice(b * T, b * T + seqs[i]!.length)));
     }

@@ -15,6 +15,8 @@ export interface GenerateOptions extends SamplingParams {
   stop: string[];
   /** Seed: sample j of prefix i draws from Rng(`${seed}/${i}/${j}`), whatever the batching. */
   seed: number;
+  /** Per-sample Rng key replacing `${seed}/${i}/${j}` (a server merging requests keeps each one's seeds). */
+  sampleKey?: (prefix: number, sample: number) => string;
 }
 
 export interface GeneratedSample {
@@ -123,7 +125,7 @@ export class Generator {
       for (let j = 0; j < o.n; j++) {
         const out: GeneratedSample = { text: '', tokenIds: [], logprobs: [], finishReason: 'length' };
         samples[i]!.push(out);
-        all.push({ prefix: i, sample: j, seq: null, rng: new Rng(`${o.seed}/${i}/${j}`), next: root.next, out, text: '', rootIds: root.ids });
+        all.push({ prefix: i, sample: j, seq: null, rng: new Rng(o.sampleKey ? o.sampleKey(i, j) : `${o.seed}/${i}/${j}`), next: root.next, out, text: '', rootIds: root.ids });
       }
     });
 

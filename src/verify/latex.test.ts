@@ -57,9 +57,11 @@ describe('latexToMathjs', () => {
 
 describe('normalize and parseShape', () => {
   it('strips presentation and keeps the percent', () => {
-    expect(normalize('$\\$1,\\!000.$')).toEqual({ text: '1000', percent: false });
+    expect(normalize('$\\$1,\\!000.$')).toEqual({ text: '1000', percent: false, unit: null });
     expect(normalize('\\left( 3, \\frac{\\pi}{2} \\right)').text).toBe('( 3, \\frac{\\pi}{2} )');
-    expect(normalize('12.5\\%')).toEqual({ text: '12.5', percent: true });
+    expect(normalize('12.5\\%')).toEqual({ text: '12.5', percent: true, unit: null });
+    expect(normalize('125 miles')).toEqual({ text: '125', percent: false, unit: 'miles' });
+    expect(normalize('125 miles', 'strict').text).toBe('125 \\unit{miles}');
     expect(normalize('\\text{(C)}').text).toBe('C');
   });
   it('tells tuples, intervals, sets and equations apart', () => {
@@ -67,7 +69,9 @@ describe('normalize and parseShape', () => {
     expect(parseShape('\\{1,2\\}')).toMatchObject({ kind: 'set', bare: false });
     expect(parseShape('1, 2')).toMatchObject({ kind: 'set', bare: true });
     expect(parseShape('(5)')).toEqual({ kind: 'scalar', text: '5' });
-    expect(parseShape('x = 5')).toEqual({ kind: 'equation', lhs: 'x', rhs: '5' });
+    expect(parseShape('x = 5')).toEqual({ kind: 'equation', sides: ['x', '5'] });
+    expect(parseShape('1 < x <= 3')).toEqual({ kind: 'relation', sides: ['1', 'x', '3'], ops: ['<', '<='] });
+    expect(parseShape('7:32')).toEqual({ kind: 'ratio', parts: ['7', '32'] });
     expect(parseShape('(a+5)(b+2)')).toEqual({ kind: 'scalar', text: '(a+5)(b+2)' });
   });
 });

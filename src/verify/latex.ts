@@ -72,7 +72,7 @@ class Converter {
       } else if (c === '!') {
         const last = pieces.at(-1);
         if (!last?.operand) throw new NotMath('factorial of nothing');
-        last.text += '!';
+        last.text = `fact(${last.text})`;
         i++;
       } else {
         const prev = pieces.at(-1);
@@ -112,6 +112,11 @@ class Converter {
       return { text: `(${this.convert(inner)})`, end };
     }
     if (c === '\\') return this.command(s, i);
+    if (c === '|') {
+      const close = s.indexOf('|', i + 1);
+      if (close < 0) throw new NotMath('unclosed |');
+      return { text: `abs(${this.convert(s.slice(i + 1, close))})`, end: close + 1 };
+    }
     throw new NotMath(`unexpected "${c}"`);
   }
 
@@ -165,7 +170,7 @@ class Converter {
       case 'binom': {
         const a = this.arg(s, end);
         const b = this.arg(s, a.end);
-        return { text: `combinations(${a.text},${b.text})`, end: b.end };
+        return { text: `binom(${a.text},${b.text})`, end: b.end };
       }
       case 'pi':
         return { text: 'pi', end };
@@ -224,6 +229,11 @@ class Converter {
 
   /** `2\frac{1}{2}` is the mixed number 2½ when both parts of the fraction are integers. */
   private mixedNumber(s: string, i: number): { text: string; end: number } | null {
+    // Plain text "11 5/6": a whole number, a space, then a fraction of whole numbers.
+    const plain = /^(\d+)\s+(\d+)\s*\/\s*(\d+)(?![\d.])/.exec(s.slice(i));
+    if (plain && !/^\s*[a-zA-Z\\({]/.test(s.slice(i + plain[0].length))) {
+      return { text: `(${plain[1]}+${plain[2]}/${plain[3]})`, end: i + plain[0].length };
+    }
     const whole = /^(\d+)\s*\\frac/.exec(s.slice(i));
     if (!whole) return null;
     const a = readArg(s, i + whole[0].length);

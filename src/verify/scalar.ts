@@ -1,72 +1,96 @@
 import { isComplex, parse, type EvalFunction } from 'mathjs';
 import { Rng } from '../core/rng.js';
+import type { Deadline } from './deadline.js';
 import { latexToMathjs, NotMath, type MathExpr } from './latex.js';
 import { stringKey } from './normalize.js';
 
-/**
- * Relative tolerance for numeric equality. Tight enough that 0.333 ≠ 1/3 and a rounded
- * answer does not pass for an exact one; loose enough for floating-point evaluation of
- * `\frac{\sqrt{3}}{2}` against `\sqrt{3}/2`.
- */
-export const REL_TOL = 1e-6;
 /** Below this, a difference is floating-point noise (`\sin(\pi)` against 0). */
 const ABS_TOL = 1e-12;
 /** Points at which expressions with variables are compared, and how many must be defined. */
 const SAMPLE_POINTS = 6;
 const MIN_VALID_POINTS = 3;
 
-interface Value {
+export interface Value {
   re: number;
   im: number;
 }
 
-/**
- * Whether two normalized scalars are equal: as strings, as numbers (with the percent rule),
- * or as mathjs expressions evaluated numerically (at sample points when they have
- * variables, so `x+1` = `1+x` and `2\sqrt{2}` = `\sqrt{8}`).
- */
-export function scalarsEqual(gold: string, pred: string, percent: boolean): boolean {
-  if (stringKey(gold) === stringKey(pred)) return true;
-  const based = baseNumbersEqual(gold, pred);
-  if (based !== null) return based;
-  const g = plainNumber(gold);
-  const p = plainNumber(pred);
-  if (g !== null && p !== null) return withPercent({ re: g, im: 0 }, percent).some((c) => close(c, { re: p, im: 0 }));
-  const ge = convert(gold);
-  const pe = convert(pred);
-  if (ge === null || pe === null) return false;
-  const vars = [...new Set([...ge.vars, ...pe.vars])];
-  if (vars.length === 0) {
-    const a = evaluate(ge.expr, {});
-    const b = evaluate(pe.expr, {});
-    return a !== null && b !== null && withPercent(a, percent).some((c) => close(c, b));
-  }
-  return agreeAtPoints(ge.expr, pe.expr, vars, (a, b) => close(a, b));
+/** How two scalars are compared: the numeric options of VerifyConfig and the percent signs seen. */
+export interface NumericContext {
+  percent: 'either' | 'value' | 'ignore';
+  goldPercent: boolean;
+  predPercent: boolean;
+  floatRounding: number;
+  relativeTolerance: number;
+  deadline: Deadline;
 }
 
 /**
- * Whether two equations are the same relation: their differences lhs − rhs are proportional
- * (so `2x+2y=2` is `x+y=1`, and sides may be swapped), compared at sample points.
+ * Whether two normalized scalars are equal: as strings, as numerals in a base, as numbers,
+ * or as mathjs expressions evaluated numerically (at seeded sample points when they have
+ * variables, so `x+1` = `1+x` and `2\sqrt{2}` = `\sqrt{8}`). mathjs gives up on what
+ * latex.ts cannot convert (integrals, sums with symbolic bounds, limits, words): those are
+ * equal only as strings.
  */
-export function equationsEqual(a: { lhs: string; rhs: string }, b: { lhs: string; rhs: string }): boolean {
-  const sides = [a.lhs, a.rhs, b.lhs, b.rhs].map(convert);
-  if (sides.some((x) => x === null)) return false;
-  const [al, ar, bl, br] = sides as MathExpr[];
-  const da = `(${al!.expr})-(${ar!.expr})`;
-  const db = `(${bl!.expr})-(${br!.expr})`;
-  const vars = [...new Set(sides.flatMap((x) => x!.vars))];
-  let ratio: number | null = null;
-  return agreeAtPoints(da, db, vars, (x, y) => {
-    if (x.im !== 0 || y.im !== 0) return true;
-    if (Math.abs(y.re) <= ABS_TOL) return Math.abs(x.re) <= ABS_TOL;
-    ratio ??= x.re / y.re;
-    return ratio !== 0 && close({ re: x.re, im: 0 }, { re: ratio * y.re, im: 0 });
-  });
+export function scalarsEqual(gold: string, pred: string, ctx: NumericContext): boolean {
+  if (stringKey(gold) === stringKey(pred) && ctx.goldPercent === ctx.predPercent) return true;
+  const based = baseNumbersEqual(gold, pred);
+  if (based !== null) return based;
+  const ge = convert(gold);
+  const pe = convert(pred);
+  if (ge === null || pe === null) return stringKey(gold) === stringKey(pred);
+  const vars = [...new Set([...ge.vars, ...pe.vars])];
+  const decimal = isDecimal(gold) || isDecimal(pred);
+  if (vars.length === 0) {
+    const a = evaluate(ge.expr, {});
+    const b = evaluate(pe.expr, {});
+    if (a === null || b === null) return false;
+    return goldValues(a, ctx).some((g) => close(g, predValue(b, ctx), ctx, decimal));
+  }
+  if (ctx.goldPercent !== ctx.predPercent) return false;
+  return agreeAtPoints(ge.expr, pe.expr, vars, ctx.deadline, (a, b) => close(a, b, ctx, false));
+}
+
+/** The gold's value, and under the `either` percent rule its x/100 and x·100 as well (Qwen2.5-Math). */
+function goldValues(v: Value, ctx: NumericContext): Value[] {
+  if (ctx.percent === 'value') return [ctx.goldPercent ? scale(v, 0.01) : v];
+  if (ctx.percent === 'either' && (ctx.goldPercent || ctx.predPercent)) return [v, scale(v, 0.01), scale(v, 100)];
+  return [v];
+}
+
+function predValue(v: Value, ctx: NumericContext): Value {
+  return ctx.percent === 'value' && ctx.predPercent ? scale(v, 0.01) : v;
+}
+
+function scale(v: Value, k: number): Value {
+  return { re: v.re * k, im: v.im * k };
+}
+
+/** A plain decimal literal such as `0.333` or `16386.20` (Math-Verify rounds when one side is such a Float). */
+function isDecimal(s: string): boolean {
+  return /^[+-]?(?:\d+\.\d*|\.\d+)(?:e[+-]?\d+)?$/i.test(s.trim());
+}
+
+/**
+ * Equality of two values: within the relative tolerance, or, when one side was written as a
+ * decimal, equal after rounding both to `floatRounding` places. Infinite or undefined values
+ * are never equal (10^{10^{10}} and 10^{10^{11}} both overflow; that says nothing).
+ */
+export function close(a: Value, b: Value, ctx: Pick<NumericContext, 'floatRounding' | 'relativeTolerance'>, decimal: boolean): boolean {
+  if (![a.re, a.im, b.re, b.im].every(Number.isFinite)) return false;
+  const diff = Math.hypot(a.re - b.re, a.im - b.im);
+  if (diff <= ABS_TOL || diff <= ctx.relativeTolerance * Math.max(Math.hypot(a.re, a.im), Math.hypot(b.re, b.im))) return true;
+  if (!decimal) return false;
+  // Rounding alone would make 0.0000672 = 0.0000673; Qwen2.5-Math's relative 1e-4 keeps them apart.
+  if (diff > 1e-4 * Math.max(Math.hypot(a.re, a.im), Math.hypot(b.re, b.im))) return false;
+  const k = 10 ** ctx.floatRounding;
+  const round = (x: number): number => Math.round(x * k + Math.sign(x) * 1e-9);
+  return round(a.re) === round(b.re) && round(a.im) === round(b.im);
 }
 
 /** `52_8` is a numeral in base 8: compared by digits and base, never evaluated. */
 function baseNumbersEqual(gold: string, pred: string): boolean | null {
-  const re = /^([0-9A-Fa-f]*\d[0-9A-Fa-f]*)_(\d+)$/;
+  const re = /^([0-9A-Fa-f]*\d[0-9A-Fa-f]*)_\{?(\d+)\}?$/;
   const g = re.exec(gold.replace(/\s+/g, ''));
   const p = re.exec(pred.replace(/\s+/g, ''));
   if (g === null && p === null) return null;
@@ -75,31 +99,15 @@ function baseNumbersEqual(gold: string, pred: string): boolean | null {
   return g !== null ? stringKey(g[1]!) === stringKey(pred) : stringKey(p![1]!) === stringKey(gold);
 }
 
-function plainNumber(s: string): number | null {
-  return /^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i.test(s.trim()) ? Number(s) : null;
-}
-
 /**
- * The values the gold stands for. With a percent sign on either side, x, x/100 and x·100
- * all count (the Qwen2.5-Math grader's rule), so "50%", "50" and "0.5" agree; without
- * one, 50 and 0.5 differ.
+ * Evaluates both expressions at seeded points; every defined point must agree, and enough
+ * must be defined. Values in [0.3, 2.7): away from 0 and 1, where distinct expressions often coincide.
  */
-function withPercent(v: Value, percent: boolean): Value[] {
-  return percent ? [v, { re: v.re / 100, im: v.im / 100 }, { re: v.re * 100, im: v.im * 100 }] : [v];
-}
-
-function close(a: Value, b: Value): boolean {
-  if (![a.re, a.im, b.re, b.im].every(Number.isFinite)) return a.re === b.re && a.im === b.im;
-  const diff = Math.hypot(a.re - b.re, a.im - b.im);
-  return diff <= ABS_TOL || diff <= REL_TOL * Math.max(Math.hypot(a.re, a.im), Math.hypot(b.re, b.im));
-}
-
-/** Evaluates both expressions at seeded points; every defined point must agree, and enough must be defined. */
-function agreeAtPoints(a: string, b: string, vars: string[], same: (x: Value, y: Value) => boolean): boolean {
+export function agreeAtPoints(a: string, b: string, vars: string[], deadline: Deadline, same: (x: Value, y: Value) => boolean): boolean {
   let valid = 0;
   for (let k = 0; k < SAMPLE_POINTS; k++) {
+    deadline.check();
     const scope: Record<string, number> = {};
-    // Values in [0.3, 2.7): away from 0 and 1, where distinct expressions often coincide.
     for (const v of vars) scope[v] = 0.3 + 2.4 * new Rng(`verify/${k}/${v}`).next();
     const x = evaluate(a, scope);
     const y = evaluate(b, scope);
@@ -112,9 +120,32 @@ function agreeAtPoints(a: string, b: string, vars: string[], same: (x: Value, y:
 
 /** Compiled expressions, kept because one gold is compared with many predictions. */
 const compiled = new Map<string, EvalFunction | null>();
-const MAX_CACHED = 2000;
+const MAX_CACHED = 5000;
 
-function evaluate(expr: string, scope: Record<string, number>): Value | null {
+/**
+ * `\binom{n}{k}` with a bound on its cost: mathjs multiplies k factors, so `\binom{10^9}{5\cdot10^8}`
+ * would run for seconds. Past 1000 factors the value is undefined for our purposes.
+ */
+function binom(n: unknown, k: unknown): number {
+  if (typeof n !== 'number' || typeof k !== 'number' || !Number.isInteger(n) || !Number.isInteger(k) || k < 0 || n < 0) return NaN;
+  if (k > n) return 0;
+  const m = Math.min(k, n - k);
+  if (m > 1000) return NaN;
+  let r = 1;
+  for (let i = 1; i <= m; i++) r = (r * (n - m + i)) / i;
+  return Math.round(r);
+}
+
+/** `n!` likewise: beyond 170! a double overflows anyway. */
+function fact(n: unknown): number {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) return NaN;
+  if (n > 170) return Infinity;
+  let r = 1;
+  for (let i = 2; i <= n; i++) r *= i;
+  return r;
+}
+
+export function evaluate(expr: string, scope: Record<string, number>): Value | null {
   let fn = compiled.get(expr);
   if (fn === undefined) {
     try {
@@ -127,7 +158,7 @@ function evaluate(expr: string, scope: Record<string, number>): Value | null {
   }
   if (fn === null) return null;
   try {
-    const r: unknown = fn.evaluate({ ...scope });
+    const r: unknown = fn.evaluate({ ...scope, binom, fact });
     if (typeof r === 'number') return { re: r, im: 0 };
     if (isComplex(r)) return { re: r.re, im: r.im };
     return null;
@@ -136,11 +167,11 @@ function evaluate(expr: string, scope: Record<string, number>): Value | null {
   }
 }
 
-function convert(s: string): MathExpr | null {
+export function convert(s: string): MathExpr | null {
   try {
     return latexToMathjs(s);
   } catch (e) {
-    if (e instanceof NotMath) return null;
+    if (e instanceof NotMath || e instanceof RangeError) return null;
     throw e;
   }
 }

@@ -5,9 +5,10 @@ import { evalCommand } from './eval.js';
 import { initCommand } from './init.js';
 import { sampleCommand } from './sample.js';
 import { searchCommand } from './search.js';
+import { serveCommand } from './serve.js';
 import { trainLmCommand } from './train-lm.js';
 import { trainPrmCommand } from './train-prm.js';
 import { verifyCommand } from './verify.js';
 
 /** Every subcommand, one file each; the order is the order of `searchlearn --help`. */
-export const commands: Command[] = [demoCommand, initCommand, evalCommand, searchCommand, trainPrmCommand, trainLmCommand, sampleCommand, verifyCommand, benchCommand];
+export const commands: Command[] = [demoCommand, initCommand, evalCommand, searchCommand, trainPrmCommand, trainLmCommand, sampleCommand, verifyCommand, benchCommand, serveCommand];

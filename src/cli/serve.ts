@@ -1,0 +1,65 @@
+import { basename, resolve } from 'node:path';
+import { z } from 'zod';
+import { BuiltinPolicy } from '../policy/builtin.js';
+import { builtinBackend } from '../serve/batcher.js';
+import { defaultServeLimits } from '../serve/schemas.js';
+import { defaultServeConfig, isLoopback, startServer } from '../serve/server.js';
+import { CliError, num, parseCommand, type Command } from './args.js';
+import { kernelsSchema } from './common.js';
+
+const options = {
+  checkpoint: { type: 'string' },
+  host: { type: 'string', default: defaultServeConfig.host },
+  port: { type: 'string', default: String(defaultServeConfig.port) },
+  'api-key': { type: 'string' },
+  'model-name': { type: 'string' },
+  'max-tokens': { type: 'string', default: String(defaultServeLimits.maxTokens) },
+  'max-n': { type: 'string', default: String(defaultServeLimits.maxN) },
+  'batch-window-ms': { type: 'string', default: String(defaultServeConfig.batcher.windowMs) },
+  kernels: { type: 'string', default: 'fast' },
+} as const;
+
+const schema = z.object({
+  checkpoint: z.string({ message: 'required: a checkpoint or run directory' }),
+  host: z.string().min(1, { message: 'expected a host name or address' }),
+  port: num({ int: true, min: 0, max: 65535 }),
+  'api-key': z.string().min(8, { message: 'an API key needs at least 8 characters' }).optional(),
+  'model-name': z.string().min(1).optional(),
+  'max-tokens': num({ int: true, min: 1 }),
+  'max-n': num({ int: true, min: 1, max: 256 }),
+  'batch-window-ms': num({ min: 0, max: 1000 }),
+  kernels: kernelsSchema,
+});
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'serve a checkpoint over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, /health)',
+  usage: 'serve --checkpoint DIR [--host 127.0.0.1] [--port 8000] [--api-key KEY] [--model-name NAME] [--max-tokens N] [--max-n N] [--batch-window-ms MS]',
+  async run(argv) {
+    const a = parseCommand('serve', argv, options, schema);
+    if (!isLoopback(a.host) && !a['api-key']) throw new CliError(`serve: --host ${a.host} is beyond loopback; give --api-key KEY (clients send it as Authorization: Bearer KEY)`);
+    let policy: BuiltinPolicy;
+    try {
+      policy = BuiltinPolicy.load(a.checkpoint, a.kernels);
+    } catch (e) {
+      throw new CliError(`--checkpoint: ${(e as Error).message}`);
+    }
+    const modelName = a['model-name'] ?? basename(resolve(a.checkpoint));
+    const server = await startServer(builtinBackend(policy), {
+      host: a.host,
+      port: a.port,
+      modelName,
+      ...(a['api-key'] ? { apiKey: a['api-key'] } : {}),
+      limits: { ...defaultServeLimits, maxTokens: a['max-tokens'], maxN: a['max-n'] },
+      batcher: { windowMs: a['batch-window-ms'] },
+    }).catch((e: unknown) => {
+      throw new CliError(`serve: ${(e as Error).message}`);
+    });
+    console.log(`serving ${modelName} at ${server.url} (context ${policy.contextLength} tokens; Ctrl-C stops)`);
+    await new Promise<void>((done) => {
+      const stop = (): void => void server.close().then(done);
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+  },
+};

@@ -66,7 +66,7 @@ export function extractChoice(text: string, letters: string, choices?: string[])
     const window = ' ' + text.slice(from + glue, from + glue + 50);
     for (const m of window.matchAll(standalone)) if (ok(m[1])) return m[1];
   }
-  const start = new RegExp(`^(?:\\*\\*)?${KEY}(?:\\*\\*)?${AFTER}`, 'u').exec(text.trim());
+  const start = new RegExp(`^(?:\\*\\*)?${KEY}(?:\\*\\*)?${AFTER}`, 'u').exec(unwrap(text));
   if (start && ok(start[1])) return start[1];
   const lines = [...text.matchAll(new RegExp(`\\n(?:\\*\\*)?${KEY}(?:\\*\\*)?${AFTER}`, 'gu'))].filter((m) => ok(m[1]));
   if (lines.length > 0) return lines.at(-1)![1]!;

@@ -108,6 +108,8 @@ export function isBareAnswer(text: string): boolean {
     const l = w.toLowerCase();
     if (MATH_WORDS.has(l) || UNIT_WORDS.has(l)) return false;
     if (/[^\x00-\x7f]/.test(w)) return true;
+    // All capitals are names of points or variables (`NO`, `AB`), not words.
+    if (w.length > 1 && w === w.toUpperCase()) return false;
     return w.length > 2 || SHORT_WORDS.has(l);
   });
   return prose.length === 0;
@@ -140,7 +142,9 @@ function lastMarked(text: string, spans: Span[]): string | null {
     const from = start + glue;
     const stop = sentenceEnd(text, from, spans);
     const windowEnd = Math.min(stop, from + 200);
-    const span = spans.find((s) => s.start >= from && s.start <= from + 50 && s.start < windowEnd);
+    // A span may start anywhere within 50 characters (Math-Verify's `answer.{0,50}?`); a
+    // number must lie in the sentence. Of the two, the one that ends last wins.
+    const span = spans.find((s) => s.start >= from && s.start <= from + 50);
     const window = text.slice(from, windowEnd);
     const number = markedNumber(window);
     let best: string | null = null;

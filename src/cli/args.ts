@@ -1,8 +1,10 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 
+import { UserError } from '../core/errors.js';
+
 /** An error whose message is the one line a user sees (exit code 2). */
-export class CliError extends Error {}
+export class CliError extends UserError {}
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 

@@ -8,14 +8,33 @@ import type { Task } from '../tasks/task.js';
 import type { Problem } from '../core/problem.js';
 import { CliError, num } from './args.js';
 
-/** The task named on the command line, or one clear error line listing the valid names. */
-export function taskFromFlag(name: string): Task {
+/**
+ * `--task-option key=value` flags (repeatable) as a task config record; a flag without `=` gets
+ * one error line. Values stay strings: each task validates its own keys and ranges.
+ */
+export function parseTaskOptions(flags: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of flags ?? []) {
+    const eq = f.indexOf('=');
+    if (eq <= 0) throw new CliError(`--task-option ${JSON.stringify(f)}: expected key=value (e.g. --task-option maxDigits=4)`);
+    out[f.slice(0, eq).trim()] = f.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+/** The task named on the command line with its `--task-option`s, or one clear error line. */
+export function taskFromFlag(name: string, options: readonly string[] | Record<string, unknown> = []): Task {
+  const record = Array.isArray(options) ? parseTaskOptions(options) : (options as Record<string, unknown>);
   try {
-    return getTask(name);
+    return getTask(name, record);
   } catch (e) {
-    throw new CliError(`--task: ${(e as Error).message}`);
+    throw new CliError(`--task ${name}: ${(e as Error).message}`);
   }
 }
+
+/** The repeatable `--task-option key=value` flag, for every command that takes `--task`. */
+export const taskOptionFlag = { 'task-option': { type: 'string', multiple: true } } as const;
+export const taskOptionShape = { 'task-option': z.array(z.string()).optional() };
 
 /** Loads the policy a command runs on (the built-in model from a checkpoint or run directory). */
 export function policyFromFlag(dir: string, kernels: 'fast' | 'reference' = 'fast'): BuiltinPolicy {
@@ -48,6 +67,7 @@ export const kernelsSchema = z.enum(['fast', 'reference'], { message: 'expected 
 export const policyRunOptions = {
   checkpoint: { type: 'string' },
   task: { type: 'string' },
+  ...taskOptionFlag,
   reward: { type: 'string', default: 'verifier' },
   seed: { type: 'string', default: '0' },
   out: { type: 'string' },
@@ -58,6 +78,7 @@ export const policyRunOptions = {
 export const policyRunShape = {
   checkpoint: z.string({ message: 'required: a checkpoint or run directory' }),
   task: z.string({ message: 'required: arith, countdown, gsm8k, math500 or jsonl:PATH' }),
+  ...taskOptionShape,
   reward: z.string(),
   seed: num({ int: true, min: 0 }),
   out: z.string().optional(),

@@ -5,7 +5,7 @@ import { createVerifierReward } from '../reward/verifier.js';
 import { arithTask } from '../tasks/arith.js';
 import { num, parseCommand, type Command } from './args.js';
 import { kernelsSchema } from './common.js';
-import { initPolicy } from './init.js';
+import { initPolicy } from '../learn/init-policy.js';
 import { loadModel } from '../nn/model-io.js';
 import { kernelsFor } from '../nn/engine.js';
 import { Progress } from './progress.js';
@@ -43,7 +43,7 @@ export const demoCommand: Command = {
     console.log(`1. Policy initialization: a Llama-style transformer learns arithmetic from reasoning traces (plan, check, self-correction) in ${a.out}`);
     const init = await initPolicy({
       task, behaviours: task.defaultBehaviours, out: a.out, steps: a.steps, seed: a.seed, size: 'demo', batchSize: 32, lr: 3e-3,
-      trainProblems: 20000, evalProblems: a.problems, kernels: a.kernels, quiet: true,
+      trainProblems: 20000, evalProblems: a.problems, kernels: a.kernels,
     });
     console.log(`   trained ${init.steps} steps at ${init.tokens_per_s} tokens/s; final loss ${init.loss}; held-out greedy accuracy ${(init.accuracy * 100).toFixed(1)}%`);
 

@@ -32,7 +32,7 @@ export const evalCommand: Command = {
   usage: 'eval --checkpoint DIR --task T [--problems K] [--samples N --temperature T] [--algos a,b,c --budgets 1,4,16,64 --reward verifier|prm:DIR|orm:DIR] [--out FILE.jsonl] [--json]',
   async run(argv) {
     const a = parseCommand('eval', argv, options, schema);
-    const task = taskFromFlag(a.task);
+    const task = taskFromFlag(a.task, a['task-option']);
     const policy = policyFromFlag(a.checkpoint, a.kernels);
     const problems = heldOutProblems(task, a.problems, a.seed);
     const maxTokens = sampleTokens(task, policy);

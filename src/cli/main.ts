@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-import { CliError, type Command } from './args.js';
+import { UserError } from '../core/errors.js';
+import { type Command } from './args.js';
+import { CliError } from './args.js';
 import { commands } from './commands.js';
 
 function help(): string {
@@ -38,7 +40,7 @@ main(process.argv.slice(2)).then(
     process.exit(process.exitCode ?? 0);
   },
   (e: unknown) => {
-    if (e instanceof CliError) {
+    if (e instanceof UserError) {
       console.error(`searchlearn: ${e.message}`);
       process.exit(2);
     }

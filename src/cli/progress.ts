@@ -56,3 +56,18 @@ export function clock(seconds: number): string {
   const r = s % 60;
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${String(r).padStart(2, '0')}` : `${m}:${String(r).padStart(2, '0')}`;
 }
+
+/**
+ * Draws library progress events (core/progress.ts) as one bar per stage: a new stage name
+ * starts a new bar, `done === total` closes it.
+ */
+export function progressPrinter(prefix = ''): (e: import('../core/progress.js').ProgressEvent) => void {
+  let current: { stage: string; bar: Progress } | null = null;
+  return (e) => {
+    if (!current || current.stage !== e.stage) current = { stage: e.stage, bar: new Progress(`${prefix}${e.stage}`, e.total, e.unit) };
+    if (e.done >= e.total) {
+      current.bar.done(e.fields);
+      current = null;
+    } else current.bar.update(e.done, e.fields);
+  };
+}

@@ -27,7 +27,7 @@ export const searchCommand: Command = {
   usage: `search --checkpoint DIR --task T --algo ${searchNames.join('|')} [--reward verifier|prm:DIR|orm:DIR] [--budget N] [--problems K] [--out FILE.jsonl] [--json]`,
   async run(argv) {
     const a = parseCommand('search', argv, options, schema);
-    const task = taskFromFlag(a.task);
+    const task = taskFromFlag(a.task, a['task-option']);
     const policy = policyFromFlag(a.checkpoint, a.kernels);
     const reward = await rewardFromFlag(a.reward, task);
     const problems = heldOutProblems(task, a.problems, a.seed);

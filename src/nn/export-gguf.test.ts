@@ -161,7 +161,7 @@ describe('node-llama-cpp 3.21.1 runs the exported GGUF', async () => {
     const { getLlama, LlamaLogLevel, TokenBias } = await import('node-llama-cpp');
     const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: 1 });
     const model = await llama.loadModel({ modelPath: gguf });
-    const context = await model.createContext({ contextSize: 64, sequences: 1, threads: 1, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' });
+    const context = await model.createContext({ contextSize: 64, sequences: 1, threads: 1, flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' });
     try {
       expect(fx.prompts).toHaveLength(20);
       const ours = new Generator(fx.model, fx.tokenizer).generate(fx.prompts, { n: 1, maxTokens: 24, temperature: 0 });

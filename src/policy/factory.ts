@@ -1,5 +1,6 @@
 import type { KernelChoice } from '../nn/engine.js';
 import { BuiltinPolicy } from './builtin.js';
+import { createLlamaCppPolicy } from './llamacpp.js';
 import { createOpenAIPolicy, type OpenAIPolicyOptions } from './openai.js';
 import type { Policy } from './policy.js';
 
@@ -35,8 +36,9 @@ export async function policyFromSpec(spec: string, opts: PolicySpecOptions = {})
     return createOpenAIPolicy({ ...opts.openai, baseURLs: urls, ...(opts.model ? { model: opts.model } : {}), ...(apiKey ? { apiKey } : {}) });
   }
   if (scheme === 'gguf') {
-    // ── gguf:FILE ── filled by the node-llama-cpp backend (src/policy/llamacpp.ts, createLlamaCppPolicy).
-    throw new Error(`${JSON.stringify(spec)}: the gguf backend is not wired into the factory yet`);
+    // ── gguf:FILE ── the node-llama-cpp backend (src/policy/llamacpp.ts), one CPU thread by default.
+    if (rest.trim() === '') throw new Error(`${JSON.stringify(spec)}: expected gguf:FILE, e.g. gguf:model.gguf`);
+    return createLlamaCppPolicy({ modelPath: rest });
   }
   if (scheme === 'builtin') return BuiltinPolicy.load(rest, opts.kernels ?? 'fast');
   // No known scheme (a Windows drive letter such as C:\ is a path too): a checkpoint directory.

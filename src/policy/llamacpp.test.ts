@@ -6,7 +6,8 @@ import { exportGguf } from '../nn/export-gguf.js';
 import { trainTinyCheckpoint, type TinyCheckpoint } from '../nn/gguf-fixture.js';
 import { BuiltinPolicy } from './builtin.js';
 import { policyConformanceSuite } from './conformance.js';
-import { createLlamaCppPolicy, llamaCppUnavailable, type LlamaCppPolicy } from './llamacpp.js';
+import { policyFromSpec } from './factory.js';
+import { createLlamaCppPolicy, llamaCppUnavailable, LlamaCppPolicy } from './llamacpp.js';
 
 /**
  * The GGUF backend runs the same behaviour suite as every Policy backend, on a GGUF exported from a
@@ -91,5 +92,14 @@ describe.skipIf(reason !== null)('gguf policy against the built-in engine', () =
     const again = await gguf.generate({ prefixes: ['Q: 12+7\nA'], maxTokens: 4, temperature: 0 });
     expect(again.usage.cachedPromptTokens).toBeGreaterThan(0);
     await expect(createLlamaCppPolicy({ modelPath: join(dir, 'missing.gguf') })).rejects.toThrow(/no such file/);
+  });
+
+  it('is what --policy gguf:FILE makes', async () => {
+    fixture();
+    const p = await policyFromSpec(`gguf:${join(dir, 'model.gguf')}`);
+    expect(p).toBeInstanceOf(LlamaCppPolicy);
+    policies.push(p as LlamaCppPolicy);
+    expect(p.id).toBe(`gguf:${join(dir, 'model.gguf')}`);
+    await expect(policyFromSpec('gguf:')).rejects.toThrow(/expected gguf:FILE/);
   });
 });

@@ -1,3 +1,5 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Rng } from '../core/rng.js';
 import type { ModelConfig } from '../nn/config.js';
 import { Transformer } from '../nn/model.js';
@@ -18,4 +20,32 @@ export function writeTinyCheckpoint(dir: string, opts: { contextLength?: number;
   m.init(new Rng(opts.seed ?? 4));
   for (let i = 0; i < m.params.length; i++) m.params[i]! *= 10;
   saveModel(dir, m, tok);
+}
+
+/**
+ * Starts `searchlearn serve` in a child process (through tsx, so no build is needed) and resolves
+ * with its base URL. A server in its own process, as vLLM would be: its synchronous decoding does
+ * not stall the test's client and timers.
+ */
+export async function spawnServe(checkpoint: string, args: string[] = []): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }> {
+  const main = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', main, 'serve', '--checkpoint', checkpoint, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /at (http:\/\/\S+\/v1)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`)));
+  });
+  const stop = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  return { url, child, stop };
 }

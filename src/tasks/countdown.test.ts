@@ -50,10 +50,10 @@ describe('countdown traces', () => {
     expect(trace.split('\n').at(-1)).toBe(`Answer: ${p.answer}`);
   });
 
-  it('stay inside the alphabet and the length budget for 3, 4 and 5 numbers', () => {
+  it('stay inside the alphabet and the length budget for 3, 4 and 5 numbers, in both formats', () => {
     const all = parseBehaviours('plan,check,correct,alternatives');
-    for (const numbers of [3, 4, 5]) {
-      const t = countdownTask({ numbers });
+    for (const [numbers, format] of [[3, 'plain'], [3, 'state'], [4, 'plain'], [4, 'state'], [5, 'state']] as const) {
+      const t = countdownTask({ numbers, format });
       t.problems('test', 200, numbers).forEach((p, i) => {
         const text = t.formatPrompt(p) + t.trace(p, new Rng(i), all);
         expect([...text].filter((ch) => !t.alphabet.includes(ch)), text).toEqual([]);
@@ -61,6 +61,30 @@ describe('countdown traces', () => {
         expect(t.verify(p, text.slice(t.formatPrompt(p).length)).correct).toBe(true);
       });
     }
+  });
+});
+
+describe('countdown state format', () => {
+  it('writes the numbers left after every step, dead ends included', () => {
+    const t = countdownTask({ format: 'state' });
+    const p = { id: 'x', prompt: 'make 24 from 3 7 12 2', answer: '24' };
+    const trace = t.trace(p, new Rng(3), parseBehaviours('alternatives'));
+    const steps = trace.split('\n').filter((l) => /^\d/.test(l));
+    expect(steps.length).toBeGreaterThan(1);
+    for (const l of steps) expect(l).toMatch(/^\d+[-+*/]\d+=\d+ \([\d ]+\)$/);
+    expect(t.verify(p, trace).correct).toBe(true);
+    expect(countdownTask({ format: 'plain' }).trace(p, new Rng(3), parseBehaviours('alternatives'))).not.toMatch(/\(/);
+  });
+
+  it('checks a written state against the numbers really left', () => {
+    expect(v('7-3=4 (12 2 4)\n12/2=6 (4 6)\n6*4=24 (24)\nAnswer: 24').correct).toBe(true);
+    expect(v('7-3=4 (2 4 12)\n12/2=6 (6 4)\n6*4=24 (24)\nAnswer: 24').correct).toBe(true);
+    expect(v('7-3=4 (12 4)\n12/2=6 (4 6)\n6*4=24 (24)\nAnswer: 24').reason).toMatch(/step 1 .*numbers left are 12 2 4, not 12 4/);
+    expect(v('12*2=24 ()\nAnswer: 24').reason).toMatch(/numbers left are 3 7 24, not none/);
+  });
+
+  it('rejects an unknown format', () => {
+    expect(() => countdownTask({ format: 'tree' })).toThrow(/format must be one of plain, state/);
   });
 });
 
@@ -107,7 +131,7 @@ describe('countdown problems', () => {
     expect(ps).toEqual(task.problems('train', 200, 2));
     for (const p of ps) {
       const { numbers, target } = readCountdown(p);
-      expect(numbers).toHaveLength(4);
+      expect(numbers).toHaveLength(3);
       expect(Math.max(...numbers)).toBeLessThanOrEqual(25);
       expect(target).toBeGreaterThanOrEqual(10);
       expect(target).toBeLessThanOrEqual(100);
@@ -130,6 +154,18 @@ describe('countdown problems', () => {
   it('reject unknown options', () => {
     expect(() => countdownTask({ count: 4 } as never)).toThrow(/unknown option "count".*numbers/);
     expect(() => countdownTask({ numbers: 9 })).toThrow(/numbers/);
+  });
+});
+
+describe('countdown checker', () => {
+  it('needs no gold answer: the verdict comes from the prompt alone', () => {
+    for (const p of task.problems('test', 50, 4)) {
+      const trace = task.trace(p, new Rng(1), task.defaultBehaviours);
+      const blind = { id: p.id, prompt: p.prompt, answer: 'unknown' };
+      expect(task.verify(blind, trace)).toEqual(task.verify(p, trace));
+      expect(task.verify(blind, trace).correct).toBe(true);
+      expect(task.verify(blind, trace.replace(/Answer: \d+$/, 'Answer: 1')).correct).toBe(false);
+    }
   });
 });
 

@@ -60,7 +60,7 @@ export async function startFaultProxy(upstream: string, rates: Partial<FaultRate
     stats.forwarded++;
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (req.headers.authorization) headers['authorization'] = req.headers.authorization;
-    const res = await fetch(root + (req.url ?? '/'), { method: req.method ?? 'GET', headers, ...(req.method === 'POST' ? { body } : {}) });
+    const res = await fetch(root + (req.url ?? '/'), { method: req.method ?? 'GET', headers, ...(req.method === 'POST' ? { body: body.toString('utf8') } : {}) });
     return { status: res.status, text: await res.text(), type: res.headers.get('content-type') ?? 'application/json' };
   };
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BuiltinPolicy } from '../policy/builtin.js';
+import { policyFromSpec, policySpecForms } from '../policy/factory.js';
 import type { Policy } from '../policy/policy.js';
 import type { RewardModel } from '../reward/reward.js';
 import { createVerifierReward } from '../reward/verifier.js';
@@ -36,12 +37,41 @@ export function taskFromFlag(name: string, options: readonly string[] | Record<s
 export const taskOptionFlag = { 'task-option': { type: 'string', multiple: true } } as const;
 export const taskOptionShape = { 'task-option': z.array(z.string()).optional() };
 
-/** Loads the policy a command runs on (the built-in model from a checkpoint or run directory). */
-export function policyFromFlag(dir: string, kernels: 'fast' | 'reference' = 'fast'): BuiltinPolicy {
+/** The policy flags of eval and search: exactly one of `--checkpoint DIR` and `--policy SPEC` (with `--model NAME`). */
+export interface PolicyFlags {
+  checkpoint?: string | undefined;
+  policy?: string | undefined;
+  model?: string | undefined;
+  kernels?: 'fast' | 'reference';
+}
+
+/**
+ * The policy a command runs on. `policyFromFlag(a)` with the parsed flags: the built-in model from
+ * `--checkpoint`, or any backend from `--policy` (`openai:URL[,URL...]` with `--model`, `gguf:FILE`),
+ * probed before the command starts. The older form `policyFromFlag(dir, kernels)` loads a checkpoint.
+ */
+export function policyFromFlag(dir: string | undefined, kernels?: 'fast' | 'reference'): BuiltinPolicy;
+export function policyFromFlag(flags: PolicyFlags): Promise<Policy>;
+export function policyFromFlag(arg: string | undefined | PolicyFlags, kernels: 'fast' | 'reference' = 'fast'): BuiltinPolicy | Promise<Policy> {
+  if (typeof arg === 'object') return policyFromFlags(arg);
+  if (arg === undefined) throw new CliError('--checkpoint missing: required: a checkpoint or run directory');
   try {
-    return BuiltinPolicy.load(dir, kernels);
+    return BuiltinPolicy.load(arg, kernels);
   } catch (e) {
     throw new CliError(`--checkpoint: ${(e as Error).message}`);
+  }
+}
+
+async function policyFromFlags(f: PolicyFlags): Promise<Policy> {
+  if ((f.checkpoint === undefined) === (f.policy === undefined)) {
+    throw new CliError(`--checkpoint ${f.checkpoint === undefined ? 'missing' : JSON.stringify(f.checkpoint)}: give exactly one of --checkpoint DIR and --policy ${policySpecForms}`);
+  }
+  if (f.checkpoint !== undefined) return policyFromFlag(f.checkpoint, f.kernels);
+  if (f.model !== undefined && !f.policy!.startsWith('openai:')) throw new CliError(`--model ${JSON.stringify(f.model)}: only an openai: policy takes a model name`);
+  try {
+    return await policyFromSpec(f.policy!, { ...(f.model ? { model: f.model } : {}), kernels: f.kernels ?? 'fast' });
+  } catch (e) {
+    throw new CliError(`--policy ${JSON.stringify(f.policy)}: ${(e as Error).message.split('\n')[0]}`);
   }
 }
 
@@ -66,6 +96,8 @@ export const kernelsSchema = z.enum(['fast', 'reference'], { message: 'expected 
 /** Flags shared by the commands that run a policy on held-out problems (eval, search). */
 export const policyRunOptions = {
   checkpoint: { type: 'string' },
+  policy: { type: 'string' },
+  model: { type: 'string' },
   task: { type: 'string' },
   ...taskOptionFlag,
   reward: { type: 'string', default: 'verifier' },
@@ -76,7 +108,9 @@ export const policyRunOptions = {
 } as const;
 
 export const policyRunShape = {
-  checkpoint: z.string({ message: 'required: a checkpoint or run directory' }),
+  checkpoint: z.string({ message: 'required: a checkpoint or run directory' }).optional(),
+  policy: z.string().min(1, { message: `expected ${policySpecForms}` }).optional(),
+  model: z.string().min(1, { message: 'expected the served model name' }).optional(),
   task: z.string({ message: 'required: arith, countdown, gsm8k, math500 or jsonl:PATH' }),
   ...taskOptionShape,
   reward: z.string(),

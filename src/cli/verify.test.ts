@@ -1,6 +1,6 @@
 import { describe, it, expect, vi, afterEach } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +57,22 @@ describe('runVerifyJsonl', () => {
     expect((await runOn('')).counts).toEqual({ lines: 0, malformed: 0 });
   });
 
+  it('scores 10,000 predictions (full solutions) in under 10 s, reporting a bad line by its number', async () => {
+    const rows = readFileSync(fileURLToPath(new URL('../../data/math500/test.jsonl', import.meta.url)), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { answer: string; solution: string });
+    const lines = Array.from({ length: 10_000 }, (_, k) => {
+      if (k === 4321) return '{"gold": "1", "prediction": ';
+      const r = rows[k % rows.length]!;
+      return JSON.stringify({ id: k, gold: r.answer, prediction: k % 2 ? r.solution : `Let me think.\n\n${r.solution}\n\nSo the final answer is $${r.answer}$.` });
+    });
+    const t0 = performance.now();
+    const { counts, rows: out, stderr } = await runOn(lines.join('\n'));
+    const seconds = (performance.now() - t0) / 1000;
+    expect(counts).toEqual({ lines: 9999, malformed: 1 });
+    expect(stderr).toMatch(/^line 4322: invalid JSON/);
+    expect(out.filter((r) => r.correct === true).length).toBe(9999);
+    expect(seconds).toBeLessThan(10);
+  }, 60_000);
+
   it('streams many lines', async () => {
     const many = Array.from({ length: 2000 }, (_, k) => JSON.stringify({ gold: String(k), prediction: `Answer: ${k}` })).join('\n');
     const { counts, rows } = await runOn(many);
@@ -90,12 +106,32 @@ describe('verifyCommand', () => {
     expect(process.exitCode).toBeUndefined();
   });
 
+  it('applies the options', async () => {
+    expect(await printed(['--gold', '50\\%', '--pred', '50'])).toBe('true\n');
+    expect(await printed(['--gold', '50\\%', '--pred', '50', '--percent', 'value'])).toBe('false\n');
+    expect(await printed(['--gold', '50\\%', '--pred', '0.5', '--percent', 'value'])).toBe('true\n');
+    expect(await printed(['--gold', 'x=5', '--pred', '5'])).toBe('true\n');
+    expect(await printed(['--gold', 'x=5', '--pred', '5', '--strict-equations'])).toBe('false\n');
+    expect(await printed(['--gold', '5 cm', '--pred', '5'])).toBe('true\n');
+    expect(await printed(['--gold', '5 cm', '--pred', '5', '--units', 'strict'])).toBe('false\n');
+    expect(await printed(['--gold', '[-2,7]', '--pred=-2 \\le x \\le 7'])).toBe('false\n');
+    expect(await printed(['--gold', '[-2,7]', '--pred=-2 \\le x \\le 7', '--set-relation'])).toBe('true\n');
+    expect(await printed(['--gold', '0.333', '--pred', '\\frac{1}{3}', '--float-rounding', '3'])).toBe('true\n');
+    expect(await printed(['--gold', '7', '--pred', 'Answer: 7. Then $8$', '--extraction', 'last'])).toBe('false\n');
+    expect(JSON.parse(await printed(['--gold', '7', '--pred', 'so \\boxed{7}', '--json']))).toEqual({ correct: true, extracted: '7', reason: 'matches gold' });
+  });
+
   it('rejects bad flags with one line', async () => {
-    const bad = [[], ['--gold', '1'], ['--pred', '1'], ['--jsonl', 'x', '--gold', '1'], ['--jsonl', '/no/such/file.jsonl'], ['--what']];
+    const bad = [
+      [], ['--gold', '1'], ['--pred', '1'], ['--jsonl', 'x', '--gold', '1'], ['--jsonl', '/no/such/file.jsonl'], ['--what'],
+      ['--gold', '1', '--pred', '1', '--percent', 'half'], ['--gold', '1', '--pred', '1', '--units', 'loose'],
+      ['--gold', '1', '--pred', '1', '--float-rounding', '-1'], ['--gold', '1', '--pred', '1', '--extraction', 'boxed,first'],
+      ['--gold', '1', '--pred', '1', '--timeout-ms', '0'],
+    ];
     for (const argv of bad) {
       const e = await verifyCommand.run(argv).then(() => null, (err: unknown) => err);
       expect(e).toBeInstanceOf(CliError);
-      expect((e as Error).message).toMatch(/^verify: [^\n]+$/);
+      expect((e as Error).message, argv.join(' ')).toMatch(/^verify: [^\n]+$/);
     }
   });
 });

@@ -103,6 +103,8 @@ export function isBareAnswer(text: string): boolean {
     .replace(/\\(?:begin|end)\{[^{}]*\}(?:\{[^{}]*\})?/g, ' ')
     .replace(/\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mbox|operatorname)\s*\{[^{}]*\}/g, ' ')
     .replace(/\\[a-zA-Z]+/g, ' ');
+  // Letters of other scripts (Chinese, Arabic, Cyrillic…) outside LaTeX are prose; Greek ones are math.
+  if (/[\p{L}]/u.test(outside.replace(/[\x00-\x7f\p{Script=Greek}\p{Script=Latin}]/gu, ''))) return false;
   const words = outside.match(/\p{L}{2,}/gu) ?? [];
   const prose = words.filter((w) => {
     const l = w.toLowerCase();
@@ -141,6 +143,9 @@ function lastMarked(text: string, spans: Span[]): string | null {
     const glue = MARKER_GLUE.exec(text.slice(start, start + 40))?.[0].length ?? 0;
     const from = start + glue;
     const stop = sentenceEnd(text, from, spans);
+    // "The answer is (2,1)." / "Answer: 3x+2": the whole sentence when it is one answer.
+    const sentence = text.slice(from, stop);
+    if (sentence.length <= 100 && /[\d\\]/.test(sentence) && isBareAnswer(sentence)) return sentence;
     const windowEnd = Math.min(stop, from + 200);
     // A span may start anywhere within 50 characters (Math-Verify's `answer.{0,50}?`); a
     // number must lie in the sentence. Of the two, the one that ends last wins.

@@ -17,7 +17,7 @@ export const ANSWER_WORDS = [
   // South-East Asian, African
   'jawaban', 'jawapan', 'sagot', 'jibu', 'trả lời', 'đáp án', 'đáp số', 'คำตอบ',
   // East Asian
-  '最终答案', '答案', '答', '回答', '解答', '正解', '정답', '답',
+  '最终答案', '答案', '答え', '答', '回答', '解答', '正解', '정답', '답',
   // South Asian, Arabic, Persian
   'उत्तर', 'জবাব', 'উত্তর', 'ਜਵਾਬ', 'જવાબ', 'பதில்', 'జవాబు', 'الإجابة', 'إجابة', 'الجواب', 'جواب', 'پاسخ',
 ] as const;

@@ -83,8 +83,9 @@ export function close(a: Value, b: Value, ctx: Pick<NumericContext, 'floatRoundi
   const diff = Math.hypot(a.re - b.re, a.im - b.im);
   if (diff <= ABS_TOL || diff <= ctx.relativeTolerance * Math.max(Math.hypot(a.re, a.im), Math.hypot(b.re, b.im))) return true;
   if (!decimal) return false;
-  // Rounding alone would make 0.0000672 = 0.0000673; Qwen2.5-Math's relative 1e-4 keeps them apart.
-  if (diff > 1e-4 * Math.max(Math.hypot(a.re, a.im), Math.hypot(b.re, b.im))) return false;
+  // Rounding alone would make 0.0000672 = 0.0000673; a relative bound (Qwen2.5-Math's 1e-4 at
+  // the default rounding, looser when fewer places are asked for) keeps them apart.
+  if (diff > Math.max(1e-4, 10 ** (1 - ctx.floatRounding)) * Math.max(Math.hypot(a.re, a.im), Math.hypot(b.re, b.im))) return false;
   const k = 10 ** ctx.floatRounding;
   const round = (x: number): number => Math.round(x * k + Math.sign(x) * 1e-9);
   return round(a.re) === round(b.re) && round(a.im) === round(b.im);

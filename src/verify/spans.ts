@@ -1,5 +1,7 @@
 import { matchBrace } from './braces.js';
 
+const MAX_INLINE = 2000;
+
 /** A piece of the text: where it starts and ends and what it holds. */
 export interface Span {
   start: number;
@@ -14,6 +16,9 @@ export interface Span {
  */
 export function mathSpans(text: string): Span[] {
   const spans: Span[] = [];
+  // Once a closing delimiter is missing from some point on, it is missing from every later
+  // point too: remembering that keeps a text full of unclosed `\[` or `$$` linear.
+  const unclosed = new Set<string>();
   let i = 0;
   while (i < text.length) {
     const c = text[i]!;
@@ -21,7 +26,10 @@ export function mathSpans(text: string): Span[] {
       const next = text[i + 1];
       if (next === '[' || next === '(') {
         const close = next === '[' ? '\\]' : '\\)';
-        const end = text.indexOf(close, i + 2);
+        let end = unclosed.has(close) ? -1 : text.indexOf(close, i + 2);
+        if (end < 0) unclosed.add(close);
+        // An inline span longer than this is not one answer (and its search must stay bounded).
+        if (next === '(' && end - i > MAX_INLINE) end = -1;
         const content = end < 0 ? '' : text.slice(i + 2, end);
         if (end >= 0 && (next === '[' || !content.includes('\n'))) {
           spans.push({ start: i, end: end + 2, content });
@@ -34,7 +42,8 @@ export function mathSpans(text: string): Span[] {
     }
     if (c === '$') {
       if (text[i + 1] === '$') {
-        const end = findDollar(text, i + 2, true);
+        const end = unclosed.has('$$') ? -1 : findDollar(text, i + 2, true);
+        if (end < 0) unclosed.add('$$');
         if (end >= 0) {
           spans.push({ start: i, end: end + 2, content: text.slice(i + 2, end) });
           i = end + 2;
@@ -59,7 +68,8 @@ export function mathSpans(text: string): Span[] {
 
 /** Index of the closing `$` (or `$$`), skipping `\$`; inline spans stop at a line break. */
 function findDollar(text: string, from: number, display: boolean): number {
-  for (let k = from; k < text.length; k++) {
+  const stop = display ? text.length : Math.min(text.length, from + MAX_INLINE);
+  for (let k = from; k < stop; k++) {
     const c = text[k]!;
     if (c === '\\') {
       k++;

@@ -18,7 +18,7 @@ describe('extractAnswer', () => {
     ['answer line', 'step 1\nstep 2\nAnswer: 17', '17'],
     ['markdown answer line', '**Answer:** 12', '12'],
     ['number then words', 'The answer is 18 dollars per day.', '18'],
-    ['dollar amount', 'The answer is \\$18.90.', '18.90'],
+    ['dollar amount', 'The answer is \\$18.90.', '\\$18.90'],
     ['last marker wins', 'Answer: 3\nWait, no.\nAnswer: 5', '5'],
     ['empty marker falls back to an earlier one', 'The answer is 7.\nThe answer is', '7'],
     ['last number fallback', 'We get 3 apples and then 12 pears', '12'],

@@ -151,6 +151,16 @@ describe('countdown problems', () => {
     for (const c of test) expect(splitOf(c)).toBe('test');
   });
 
+  it('repeat train puzzles once a small space is exhausted, and never repeat test ones', () => {
+    const small = countdownTask({ numbers: 2, maxNumber: 12, minTarget: 10, maxTarget: 30 });
+    const train = small.problems('train', 400, 0);
+    const distinct = new Set(train.map((p) => p.id)).size;
+    expect(distinct).toBeLessThan(400);
+    expect(train).toHaveLength(400);
+    expect(train.slice(distinct, 2 * distinct)).toEqual(train.slice(0, distinct));
+    expect(() => small.problems('test', 400, 0)).toThrow(/found only \d+ of 400 distinct test problems/);
+  });
+
   it('reject unknown options', () => {
     expect(() => countdownTask({ count: 4 } as never)).toThrow(/unknown option "count".*numbers/);
     expect(() => countdownTask({ numbers: 9 })).toThrow(/numbers/);

@@ -27,11 +27,11 @@
  * rStar-Math), not an oracle.
  */
 import type { Problem } from '../core/problem.js';
-import type { Rng } from '../core/rng.js';
+import { Rng } from '../core/rng.js';
 import { lastAnswerLine } from './answer.js';
 import { checkKeys, intOption } from './config.js';
 import { after, apply, formatStep, moves, solveCountdown, toExpression, type CountdownOp, type CountdownStep } from './countdown-solve.js';
-import { collectProblems } from './split.js';
+import { splitOf } from './split.js';
 import type { Behaviours, BuiltinTask, Split, VerifyResult } from './task.js';
 
 /** How a step line is written: `plain` `a op b=c`, or `state` `a op b=c (numbers left)`. */
@@ -146,6 +146,36 @@ function generate(rng: Rng, config: CountdownConfig) {
     const prompt = `make ${target} from ${numbers.join(' ')}`;
     return { canonical, problem: { id: `countdown-${numbers.join('_')}-${target}`, prompt, answer: String(target), meta: { numbers, target } } };
   }
+}
+
+/** Draws in a row without a new problem after which the split counts as exhausted. */
+const patience = 20_000;
+
+/**
+ * `count` problems of a split, drawn as split.ts's collectProblems draws them (same stream, same
+ * problems). Small settings have few distinct puzzles (3 numbers from 1-25 with targets 10-100:
+ * about 17,700 train puzzles), fewer than `init`'s 20,000 training problems; once `patience`
+ * draws in a row bring nothing new, the train split repeats its puzzles in order (each repeat
+ * gets a trace of its own: other dead ends and shortest path). The test split never repeats: it
+ * throws instead.
+ */
+function collectCountdown(split: Split, count: number, seed: number, config: CountdownConfig): Problem[] {
+  const rng = new Rng(`countdown/${split}/${seed}`);
+  const seen = new Set<string>();
+  const out: Problem[] = [];
+  for (let dry = 0; out.length < count && dry < patience; dry++) {
+    const c = generate(rng, config);
+    if (splitOf(c.canonical) !== split || seen.has(c.canonical)) continue;
+    seen.add(c.canonical);
+    out.push(c.problem);
+    dry = -1;
+  }
+  const distinct = out.length;
+  if (distinct < count && (split === 'test' || distinct === 0)) {
+    throw new Error(`countdown: found only ${distinct} of ${count} distinct ${split} problems (${config.numbers} numbers up to ${config.maxNumber}, targets ${config.minTarget}-${config.maxTarget}); ask for fewer or widen the task config`);
+  }
+  for (let i = 0; out.length < count; i++) out.push(out[i % distinct]!);
+  return out;
 }
 
 /** A path from the start that uses every number and never produces the target, or null. */
@@ -273,7 +303,7 @@ export function countdownTask(options: Partial<CountdownConfig> | Record<string,
     stepDelimiter: '\n',
     alphabet: countdownAlphabet,
     defaultBehaviours: defaultCountdownBehaviours,
-    problems: (split: Split, count: number, seed: number) => collectProblems('countdown', split, count, seed, (rng) => generate(rng, config)),
+    problems: (split: Split, count: number, seed: number) => collectCountdown(split, count, seed, config),
     formatPrompt: (problem) => `Q: ${problem.prompt}\n`,
     verify: (problem, solution) => verifyCountdown(readCountdown(problem), solution),
     trace: (problem, rng, behaviours) => countdownTrace(problem, rng, behaviours, config.maxChars, config.format),

@@ -74,7 +74,7 @@ function trajectoryResult(problem: number, algo: string, budget: number, rand: (
     const wrong = rand() > skill;
     const s = steps(problem, k, wrong);
     const stepScores = s.map(() => Math.round((wrong ? 0.3 : 0.5) * 1000 + rand() * 400) / 1000);
-    return { text: s.join(''), steps: s, answer: String(problem), finishReason: 'stop', outputTokens: 30, stepScores, score: Math.min(...stepScores), correct: !wrong };
+    return { text: s.join(''), steps: s, answer: s[3]!.replace('Answer: ', ''), finishReason: 'stop', outputTokens: 30, stepScores, score: Math.min(...stepScores), correct: !wrong };
   });
   const best = trajectories.reduce((a, b) => (b.score > a.score ? b : a));
   return { problemId: `p${problem}`, algo, answer: best.answer, best, trajectories, compute: compute(30 * trajectories.length), correct: best.correct, budget };

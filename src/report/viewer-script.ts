@@ -23,7 +23,7 @@ export function treeViewer(): void {
     leaf: number[];
     chosen: number[];
   }
-  const CHUNK = 200;
+  const CHUNK = 100;
   const dataEl = document.getElementById('sl-trees');
   const select = document.getElementById('sl-tree-select') as HTMLSelectElement | null;
   const host = document.getElementById('sl-tree');
@@ -90,7 +90,7 @@ export function treeViewer(): void {
     if (has) {
       const count = document.createElement('span');
       count.className = 'sl-count';
-      count.textContent = `${children[i]!.length} children`;
+      count.textContent = children[i]!.length === 1 ? '1 child' : `${children[i]!.length} children`;
       row.appendChild(count);
     }
     li.appendChild(row);
@@ -119,7 +119,7 @@ export function treeViewer(): void {
 
   function setOpen(li: HTMLLIElement, open: boolean): void {
     const i = Number(li.dataset.node);
-    if (children[i]!.length === 0) return;
+    if (!(children[i]?.length)) return;
     const row = li.firstElementChild as HTMLElement;
     let ul = li.querySelector(':scope > ul') as HTMLUListElement | null;
     if (open && !ul) {
@@ -217,7 +217,7 @@ export function treeViewer(): void {
   });
   select.addEventListener('change', () => load(Number(select.value)));
   document.getElementById('sl-collapse')?.addEventListener('click', () => {
-    host.querySelectorAll('li').forEach((li) => {
+    host.querySelectorAll<HTMLLIElement>('li[data-node]').forEach((li) => {
       if (li.dataset.node !== '0') setOpen(li as HTMLLIElement, false);
     });
   });

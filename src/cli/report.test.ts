@@ -1,0 +1,48 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { writeFixtureRun } from '../report/fixtures.js';
+import { commands } from './commands.js';
+
+/** End to end through the compiled CLI (`npm test` builds dist/ with tsc first). */
+const main = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const run = (args: string[]) => spawnSync('node', [main, 'report', ...args], { encoding: 'utf8' });
+
+describe('searchlearn report, compiled CLI', () => {
+  it('is registered as a command', () => expect(commands.some((c) => c.name === 'report')).toBe(true));
+
+  it('writes RUN_DIR/report.html for one run and --out for several, and prints the path', () => {
+    const root = mkdtempSync(join(tmpdir(), 'searchlearn-report-cli-'));
+    const a = writeFixtureRun(join(root, 'a'), { seed: 1, problems: 5, trainSteps: 20, treeNodes: 30 });
+    const b = writeFixtureRun(join(root, 'b'), { seed: 2, problems: 5, trainSteps: 20, treeNodes: 30 });
+    const one = run([a]);
+    expect(one.status, one.stderr).toBe(0);
+    expect(one.stdout).toMatch(new RegExp(`^report: ${join(a, 'report.html')} \\(\\d+ plots, \\d+ search trees, [0-9.]+ MB, 2 unreadable lines skipped`));
+    expect(readFileSync(join(a, 'report.html'), 'utf8')).toContain('<figure id="fig-test-time-scaling"');
+    const out = join(root, 'cmp', 'both.html');
+    const two = run([a, b, '--out', out]);
+    expect(two.status, two.stderr).toBe(0);
+    expect(two.stdout).toContain(`report: ${out} (`);
+    const html = readFileSync(out, 'utf8');
+    expect(html).toContain('<b>a</b>');
+    expect(html).toContain('<b>b</b>');
+  });
+
+  it('bad arguments exit 2 with one line naming the bad value', () => {
+    const root = mkdtempSync(join(tmpdir(), 'searchlearn-report-cli-'));
+    const cases: [string[], RegExp][] = [
+      [[], /^searchlearn: report: RUN_DIR: give at least one run directory/],
+      [[join(root, 'nope')], /^searchlearn: report: RUN_DIR ".*nope": no such directory$/],
+      [[root, '--out', 'x.png'], /^searchlearn: report: --out "x.png": expected a file name ending in .html/],
+    ];
+    for (const [args, message] of cases) {
+      const r = run(args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr.trim()).toMatch(message);
+    }
+  });
+});

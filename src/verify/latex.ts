@@ -149,7 +149,9 @@ class Converter {
 
   /** A control sequence and its arguments. */
   private command(s: string, i: number): { text: string; end: number } {
-    const name = /^\\([a-zA-Z]+|.)/.exec(s.slice(i))![1]!;
+    const m = /^\\([a-zA-Z]+|.)/.exec(s.slice(i));
+    if (m === null) throw new NotMath('a lone backslash');
+    const name = m[1]!;
     let end = i + 1 + name.length;
     switch (name) {
       case 'frac': {

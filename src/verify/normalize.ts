@@ -52,6 +52,14 @@ export function normalize(raw: string, units: 'lenient' | 'strict' = 'lenient'):
     .replace(/∈/g, '\\in ')
     .replace(/²/g, '^2')
     .replace(/³/g, '^3');
+  s = s.replace(/\\mathbb\s*\{R\}|ℝ/g, '(-\\infty,\\infty)').replace(/\\varnothing|∅|^\\\{\s*\\\}$/g, '\\emptyset');
+  // `17\text{ any words}` after a value: the words are a unit (MATH's `remove_right_units`).
+  let unit: string | null = null;
+  const textUnit = /(?<=[\d}.)])\s*\\(?:text|textnormal|textrm|mbox|mathrm)\s*\{\s*([a-zA-Z][^{}]+)\}(?:\^\{?\d\}?)?\s*[.]?$/.exec(s);
+  if (textUnit && !/^\s*(?:and|or)\b/i.test(textUnit[1]!)) {
+    unit = textUnit[1]!.trim().toLowerCase();
+    s = s.slice(0, textUnit.index);
+  }
   // Degrees are dropped before units, so "90^\circ" and "90 degrees" read alike.
   s = s.replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree/g, '');
   // `\text{ and }` and `\text{or}` join answers: they become commas further down.
@@ -69,7 +77,7 @@ export function normalize(raw: string, units: 'lenient' | 'strict' = 'lenient'):
     .replace(/\\(?:neq|ne)(?![a-zA-Z])|!=/g, '\\neq ')
     .replace(/\\lt(?![a-zA-Z])/g, '<')
     .replace(/\\gt(?![a-zA-Z])/g, '>')
-    .replace(/\\(?:approx|simeq|equiv)(?![a-zA-Z])|≈/g, '=')
+    .replace(/\\(?:equiv)(?![a-zA-Z])/g, '=')
     .replace(/\\(?:dots|ldots|cdots)(?![a-zA-Z])|…/g, '')
     .replace(/\\(?:mp)(?![a-zA-Z])/g, '\\pm')
     .replace(/\\langle(?![a-zA-Z])/g, '(')
@@ -80,8 +88,8 @@ export function normalize(raw: string, units: 'lenient' | 'strict' = 'lenient'):
     percent = true;
     return '';
   });
-  s = s.replace(/\s+/g, ' ').trim().replace(/[.,;]+$/, '').trim();
-  let unit: string | null = null;
+  s = s.replace(/\s+/g, ' ').trim().replace(/[.,;\\]+$/, '').trim();
+  s = approximation(s);
   for (let m = TRAILING_UNIT.exec(s); m !== null; m = TRAILING_UNIT.exec(s)) {
     unit = unit === null ? m[1]!.toLowerCase() : `${m[1]!.toLowerCase()} ${unit}`;
     s = s.slice(0, m.index).trim();
@@ -101,6 +109,19 @@ export function normalize(raw: string, units: 'lenient' | 'strict' = 'lenient'):
   const choice = /^\(([A-Ja-j])\)$/.exec(s);
   if (choice) s = choice[1]!.toUpperCase();
   return { text: s, percent, unit };
+}
+
+/**
+ * `a \approx b`: a value followed by its approximation is the value (`\frac{\sqrt3}{3}
+ * \approx 0.577`, `x = 1/3 \approx 0.33`); a name followed by one is an equation (`x \approx 11`).
+ */
+function approximation(s: string): string {
+  const at = s.search(/\\(?:approx|simeq)(?![a-zA-Z])|≈/);
+  if (at < 0) return s;
+  const before = s.slice(0, at).trim();
+  const lastSide = before.split('=').at(-1)!.trim();
+  if (before !== '' && /[\d]/.test(lastSide)) return before;
+  return s.replace(/\\(?:approx|simeq)(?![a-zA-Z])|≈/g, '=');
 }
 
 /** Replaces every `\text{...}`-style wrapper by its content (wrappers may nest). */

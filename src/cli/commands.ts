@@ -2,6 +2,8 @@ import type { Command } from './args.js';
 import { benchCommand } from './bench.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
+import { exportDataCommand } from './export-data.js';
+import { exportCommand } from './export.js';
 import { initCommand } from './init.js';
 import { reportCommand } from './report.js';
 import { sampleCommand } from './sample.js';
@@ -12,4 +14,4 @@ import { trainPrmCommand } from './train-prm.js';
 import { verifyCommand } from './verify.js';
 
 /** Every subcommand, one file each; the order is the order of `searchlearn --help`. */
-export const commands: Command[] = [demoCommand, initCommand, evalCommand, searchCommand, trainPrmCommand, trainLmCommand, sampleCommand, reportCommand, verifyCommand, benchCommand, serveCommand];
+export const commands: Command[] = [demoCommand, initCommand, evalCommand, searchCommand, trainPrmCommand, trainLmCommand, sampleCommand, reportCommand, verifyCommand, benchCommand, serveCommand, exportCommand, exportDataCommand];

@@ -61,7 +61,7 @@ const CONNECTOR_WORDS = /^(?:and|or|et|ou|und|oder|y|o|e|и|или|和|或|以�
 
 /**
  * Whether the text between two answers only joins them: punctuation, math delimiters,
- * spacing, and at most a few words one of which is "and"/"or" ("papers and", "for part (a) and").
+ * spacing, and at most four words one of which is "and"/"or" ("papers and", "for part (a) and").
  */
 function isConnector(between: string): boolean {
   if (between.length > 80) return false;
@@ -72,7 +72,7 @@ function isConnector(between: string): boolean {
     .trim();
   if (s === '') return true;
   const words = s.split(' ');
-  return words.length <= 6 && words.some((w) => CONNECTOR_WORDS.test(w));
+  return words.length <= 4 && words.some((w) => CONNECTOR_WORDS.test(w));
 }
 
 /** Letter runs that are math, not prose, when they stand outside LaTeX commands. */

@@ -16,6 +16,7 @@ import type { Problem } from '../core/problem.js';
 import type { Rng } from '../core/rng.js';
 import { verifyIntegerAnswer } from './answer.js';
 import { checkKeys, intOption } from './config.js';
+import { checkArithSteps } from './arith-steps.js';
 import { collectProblems } from './split.js';
 import type { Behaviours, BuiltinTask, Split } from './task.js';
 
@@ -62,17 +63,17 @@ export function resolveArithConfig(options: Record<string, unknown> = {}): Arith
   return { minDigits, maxDigits, ops: [...new Set(ops as ArithOp[])], maxMultiplierDigits };
 }
 
-interface ArithProblem {
+export interface ArithProblem {
   a: number;
   b: number;
   op: ArithOp;
 }
 
-function compute({ a, b, op }: ArithProblem): number {
+export function compute({ a, b, op }: ArithProblem): number {
   return op === '+' ? a + b : op === '-' ? a - b : a * b;
 }
 
-function readProblem(problem: Problem): ArithProblem {
+export function readProblem(problem: Problem): ArithProblem {
   const m = /^(\d+)([-+*])(\d+)$/.exec(problem.prompt.trim());
   if (!m) throw new Error(`arith: cannot read problem "${problem.prompt}"`);
   return { a: Number(m[1]), b: Number(m[3]), op: m[2] as ArithOp };
@@ -84,7 +85,7 @@ function operand(rng: Rng, minDigits: number, maxDigits: number): number {
 }
 
 /** One computational step of a trace, with the wrong version a self-correction shows. */
-interface TraceStep {
+export interface TraceStep {
   text: string;
   /** What the step computes, as the check line names it ("7+5"). */
   expr: string;
@@ -104,7 +105,7 @@ function placeSlip(value: number, from: number, rng: Rng): number {
   return value - delta > 0 && rng.bernoulli(0.5) ? value - delta : value + delta;
 }
 
-function addSteps(a: number, b: number): TraceStep[] {
+export function addSteps(a: number, b: number): TraceStep[] {
   const da = digitsOf(a);
   const db = digitsOf(b);
   const n = Math.max(da.length, db.length);
@@ -126,7 +127,7 @@ function addSteps(a: number, b: number): TraceStep[] {
 }
 
 /** Column subtraction of b from a, a >= b. */
-function subSteps(a: number, b: number): TraceStep[] {
+export function subSteps(a: number, b: number): TraceStep[] {
   const da = digitsOf(a);
   const db = digitsOf(b);
   const steps: TraceStep[] = [];
@@ -147,7 +148,7 @@ function subSteps(a: number, b: number): TraceStep[] {
   return steps;
 }
 
-function mulSteps(a: number, b: number): TraceStep[] {
+export function mulSteps(a: number, b: number): TraceStep[] {
   const steps: TraceStep[] = [];
   const partials: number[] = [];
   digitsOf(b).forEach((d, k) => {
@@ -167,28 +168,33 @@ function mulSteps(a: number, b: number): TraceStep[] {
   return steps;
 }
 
+/** The lines a correct trace is made of: plan, optional swap, column steps, check, answer. */
+export interface ArithPlan {
+  plan: string;
+  swap: string | null;
+  steps: TraceStep[];
+  check: string;
+  answer: string;
+}
+
+export function arithPlan({ a, b, op }: ArithProblem): ArithPlan {
+  const result = compute({ a, b, op });
+  const answer = `Answer: ${result}`;
+  if (op === '+') return { plan: 'Plan: add columns right to left', swap: null, steps: addSteps(a, b), check: `Check: ${result}-${b}=${a} ok`, answer };
+  if (op === '-') {
+    const [hi, lo] = a >= b ? [a, b] : [b, a];
+    return { plan: 'Plan: subtract columns right to left', swap: a < b ? `Swap: ${b}-${a}, negate` : null, steps: subSteps(hi, lo), check: `Check: ${hi - lo}+${lo}=${hi} ok`, answer };
+  }
+  return { plan: 'Plan: multiply by each digit, then add', swap: null, steps: mulSteps(a, b), check: `Check: ${result}/${b}=${a} ok`, answer };
+}
+
 /** Writes the reasoning trace (the solution text after the prompt). */
 export function arithTrace(problem: Problem, rng: Rng, behaviours: Behaviours): string {
-  const { a, b, op } = readProblem(problem);
-  const result = compute({ a, b, op });
   const lines: string[] = [];
-  if (rng.bernoulli(behaviours.plan)) {
-    lines.push(op === '+' ? 'Plan: add columns right to left' : op === '-' ? 'Plan: subtract columns right to left' : 'Plan: multiply by each digit, then add');
-  }
-  let steps: TraceStep[];
-  let check: string;
-  if (op === '+') {
-    steps = addSteps(a, b);
-    check = `Check: ${result}-${b}=${a} ok`;
-  } else if (op === '-') {
-    const [hi, lo] = a >= b ? [a, b] : [b, a];
-    if (a < b) lines.push(`Swap: ${b}-${a}, negate`);
-    steps = subSteps(hi, lo);
-    check = `Check: ${hi - lo}+${lo}=${hi} ok`;
-  } else {
-    steps = mulSteps(a, b);
-    check = `Check: ${result}/${b}=${a} ok`;
-  }
+  const plan = arithPlan(readProblem(problem));
+  if (rng.bernoulli(behaviours.plan)) lines.push(plan.plan);
+  if (plan.swap) lines.push(plan.swap);
+  const { steps, check } = plan;
   const mistakeAt = rng.bernoulli(behaviours.correct) ? rng.int(0, steps.length - 1) : -1;
   steps.forEach((s, i) => {
     if (i === mistakeAt) {
@@ -198,7 +204,7 @@ export function arithTrace(problem: Problem, rng: Rng, behaviours: Behaviours): 
     lines.push(s.text);
   });
   if (rng.bernoulli(behaviours.check)) lines.push(check);
-  lines.push(`Answer: ${result}`);
+  lines.push(plan.answer);
   return lines.join('\n');
 }
 
@@ -224,6 +230,7 @@ export function arithTask(options: Partial<ArithConfig> | Record<string, unknown
     problems: (split: Split, count: number, seed: number) => collectProblems('arith', split, count, seed, generate),
     formatPrompt: (problem) => `Q: ${problem.prompt}\n`,
     verify: (problem, solution) => verifyIntegerAnswer(problem.answer, solution),
+    checkSteps: (problem, steps) => checkArithSteps(readProblem(problem), steps),
     trace: arithTrace,
   };
 }

@@ -42,6 +42,12 @@ export interface Task {
   formatPrompt(problem: Problem): string;
   /** Exact verification of a solution (the text after the prompt). */
   verify(problem: Problem, solution: string): VerifyResult;
+  /**
+   * Exact check of every step of a (partial) solution, where the task can judge steps: one
+   * verdict per step, judged against the problem (its numbers), so the first wrong step is known
+   * (built-in tasks: the process supervision of Lightman et al. 2023 without a learned model).
+   */
+  checkSteps?(problem: Problem, steps: readonly string[]): boolean[];
   /** A reasoning trace for the problem (built-in tasks only). */
   trace?(problem: Problem, rng: Rng, behaviours: Behaviours): string;
   /** Behaviour rates used when the caller names none (built-in tasks only). */

@@ -21,6 +21,8 @@ const options = {
   'train-problems': { type: 'string', default: String(defaultInitConfig.trainProblems) },
   'eval-problems': { type: 'string', default: String(defaultInitConfig.evalProblems) },
   kernels: { type: 'string', default: 'fast' },
+  foothold: { type: 'string', default: '0' },
+  'foothold-option': { type: 'string', multiple: true },
 } as const;
 
 const schema = z.object({
@@ -36,16 +38,19 @@ const schema = z.object({
   'train-problems': num({ int: true, min: 1 }),
   'eval-problems': num({ int: true, min: 0 }),
   kernels: kernelsSchema,
+  foothold: num({ int: true, min: 0 }),
+  'foothold-option': z.array(z.string()).optional(),
 });
 
 export const initCommand: Command = {
   name: 'init',
   summary: 'policy initialization: train the built-in model on reasoning traces of a task, then report held-out greedy accuracy',
-  usage: 'init --task arith|countdown [--task-option key=value ...] [--behaviours plan,check,correct,alternatives|none|default|plan=0.5,...] --out RUN_DIR [--steps N] [--seed K] [--size demo|small]',
+  usage: 'init --task arith|countdown [--task-option key=value ...] [--foothold N --foothold-option key=value ...] [--behaviours plan,check,correct,alternatives|none|default|plan=0.5,...] --out RUN_DIR [--steps N] [--seed K] [--size demo|small]',
   async run(argv) {
     const a = parseCommand('init', argv, options, schema);
     const taskOptions = parseTaskOptions(a['task-option']);
     const task = taskFromFlag(a.task, taskOptions) as BuiltinTask;
+    if (a.foothold > 0) taskFromFlag(a.task, { ...taskOptions, ...parseTaskOptions(a['foothold-option']) });
     let behaviours;
     try {
       behaviours = parseBehaviours(a.behaviours, task.defaultBehaviours);
@@ -54,8 +59,9 @@ export const initCommand: Command = {
     }
     const stop = onInterrupt();
     const result = await initPolicy({
-      ...a, task, behaviours, batchSize: a['batch-size'], trainProblems: a['train-problems'], evalProblems: a['eval-problems'],
-      meta: { taskOptions }, onProgress: progressPrinter(), shouldStop: stop.requested, log: (l) => console.error(l),
+      task, behaviours, out: a.out, steps: a.steps, seed: a.seed, size: a.size, lr: a.lr, kernels: a.kernels,
+      batchSize: a['batch-size'], trainProblems: a['train-problems'], evalProblems: a['eval-problems'],
+      taskOptions, ...(a.foothold > 0 ? { foothold: { count: a.foothold, taskOptions: parseTaskOptions(a['foothold-option']) } } : {}), onProgress: progressPrinter(), shouldStop: stop.requested, log: (l) => console.error(l),
     });
     stop.dispose();
     if (result.stopped) console.error(`stopped at step ${result.steps}; checkpoint saved in ${result.checkpoint} (run the same command to resume)`);

@@ -8,7 +8,8 @@ import { Transformer } from '../nn/model.js';
 import { CharTokenizer } from '../nn/tokenizer.js';
 import { trainConfigFor, type LmExample } from '../nn/train.js';
 import { BuiltinPolicy } from '../policy/builtin.js';
-import { formatBehaviours } from '../tasks/behaviours.js';
+import { formatBehaviours, parseBehaviours } from '../tasks/behaviours.js';
+import { getTask } from '../tasks/registry.js';
 import type { Behaviours, BuiltinTask } from '../tasks/task.js';
 import { trainLm } from './lm-run.js';
 import { RunDir } from './run-dir.js';
@@ -40,18 +41,25 @@ export interface InitOptions {
   trainProblems: number;
   evalProblems: number;
   kernels: 'fast' | 'reference';
+  /** The task's options (recorded in config.json, so the loop can rebuild the same data). */
+  taskOptions?: Record<string, unknown>;
   /**
-   * Extra traces mixed into the initialization data (e.g. a few traces of a harder level: the
-   * foothold a self-improvement loop needs, Lee et al. 2025), with the task options they came from.
+   * Traces of a harder level mixed into the initialization data: the foothold a
+   * self-improvement loop needs, since nothing is learned from samples that are never right
+   * (Lee et al. 2025 start each round from a little data one level up; STaR adds one digit a round).
    */
-  extraExamples?: LmExample[];
-  /** Recorded in config.json (e.g. the task options), so a run says what it was trained on. */
-  meta?: Record<string, unknown>;
+  foothold?: Foothold;
   onProgress?: OnProgress;
   /** Polled between steps: true stops training after the current step (the checkpoint is saved). */
   shouldStop?: () => boolean;
   /** Informational lines (resume notice, a sample trace). */
   log?: (line: string) => void;
+}
+
+export interface Foothold {
+  count: number;
+  /** Task options of the foothold's problems (e.g. {minDigits: 3, maxDigits: 3}), over the task's own. */
+  taskOptions: Record<string, unknown>;
 }
 
 export interface InitResult {
@@ -72,6 +80,28 @@ export function initExamples(task: BuiltinTask, behaviours: Behaviours, count: n
   return task.problems('train', count, seed).map((p) => ({ prompt: task.formatPrompt(p), completion: task.trace(p, rng, behaviours) }));
 }
 
+/** What an init run trained on, as its config.json records it: enough to rebuild the same traces. */
+export interface InitData {
+  task: string;
+  taskOptions: Record<string, unknown>;
+  behaviours: string;
+  trainProblems: number;
+  seed: number;
+  foothold?: Foothold;
+}
+
+/** The initialization data, rebuilt deterministically (the loop's replay and its control train on it). */
+export function initData(d: InitData): LmExample[] {
+  const task = getTask(d.task, d.taskOptions) as BuiltinTask;
+  const behaviours = parseBehaviours(d.behaviours, task.defaultBehaviours);
+  const examples = initExamples(task, behaviours, d.trainProblems, d.seed);
+  if (d.foothold && d.foothold.count > 0) {
+    const hard = getTask(d.task, { ...d.taskOptions, ...d.foothold.taskOptions }) as BuiltinTask;
+    examples.push(...initExamples(hard, behaviours, d.foothold.count, d.seed + 7919));
+  }
+  return examples;
+}
+
 /**
  * Policy initialization (roadmap §3): trains (or resumes) the built-in model on task traces that
  * show human-like reasoning, in a run directory, then evaluates it greedily on held-out problems.
@@ -89,9 +119,11 @@ export async function initPolicy(o: InitOptions): Promise<InitResult> {
     model = new Transformer(configForSize(o.size, tokenizer.vocabSize), kernels);
     model.init(new Rng(o.seed));
   }
-  const examples = [...initExamples(task, o.behaviours, o.trainProblems, o.seed), ...(o.extraExamples ?? [])];
-  run.writeJson('config.json', { command: 'init', task: task.name, behaviours: formatBehaviours(o.behaviours), steps: o.steps, seed: o.seed, size: o.size, batchSize: o.batchSize, lr: o.lr, trainProblems: o.trainProblems, extraExamples: o.extraExamples?.length ?? 0, ...o.meta, model: model.config });
+  const data: InitData = { task: task.name, taskOptions: o.taskOptions ?? {}, behaviours: formatBehaviours(o.behaviours), trainProblems: o.trainProblems, seed: o.seed, ...(o.foothold ? { foothold: o.foothold } : {}) };
+  const examples = initData(data);
+  run.writeJson('config.json', { command: 'init', ...data, steps: o.steps, size: o.size, batchSize: o.batchSize, lr: o.lr, model: model.config });
   o.log?.(`init ${task.name} (behaviours ${formatBehaviours(o.behaviours)}): ${parameterCount(model.config).toLocaleString('en-US')} parameters, ${examples.length} traces, e.g.\n${examples[0]!.prompt}${examples[0]!.completion}\n`);
+  o.onProgress?.({ stage: 'init', done: 0, total: o.steps, unit: 'step' });
   const r = await trainLm({
     run,
     model,
@@ -105,6 +137,7 @@ export async function initPolicy(o: InitOptions): Promise<InitResult> {
   o.onProgress?.({ stage: 'init', done: o.steps, total: o.steps, unit: 'step', fields: { loss: r.finalLoss } });
   const policy = new BuiltinPolicy(model, tokenizer);
   const test = task.problems('test', o.evalProblems, o.seed);
+  o.onProgress?.({ stage: 'eval', done: 0, total: test.length, unit: 'problem' });
   const ev = await greedyAccuracy(policy, task, test, { maxTokens: model.config.contextLength, onProgress: (d) => o.onProgress?.({ stage: 'eval', done: d, total: test.length, unit: 'problem' }) });
   run.log({ step: r.steps, 'eval/greedy_accuracy': ev.accuracy, 'eval/problems': ev.problems });
   return { task: task.name, behaviours: formatBehaviours(o.behaviours), steps: r.steps, loss: Number(r.finalLoss.toFixed(4)), accuracy: ev.accuracy, problems: ev.problems, tokens_per_s: Math.round(r.tokensPerSec), checkpoint: run.checkpointDir, stopped: r.stopped };

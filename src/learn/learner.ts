@@ -27,6 +27,8 @@ export interface LearnerContext {
    * reference and the KL anchor of PPO and GRPO. Never updated by a learner.
    */
   reference: Transformer;
+  /** The policy as the loop began (ReST-EM's restart point); absent outside a loop. */
+  initial?: Transformer;
   /** Seeds batching and any sampling the learner does itself. */
   seed: number;
   /** Called after every optimizer step. */

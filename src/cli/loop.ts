@@ -1,0 +1,101 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { parseLoopConfig, type LoopConfig } from '../loop/config.js';
+import { readInitData, runLoop, type IterationRow } from '../loop/loop.js';
+import { formatLoopRow, loopTableHeader } from '../loop/table.js';
+import { CliError, parseCommand, type Command } from './args.js';
+import { parseTaskOptions } from './common.js';
+import { onInterrupt } from './interrupt.js';
+import { progressPrinter } from './progress.js';
+
+const options = {
+  task: { type: 'string' },
+  init: { type: 'string' },
+  out: { type: 'string' },
+  config: { type: 'string' },
+  learner: { type: 'string' },
+  search: { type: 'string' },
+  budget: { type: 'string' },
+  reward: { type: 'string' },
+  'refresh-prm': { type: 'boolean' },
+  iterations: { type: 'string' },
+  'train-option': { type: 'string', multiple: true },
+  problems: { type: 'string' },
+  steps: { type: 'string' },
+  temperature: { type: 'string' },
+  'eval-problems': { type: 'string' },
+  'eval-samples': { type: 'string' },
+  'no-control': { type: 'boolean' },
+  seed: { type: 'string' },
+  json: { type: 'boolean', default: false },
+} as const;
+
+const schema = z.object({
+  task: z.string().optional(),
+  init: z.string({ message: 'required: the run directory of `searchlearn init`' }),
+  out: z.string({ message: 'required: the run directory to write' }),
+  config: z.string().optional(),
+  learner: z.string().optional(),
+  search: z.string().optional(),
+  budget: z.string().optional(),
+  reward: z.string().optional(),
+  'refresh-prm': z.boolean().optional(),
+  iterations: z.string().optional(),
+  'train-option': z.array(z.string()).optional(),
+  problems: z.string().optional(),
+  steps: z.string().optional(),
+  temperature: z.string().optional(),
+  'eval-problems': z.string().optional(),
+  'eval-samples': z.string().optional(),
+  'no-control': z.boolean().optional(),
+  seed: z.string().optional(),
+  json: z.boolean(),
+});
+
+/** Numbers as the schema expects them (flags arrive as text; the config schema names a bad one). */
+const numeric = (v: string | undefined): number | string | undefined => (v === undefined ? undefined : v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v);
+
+export const loopCommand: Command = {
+  name: 'loop',
+  summary: 'the search ↔ learning loop: training-time search → data → learner update → held-out evaluation, per iteration, with an equal-token SFT control',
+  usage: 'loop --init RUN --out RUN [--task T] [--learner sft|dpo|ppo|grpo] [--search sample|ALGO] [--budget N] [--reward verifier|majority|step-check|prm:DIR] [--refresh-prm] [--iterations K] [--train-option key=value ...] [--problems P] [--steps S] [--config FILE] [--no-control] [--json]',
+  async run(argv) {
+    const a = parseCommand('loop', argv, options, schema);
+    let fileConfig: Record<string, unknown> = {};
+    if (a.config) {
+      if (!existsSync(a.config)) throw new CliError(`loop: --config ${JSON.stringify(a.config)}: no such file`);
+      try {
+        fileConfig = JSON.parse(readFileSync(a.config, 'utf8')) as Record<string, unknown>;
+      } catch (e) {
+        throw new CliError(`loop: --config ${a.config}: invalid JSON (${(e as Error).message})`);
+      }
+    }
+    const flags: Record<string, unknown> = {
+      learner: a.learner, search: a.search, budget: numeric(a.budget), reward: a.reward, refreshPrm: a['refresh-prm'], iterations: numeric(a.iterations),
+      problems: numeric(a.problems), steps: numeric(a.steps), temperature: numeric(a.temperature), evalProblems: numeric(a['eval-problems']), evalSamples: numeric(a['eval-samples']),
+      seed: numeric(a.seed), ...(a['no-control'] ? { control: false } : {}), ...(a['train-option'] ? { trainOptions: { ...(fileConfig.trainOptions as object), ...parseTaskOptions(a['train-option']) } } : {}),
+    };
+    let config: LoopConfig;
+    try {
+      config = parseLoopConfig({ ...fileConfig, ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) }, a.config ? `loop --config ${a.config}` : 'loop');
+    } catch (e) {
+      throw new CliError((e as Error).message);
+    }
+    const init = readInitData(a.init);
+    if (a.task && a.task !== init.task) throw new CliError(`loop: --task ${a.task}: the init run ${a.init} trained on ${init.task}`);
+    const stop = onInterrupt();
+    const rows: IterationRow[] = [];
+    if (!a.json) console.log(loopTableHeader());
+    const { state } = await runLoop({
+      init: a.init, out: a.out, config, onProgress: progressPrinter(), shouldStop: stop.requested,
+      onIteration: (r) => {
+        rows.push(r);
+        if (!a.json) console.log(formatLoopRow(r));
+      },
+    });
+    stop.dispose();
+    if (stop.requested()) console.error(`stopped after iteration ${state.iteration}; rerun the same command to resume`);
+    if (a.json) console.log(JSON.stringify(state));
+    else console.error(`run directory: ${a.out} (metrics.jsonl, checkpoints/, search/, data/)`);
+  },
+};

@@ -1,0 +1,52 @@
+import type { OnProgress } from '../core/progress.js';
+import { initData, type InitData } from '../learn/init-policy.js';
+import type { RunDir } from '../learn/run-dir.js';
+import { defaultAdamWConfig } from '../nn/adamw.js';
+import { kernelsFor } from '../nn/engine.js';
+import { loadModel, saveModel } from '../nn/model-io.js';
+import { LmTrainer } from '../nn/train.js';
+import { BuiltinPolicy } from '../policy/builtin.js';
+import type { LoopConfig } from './config.js';
+import { evaluateLevels, type EvalLevel, type LevelScores } from './evaluate.js';
+
+/**
+ * The control that would explain a loop's gain away: the initial policy trained further on its
+ * own initialization data (traces and foothold), with the loop's SFT settings, for as many
+ * trained tokens as the loop spent, then evaluated the same way. A loop that does no better
+ * than this has shown only that the initialization was undertrained.
+ */
+export async function runControl(o: {
+  run: RunDir;
+  init: InitData;
+  initialDir: string;
+  config: LoopConfig;
+  levels: EvalLevel[];
+  trainedTokens: number;
+  onProgress?: OnProgress;
+  shouldStop?: () => boolean;
+}): Promise<{ levels: Record<string, LevelScores>; trainedTokens: number } | null> {
+  const { model, tokenizer } = loadModel(o.initialDir, kernelsFor('fast'));
+  const examples = initData(o.init);
+  // Steps enough to pass the token target; the loop below stops as soon as it is reached.
+  const trainer = new LmTrainer(model, tokenizer, examples, {
+    steps: Math.max(1, o.config.steps * o.config.iterations * 4),
+    batchSize: o.config.batchSize,
+    seed: o.config.seed + 31337,
+    warmupSteps: Math.max(1, Math.round(o.config.steps * 0.05)),
+    optimizer: { ...defaultAdamWConfig, lr: o.config.lr },
+  });
+  let tokens = 0;
+  o.onProgress?.({ stage: 'control sft', done: 0, total: o.trainedTokens, unit: 'token' });
+  while (tokens < o.trainedTokens) {
+    const batch = trainer.batchAt(trainer.step);
+    for (let i = 0; i < batch.inputs.length; i++) if (batch.inputs[i] !== tokenizer.pad) tokens++;
+    const s = trainer.trainStep();
+    o.run.log({ event: 'train', control: true, step: s.step, loss: s.loss, grad_norm: s.gradNorm });
+    o.onProgress?.({ stage: 'control sft', done: Math.min(tokens, o.trainedTokens), total: o.trainedTokens, unit: 'token', fields: { loss: s.loss } });
+    if (o.shouldStop?.()) return null;
+    if (trainer.step >= trainer.config.steps) break;
+  }
+  saveModel(o.run.file('control/checkpoint'), model, tokenizer, { command: 'loop-control', trainedTokens: tokens });
+  const levels = await evaluateLevels(new BuiltinPolicy(model, tokenizer), o.levels, { samples: o.config.evalSamples, passK: [1, 8, 16, 64].filter((k) => k <= o.config.evalSamples), temperature: o.config.temperature, voteN: Math.min(o.config.voteN, o.config.evalSamples), maxTokens: o.config.maxTokens }, o.config.seed, o.onProgress);
+  return { levels, trainedTokens: tokens };
+}

@@ -1,0 +1,95 @@
+import { join } from 'node:path';
+import type { OnProgress } from '../core/progress.js';
+import { defaultInitConfig, initPolicy, type InitResult } from '../learn/init-policy.js';
+import { arithTask } from '../tasks/arith.js';
+import { parseLoopConfig, type LoopConfig } from './config.js';
+import { LEVEL_HARDER, runLoop, type IterationRow } from './loop.js';
+
+/**
+ * The main job: the roadmap's loop on a fresh laptop, end to end, in about ten minutes.
+ *
+ *   1. policy initialization on arithmetic traces (+ and −) with operands of up to two digits,
+ *      and a small foothold of three-digit traces (Lee et al. 2025: self-improvement needs a start);
+ *   2. loop iterations on fresh three-digit problems that come with no traces, only an answer:
+ *      training-time search (samples of the current policy) → verified solutions → expert
+ *      iteration (SFT on them, with replayed initialization traces);
+ *   3. per iteration, held-out greedy accuracy on both levels and a deployable test-time search
+ *      (majority vote); at the end the control: SFT on the initialization data for the same tokens.
+ */
+export interface DemoPlan {
+  /** Task options of the initialization level and of the harder level the loop trains on. */
+  initOptions: Record<string, string | number>;
+  harderOptions: Record<string, string | number>;
+  initSteps: number;
+  trainProblems: number;
+  foothold: number;
+  loop: Partial<LoopConfig>;
+}
+
+export const demoPlans: Record<'default' | 'quick', DemoPlan> = {
+  default: {
+    initOptions: { ops: '+-', maxDigits: 2 },
+    harderOptions: { minDigits: 3, maxDigits: 3 },
+    initSteps: 800,
+    trainProblems: 10000,
+    foothold: 1000,
+    loop: { iterations: 3, problems: 300, budget: 8, steps: 200, replay: 1000, evalProblems: 200, evalSamples: 8, voteN: 8 },
+  },
+  quick: {
+    initOptions: { ops: '+-', maxDigits: 2 },
+    harderOptions: { minDigits: 3, maxDigits: 3 },
+    initSteps: 120,
+    trainProblems: 2000,
+    foothold: 200,
+    loop: { iterations: 2, problems: 40, budget: 4, steps: 20, replay: 100, evalProblems: 40, evalSamples: 4, voteN: 4 },
+  },
+};
+
+export interface DemoSummary {
+  init_greedy_accuracy: number;
+  final_greedy_accuracy: number;
+  control_greedy_accuracy: number | null;
+  final_search_accuracy: number;
+  iterations: number;
+  wall_s: number;
+  init: InitResult;
+  rows: IterationRow[];
+  runDir: string;
+}
+
+export async function runDemo(o: { out: string; plan: DemoPlan; seed: number; onProgress?: OnProgress; shouldStop?: () => boolean; onIteration?: (r: IterationRow) => void; log?: (line: string) => void }): Promise<DemoSummary> {
+  const t0 = performance.now();
+  const { plan } = o;
+  const task = arithTask(plan.initOptions);
+  const initDir = join(o.out, 'init');
+  const init = await initPolicy({
+    task, behaviours: { ...task.defaultBehaviours, correct: 0 }, out: initDir, steps: plan.initSteps, seed: o.seed, size: 'demo',
+    batchSize: defaultInitConfig.batchSize, lr: defaultInitConfig.lr, trainProblems: plan.trainProblems, evalProblems: plan.loop.evalProblems ?? 200, kernels: 'fast',
+    taskOptions: plan.initOptions, foothold: { count: plan.foothold, taskOptions: plan.harderOptions },
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}),
+  });
+  o.log?.(`initialized: ${init.steps} steps, loss ${init.loss}, held-out greedy ${(init.accuracy * 100).toFixed(1)}% on the initial level`);
+  const config = parseLoopConfig({ ...plan.loop, trainOptions: plan.harderOptions, seed: o.seed }, 'demo');
+  const rows: IterationRow[] = [];
+  const loopDir = join(o.out, 'loop');
+  const { state } = await runLoop({
+    init: initDir, out: loopDir, config, ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}),
+    onIteration: (r) => {
+      rows.push(r);
+      o.onIteration?.(r);
+    },
+  });
+  const loopRows = state.rows;
+  const harder = (r: IterationRow | undefined) => r?.levels[LEVEL_HARDER];
+  return {
+    init_greedy_accuracy: harder(loopRows[0])?.greedy ?? 0,
+    final_greedy_accuracy: harder(loopRows[loopRows.length - 1])?.greedy ?? 0,
+    control_greedy_accuracy: harder(state.control)?.greedy ?? null,
+    final_search_accuracy: harder(loopRows[loopRows.length - 1])?.vote ?? 0,
+    iterations: state.iteration,
+    wall_s: Math.round((performance.now() - t0) / 1000),
+    init,
+    rows: [...loopRows, ...(state.control ? [state.control] : [])],
+    runDir: loopDir,
+  };
+}

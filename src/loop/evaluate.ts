@@ -1,0 +1,78 @@
+import type { OnProgress } from '../core/progress.js';
+import type { Problem } from '../core/problem.js';
+import { greedyAccuracy } from '../eval/greedy.js';
+import type { Policy } from '../policy/policy.js';
+import { voteAnswer } from '../search/select.js';
+import type { Task } from '../tasks/task.js';
+import { sampleProblems } from './rollouts.js';
+
+/** A difficulty level of held-out problems (e.g. the initialization's distribution, or harder ones). */
+export interface EvalLevel {
+  name: string;
+  task: Task;
+  problems: Problem[];
+}
+
+export interface EvalConfig {
+  /** Samples per problem at `temperature` for pass@k and the vote. Default 16. */
+  samples: number;
+  /** pass@k reported for these k (each at most `samples`). Default [1, 8, 16]. */
+  passK: number[];
+  temperature: number;
+  /** The test-time search: a majority vote over this many of the samples (needs no gold answer). Default 8. */
+  voteN: number;
+  maxTokens: number;
+}
+
+export const defaultEvalConfig = { samples: 16, passK: [1, 8, 16], temperature: 0.8, voteN: 8, maxTokens: 200 } satisfies EvalConfig;
+
+/** Unbiased pass@k from c correct of n samples (Chen et al. 2021): 1 − C(n−c, k) / C(n, k). */
+export function passAtK(n: number, c: number, k: number): number {
+  if (n - c < k) return 1;
+  let p = 1;
+  for (let i = n - c + 1; i <= n; i++) p *= 1 - k / i;
+  return 1 - p;
+}
+
+export interface LevelScores {
+  greedy: number;
+  /** pass@k by k. */
+  pass: Record<number, number>;
+  /** Majority vote over `voteN` samples: deployable test-time search. */
+  vote: number;
+  /** Output tokens per problem: greedy, and the vote's samples. */
+  greedyTokens: number;
+  voteTokens: number;
+  problems: number;
+}
+
+/**
+ * Held-out evaluation of a policy per difficulty level: greedy accuracy; pass@k at the sampling
+ * temperature (RL is known to lift pass@1 while narrowing pass@k, Yue et al. 2025: both are
+ * reported); and majority@voteN, a test-time search that reads no gold answer.
+ */
+export async function evaluateLevels(policy: Policy, levels: readonly EvalLevel[], config: EvalConfig, seed: number, onProgress?: OnProgress): Promise<Record<string, LevelScores>> {
+  const out: Record<string, LevelScores> = {};
+  for (const level of levels) {
+    const { task, problems } = level;
+    onProgress?.({ stage: `eval ${level.name} greedy`, done: 0, total: problems.length, unit: 'problem' });
+    const g = await greedyAccuracy(policy, task, problems, { maxTokens: config.maxTokens, onProgress: (d) => onProgress?.({ stage: `eval ${level.name} greedy`, done: d, total: problems.length, unit: 'problem' }) });
+    const results = await sampleProblems(policy, task, problems, { n: config.samples, temperature: config.temperature, maxTokens: config.maxTokens, seed, stage: `eval ${level.name} samples`, ...(onProgress ? { onProgress } : {}) });
+    const pass: Record<number, number> = {};
+    for (const k of config.passK) pass[k] = 0;
+    let vote = 0;
+    let voteTokens = 0;
+    results.forEach((r, i) => {
+      const c = r.trajectories.filter((t) => t.correct).length;
+      for (const k of config.passK) pass[k]! += passAtK(r.trajectories.length, c, Math.min(k, r.trajectories.length));
+      const voters = r.trajectories.slice(0, config.voteN);
+      voteTokens += voters.reduce((s, t) => s + t.outputTokens, 0);
+      const choice = voteAnswer(voters, () => 1);
+      if (choice.best && task.verify(problems[i]!, choice.best.text).correct) vote++;
+    });
+    const n = Math.max(1, problems.length);
+    for (const k of config.passK) pass[k] = pass[k]! / n;
+    out[level.name] = { greedy: g.accuracy, pass, vote: vote / n, greedyTokens: g.outputTokens / n, voteTokens: voteTokens / n, problems: problems.length };
+  }
+  return out;
+}

@@ -1,0 +1,260 @@
+import { existsSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../core/errors.js';
+import type { OnProgress } from '../core/progress.js';
+import type { Problem } from '../core/problem.js';
+import { Rng } from '../core/rng.js';
+import { initData, type InitData } from '../learn/init-policy.js';
+import { sequencePairs, sftRows, stepPairs, rolloutGroups, exactStepLabels, type SftRow } from '../learn/examples.js';
+import { frozenCopy, type LearnResult, type LearnerContext, type StepMetrics } from '../learn/learner.js';
+import { makeLearner } from '../learn/registry.js';
+import { RunDir } from '../learn/run-dir.js';
+import { kernelsFor } from '../nn/engine.js';
+import { loadModel, saveModel } from '../nn/model-io.js';
+import { BuiltinPolicy } from '../policy/builtin.js';
+import { loadRewardModel } from '../reward/prm.js';
+import type { RewardModel } from '../reward/reward.js';
+import { createStepCheckReward } from '../reward/step-check.js';
+import { createVerifierReward } from '../reward/verifier.js';
+import { toJsonl } from '../search/jsonl.js';
+import { getSearch, matchedBudget } from '../search/registry.js';
+import type { SearchResult } from '../search/search.js';
+import { getTask } from '../tasks/registry.js';
+import type { Task } from '../tasks/task.js';
+import { runControl } from './control.js';
+import { evaluateLevels, type EvalLevel, type LevelScores } from './evaluate.js';
+import type { LoopConfig } from './config.js';
+import { sampleProblems } from './rollouts.js';
+
+/**
+ * The roadmap's loop (Zeng et al. 2024, §1 and Fig. 2): search on fresh training problems →
+ * training data → a learner's update → a better policy → search again, measured each round on
+ * held-out problems per difficulty level (train-time scaling), beside a control that spends the
+ * same trained tokens on more SFT of the initialization data.
+ *
+ *     for each iteration:
+ *       problems  ← fresh training problems of the harder level (no traces: only answers, or nothing)
+ *       results   ← training-time search with the current policy
+ *       data      ← examples(results): SFT rows, preference pairs, or rollout groups
+ *       policy    ← learner.update(policy, data)
+ *       eval      ← greedy, pass@k and majority@k per level; checkpoint; one metrics line
+ *     control    ← SFT on the initialization data for the loop's trained tokens, same evaluation
+ *
+ * A run directory holds everything, and a rerun resumes after the last finished iteration:
+ * state.json is written last, and metrics written by an unfinished iteration are cut off.
+ */
+export interface LoopOptions {
+  /** The init run directory (its config.json says what it trained on). */
+  init: string;
+  out: string;
+  config: LoopConfig;
+  onProgress?: OnProgress;
+  shouldStop?: () => boolean;
+  /** One line per finished iteration (and the control), for a table. */
+  onIteration?: (row: IterationRow) => void;
+}
+
+export interface IterationRow {
+  iteration: number;
+  control: boolean;
+  levels: Record<string, LevelScores>;
+  searchedTokens: number;
+  trainedTokens: number;
+  examples: number;
+  learn: Record<string, number>;
+  wallS: number;
+}
+
+export interface LoopState {
+  iteration: number;
+  searchedTokens: number;
+  trainedTokens: number;
+  wallS: number;
+  metricsBytes: number;
+  rows: IterationRow[];
+  control?: IterationRow;
+}
+
+export const LEVEL_INITIAL = 'initial';
+export const LEVEL_HARDER = 'harder';
+
+/** The init run's data record, or one line saying what is wrong with it. */
+export function readInitData(initDir: string): InitData {
+  const p = join(initDir, 'config.json');
+  if (!existsSync(p)) throw new UserError(`--init ${initDir}: no config.json (give the run directory of \`searchlearn init\`)`);
+  const c = JSON.parse(readFileSync(p, 'utf8')) as Partial<InitData> & { command?: string };
+  if (c.command !== 'init' || typeof c.task !== 'string' || typeof c.trainProblems !== 'number') throw new UserError(`--init ${initDir}: config.json is not from \`searchlearn init\``);
+  return { task: c.task, taskOptions: c.taskOptions ?? {}, behaviours: c.behaviours ?? 'default', trainProblems: c.trainProblems, seed: c.seed ?? 0, ...(c.foothold ? { foothold: c.foothold } : {}) };
+}
+
+/** The held-out levels: the init's distribution and the harder one the loop trains on. */
+export function loopLevels(init: InitData, config: LoopConfig): { initialTask: Task; harderTask: Task; levels: EvalLevel[] } {
+  const initialTask = getTask(init.task, init.taskOptions);
+  const harderTask = getTask(init.task, { ...init.taskOptions, ...config.trainOptions });
+  const levels: EvalLevel[] = [{ name: LEVEL_INITIAL, task: initialTask, problems: initialTask.problems('test', config.evalProblems, config.seed) }];
+  if (Object.keys(config.trainOptions).length > 0) levels.push({ name: LEVEL_HARDER, task: harderTask, problems: harderTask.problems('test', config.evalProblems, config.seed) });
+  return { initialTask, harderTask, levels };
+}
+
+/** The metrics line of an evaluation (names the report reads: eval/greedy/<level>, eval/pass@k/<level>, ...). */
+export function evalMetrics(levels: Record<string, LevelScores>): Record<string, number> {
+  const m: Record<string, number> = {};
+  for (const [name, s] of Object.entries(levels)) {
+    m[`eval/greedy/${name}`] = s.greedy;
+    for (const [k, v] of Object.entries(s.pass)) m[`eval/pass@${k}/${name}`] = v;
+    m[`eval/majority@vote/${name}`] = s.vote;
+  }
+  const harder = levels[LEVEL_HARDER] ?? levels[LEVEL_INITIAL]!;
+  m['eval/search_accuracy'] = harder.vote;
+  return m;
+}
+
+function trainingReward(spec: string, task: Task): RewardModel | null {
+  if (spec === 'verifier') return createVerifierReward(task);
+  if (spec === 'step-check') return createStepCheckReward(task);
+  if (spec.startsWith('prm:')) return loadRewardModel(spec.slice(4)).reward;
+  return null;
+}
+
+/** Training-time search over the iteration's problems. */
+async function searchProblems(policy: BuiltinPolicy, task: Task, problems: Problem[], config: LoopConfig, reward: RewardModel | null, seed: number, onProgress?: OnProgress): Promise<SearchResult[]> {
+  onProgress?.({ stage: 'search', done: 0, total: problems.length, unit: 'problem' });
+  if (config.search === 'sample') return sampleProblems(policy, task, problems, { n: config.budget, temperature: config.temperature, maxTokens: config.maxTokens, seed, stage: 'search', ...(onProgress ? { onProgress } : {}) });
+  if (!reward) throw new UserError(`loop: search ${config.search} needs a reward to guide it (verifier, step-check or prm:DIR), not ${config.reward}`);
+  const algo = getSearch(config.search);
+  const searchConfig = { ...(algo.budgetToConfig(config.budget, { rewardKind: reward.kind }) as object), temperature: config.temperature };
+  const out: SearchResult[] = [];
+  for (let i = 0; i < problems.length; i++) {
+    const p = problems[i]!;
+    out.push(await algo.search(p, { task, policy, reward, rng: new Rng(`${seed}/${p.id}`), budget: matchedBudget(config.budget, config.maxTokens), maxTokens: config.maxTokens }, searchConfig));
+    onProgress?.({ stage: 'search', done: i + 1, total: problems.length, unit: 'problem' });
+  }
+  return out;
+}
+
+function writeJsonl(path: string, rows: readonly unknown[]): void {
+  writeFileSync(path, rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : ''));
+}
+
+export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; levels: string[] }> {
+  const { config } = o;
+  const run = new RunDir(o.out);
+  const init = readInitData(o.init);
+  const { harderTask, levels } = loopLevels(init, config);
+  const kernels = kernelsFor('fast');
+  const statePath = run.file('state.json');
+  let state: LoopState = { iteration: 0, searchedTokens: 0, trainedTokens: 0, wallS: 0, metricsBytes: 0, rows: [] };
+  if (existsSync(statePath)) {
+    state = JSON.parse(readFileSync(statePath, 'utf8')) as LoopState;
+    // Metrics written after the last finished iteration belong to an unfinished one: cut them.
+    const metrics = run.file('metrics.jsonl');
+    if (existsSync(metrics) && statSync(metrics).size > state.metricsBytes) truncateSync(metrics, state.metricsBytes);
+  } else {
+    run.writeJson('config.json', { command: 'loop', init: o.init, initData: init, ...config });
+  }
+  const saveState = (): void => {
+    state.metricsBytes = existsSync(run.file('metrics.jsonl')) ? statSync(run.file('metrics.jsonl')).size : 0;
+    run.writeJson('state.json', state);
+  };
+  const initial = loadModel(o.init, kernels);
+  const start = state.iteration > 0 ? loadModel(run.file(`checkpoints/iter-${state.iteration}`), kernels) : initial;
+  const policyModel = state.iteration > 0 ? start.model : frozenCopy(initial.model);
+  const tokenizer = initial.tokenizer;
+  const policy = new BuiltinPolicy(policyModel, tokenizer);
+  const initialModel = initial.model;
+  const levelNames = levels.map((l) => l.name);
+
+  if (state.iteration === 0 && state.rows.length === 0) {
+    // Iteration 0: the initial policy, evaluated once (the first point of every curve).
+    const t0 = performance.now();
+    const scores = await evaluateLevels(policy, levels, evalConfig(config), config.seed, o.onProgress);
+    const row: IterationRow = { iteration: 0, control: false, levels: scores, searchedTokens: 0, trainedTokens: 0, examples: 0, learn: {}, wallS: (performance.now() - t0) / 1000 };
+    run.log({ event: 'iteration', iteration: 0, ...evalMetrics(scores), 'tokens/searched': 0, 'tokens/trained': 0 });
+    state.rows.push(row);
+    saveState();
+    o.onIteration?.(row);
+  }
+
+  const replayRows = (iteration: number): SftRow[] => {
+    if (config.replay === 0) return [];
+    const all = initData(init);
+    const rng = new Rng(`${config.seed}/replay/${iteration}`);
+    return Array.from({ length: Math.min(config.replay, all.length) }, () => {
+      const e = all[Math.floor(rng.next() * all.length)]!;
+      return { problemId: 'init', prompt: e.prompt ?? '', completion: e.completion };
+    });
+  };
+  const trainReward = trainingReward(config.reward, harderTask);
+
+  for (let it = state.iteration + 1; it <= config.iterations; it++) {
+    if (o.shouldStop?.()) break;
+    const t0 = performance.now();
+    const iterSeed = config.seed * 100_003 + it;
+    const problems = harderTask.problems('train', config.problems, iterSeed);
+    const results = await searchProblems(policy, harderTask, problems, config, trainReward, iterSeed, o.onProgress);
+    const searched = results.reduce((s, r) => s + r.compute.outputTokens, 0);
+    mkdirSync(run.file('search'), { recursive: true });
+    writeJsonl(run.file(`search/iter-${it}.jsonl`), results.map((r) => JSON.parse(toJsonl(r))));
+
+    // Examples for the learner, and every kind written for external trainers (export-data).
+    const dataDir = run.file(`data/iter-${it}`);
+    mkdirSync(dataDir, { recursive: true });
+    const filter = config.reward === 'majority' ? 'majority' : config.reward.startsWith('prm:') ? 'score' : 'verified';
+    const rows = sftRows(harderTask, problems, results, { filter, maxPerProblem: config.maxPerProblem, minAgreement: config.minAgreement, minScore: 0.5 });
+    const seqPairs = filter === 'verified' ? sequencePairs(harderTask, problems, results, config.maxPerProblem) : [];
+    const stPairs = filter === 'verified' ? stepPairs(harderTask, problems, results, config.maxPerProblem) : [];
+    writeJsonl(join(dataDir, 'problems.jsonl'), problems.map((p) => ({ id: p.id, prompt: harderTask.formatPrompt(p), answer: p.answer, task: harderTask.name })));
+    writeJsonl(join(dataDir, 'sft.jsonl'), rows.map((r) => ({ prompt: r.prompt, completion: r.completion, problem_id: r.problemId })));
+    writeJsonl(join(dataDir, 'pairs.jsonl'), [...seqPairs, ...stPairs].map((p) => ({ prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, problem_id: p.problemId, level: p.level })));
+    writeJsonl(join(dataDir, 'step-labels.jsonl'), exactStepLabels(harderTask, problems, results).map((r) => ({ prompt: r.prompt, completions: r.steps, labels: r.labels.hard.map((l) => l === 1), problem_id: r.problemId })));
+
+    const ctx: LearnerContext = {
+      policy: { model: policyModel, tokenizer },
+      reference: frozenCopy(policyModel),
+      initial: initialModel,
+      seed: iterSeed,
+      onStep: (m: StepMetrics) => {
+        run.log({ event: 'train', iteration: it, ...m });
+        o.onProgress?.({ stage: `learn ${config.learner}`, done: m.step, total: config.steps, unit: 'step', fields: { loss: m['loss'] ?? NaN } });
+      },
+      ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}),
+    };
+    const learner = makeLearner(config, replayRows(it));
+    o.onProgress?.({ stage: `learn ${config.learner}`, done: 0, total: config.steps, unit: 'step' });
+    const data = config.learner === 'sft' ? rows : config.learner === 'dpo' ? (config.pairs === 'step' ? stPairs : seqPairs) : rolloutGroups(harderTask, problems, results, filter === 'verified' ? undefined : (_p, t) => (t.score ?? 0));
+    let learned: LearnResult = { steps: 0, trainedTokens: 0, metrics: {} };
+    if ((data as unknown[]).length > 0) learned = await learner.update(data as never, ctx);
+    o.onProgress?.({ stage: `learn ${config.learner}`, done: config.steps, total: config.steps, unit: 'step' });
+
+    saveModel(run.file(`checkpoints/iter-${it}`), policyModel, tokenizer, { command: 'loop', iteration: it, learner: config.learner });
+    const scores = await evaluateLevels(policy, levels, evalConfig(config), config.seed, o.onProgress);
+    state.iteration = it;
+    state.searchedTokens += searched;
+    state.trainedTokens += learned.trainedTokens;
+    const wallS = (performance.now() - t0) / 1000;
+    state.wallS += wallS;
+    const row: IterationRow = { iteration: it, control: false, levels: scores, searchedTokens: state.searchedTokens, trainedTokens: state.trainedTokens, examples: (data as unknown[]).length, learn: learned.metrics, wallS };
+    run.log({ event: 'iteration', iteration: it, ...evalMetrics(scores), 'tokens/searched': state.searchedTokens, 'tokens/trained': state.trainedTokens, 'data/examples': row.examples, 'data/problems_solved': new Set(rows.map((r) => r.problemId)).size / problems.length, ...Object.fromEntries(Object.entries(learned.metrics).map(([k, v]) => [`learn/${k}`, v])), wall_s: wallS });
+    state.rows.push(row);
+    saveState();
+    o.onIteration?.(row);
+  }
+
+  if (config.control && state.iteration === config.iterations && !state.control) {
+    const t0 = performance.now();
+    const control = await runControl({ run, init, initialDir: o.init, config, levels, trainedTokens: state.trainedTokens, ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}) });
+    if (control) {
+      const row: IterationRow = { iteration: state.iteration, control: true, levels: control.levels, searchedTokens: 0, trainedTokens: control.trainedTokens, examples: 0, learn: {}, wallS: (performance.now() - t0) / 1000 };
+      run.log({ event: 'iteration', iteration: state.iteration, control: true, ...evalMetrics(control.levels), 'tokens/searched': 0, 'tokens/trained': control.trainedTokens });
+      state.control = row;
+      saveState();
+      o.onIteration?.(row);
+    }
+  }
+  return { state, levels: levelNames };
+}
+
+function evalConfig(config: LoopConfig) {
+  const passK = [1, 8, 16, 64].filter((k) => k <= config.evalSamples);
+  return { samples: config.evalSamples, passK: passK.includes(config.evalSamples) ? passK : [...passK, config.evalSamples], temperature: config.temperature, voteN: Math.min(config.voteN, config.evalSamples), maxTokens: config.maxTokens };
+}

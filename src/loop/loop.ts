@@ -160,7 +160,9 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
   const start = state.iteration > 0 ? loadModel(run.file(`checkpoints/iter-${state.iteration}`), kernels) : initial;
   const policyModel = state.iteration > 0 ? start.model : frozenCopy(initial.model);
   const tokenizer = initial.tokenizer;
-  const policy = new BuiltinPolicy(policyModel, tokenizer);
+  // A policy object per set of weights: its prefix cache holds keys and values computed with
+  // the weights of its time, which must not outlive an update.
+  let policy = new BuiltinPolicy(policyModel, tokenizer);
   const initialModel = initial.model;
   const levelNames = levels.map((l) => l.name);
 
@@ -224,6 +226,7 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     const data = config.learner === 'sft' ? rows : config.learner === 'dpo' ? (config.pairs === 'step' ? stPairs : seqPairs) : rolloutGroups(harderTask, problems, results, filter === 'verified' ? undefined : (_p, t) => (t.score ?? 0));
     let learned: LearnResult = { steps: 0, trainedTokens: 0, metrics: {} };
     if ((data as unknown[]).length > 0) learned = await learner.update(data as never, ctx);
+    policy = new BuiltinPolicy(policyModel, tokenizer);
     o.onProgress?.({ stage: `learn ${config.learner}`, done: config.steps, total: config.steps, unit: 'step' });
 
     saveModel(run.file(`checkpoints/iter-${it}`), policyModel, tokenizer, { command: 'loop', iteration: it, learner: config.learner });

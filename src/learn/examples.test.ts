@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { zeroCompute } from '../core/compute.js';
+import type { SearchResult } from '../search/search.js';
+import { makeTrajectory } from '../search/trajectories.js';
+import { arithTask } from '../tasks/arith.js';
+import { exactStepLabels, rolloutGroups, sequencePairs, sftRows, stepPairs } from './examples.js';
+
+const task = arithTask({ ops: '+-', maxDigits: 2 });
+const p = { id: 'arith-47+85', prompt: '47+85', answer: '132' };
+const right = '7+5=12 w2 c1\n4+8+1=13 w132\nAnswer: 132';
+const wrongCol = '7+5=12 w2 c1\n4+8+1=14 w142\nAnswer: 142';
+const wrongFirst = '7+5=13 w3 c1\n4+8+1=13 w133\nAnswer: 133';
+const cut = '7+5=12 w2 c1\n4+8+1=13 w13';
+const result = (texts: string[], finish: ('stop' | 'length')[] = []): SearchResult => ({
+  problemId: p.id, algo: 'sample', answer: null, best: null, compute: zeroCompute(),
+  trajectories: texts.map((t, i) => makeTrajectory(task, p, t, finish[i] ?? 'stop', t.length)),
+});
+
+describe('examples from search results', () => {
+  it('SFT rows keep verified, distinct, finished solutions, at most k per problem', () => {
+    const rows = sftRows(task, [p], [result([right, right, wrongCol, cut])]);
+    expect(rows).toEqual([{ problemId: p.id, prompt: 'Q: 47+85\n', completion: right }]);
+    const alt = 'Plan: add columns right to left\n' + right;
+    expect(sftRows(task, [p], [result([right, alt])], { filter: 'verified', maxPerProblem: 1, minAgreement: 0.5, minScore: 0.5 })).toHaveLength(1);
+  });
+
+  it('the majority filter needs no gold answer and keeps what most samples agree on, right or wrong', () => {
+    const wrongAgain = 'Plan: add columns right to left\n' + wrongCol;
+    const rows = sftRows(task, [p], [result([wrongCol, wrongAgain, right])], { filter: 'majority', maxPerProblem: 4, minAgreement: 0.5, minScore: 0.5 });
+    expect(rows.map((r) => r.completion)).toEqual([wrongCol, wrongAgain]);
+    expect(sftRows(task, [p], [result([wrongCol, right, wrongFirst])], { filter: 'majority', maxPerProblem: 4, minAgreement: 0.5, minScore: 0.5 })).toEqual([]);
+  });
+
+  it('sequence pairs put a verified solution against a wrong one; step pairs split at the first wrong step', () => {
+    expect(sequencePairs(task, [p], [result([right, wrongCol, cut])])).toEqual([{ problemId: p.id, prompt: 'Q: 47+85\n', chosen: right, rejected: wrongCol, level: 'sequence' }]);
+    const pairs = stepPairs(task, [p], [result([right, wrongCol, wrongFirst])]);
+    expect(pairs).toEqual([
+      { problemId: p.id, prompt: 'Q: 47+85\n7+5=12 w2 c1\n', chosen: '4+8+1=13 w132\nAnswer: 132', rejected: '4+8+1=14 w142\nAnswer: 142', level: 'step' },
+      { problemId: p.id, prompt: 'Q: 47+85\n', chosen: right, rejected: wrongFirst, level: 'step' },
+    ]);
+  });
+
+  it('rollout groups carry outcome rewards and step rewards that stay 0 after the first wrong step', () => {
+    const [g] = rolloutGroups(task, [p], [result([right, wrongCol, cut], ['stop', 'stop', 'length'])]);
+    expect(g!.rollouts.map((r) => r.reward)).toEqual([1, 0, 0]);
+    expect(g!.rollouts.map((r) => r.stepRewards)).toEqual([[1, 1, 1], [1, 0, 0], [1, 0]]); // a step cut mid-way is not a right step
+    expect(g!.rollouts[2]!.truncated).toBe(true);
+    const labels = exactStepLabels(task, [p], [result([wrongFirst])]);
+    expect(labels[0]!.labels.hard).toEqual([0, 0, 0]);
+    expect(labels[0]!.outcome).toBe(false);
+  });
+});

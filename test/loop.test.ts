@@ -1,0 +1,73 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+/** End-to-end: `searchlearn loop` and `demo --quick` as a user runs them, on tiny budgets. */
+const main = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
+const tmp = mkdtempSync(join(tmpdir(), 'searchlearn-loop-'));
+
+function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [main, ...args], { encoding: 'utf8', timeout: 400_000, maxBuffer: 1 << 26 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as unknown as { code: number }).code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+const lines = (p: string): Record<string, unknown>[] => readFileSync(p, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+const init = join(tmp, 'init');
+const tiny = ['--problems', '6', '--steps', '3', '--eval-problems', '4', '--eval-samples', '2', '--budget', '2', '--train-option', 'minDigits=3', '--train-option', 'maxDigits=3'];
+
+describe('searchlearn loop', () => {
+  beforeAll(async () => {
+    const r = await run(['init', '--task', 'arith', '--task-option', 'ops=+-', '--task-option', 'maxDigits=2', '--foothold', '8', '--foothold-option', 'minDigits=3', '--foothold-option', 'maxDigits=3', '--out', init, '--steps', '3', '--train-problems', '64', '--eval-problems', '4', '--batch-size', '4']);
+    expect(r.code, r.stderr).toBe(0);
+  }, 120_000);
+
+  it('runs iterations, and a rerun resumes after the last finished one with no metrics counted twice', async () => {
+    const out = join(tmp, 'loop');
+    const a = await run(['loop', '--init', init, '--out', out, '--iterations', '1', '--no-control', ...tiny]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, 'state.json'), 'utf8')).iteration).toBe(1);
+    const b = await run(['loop', '--init', init, '--out', out, '--iterations', '2', ...tiny, '--json']);
+    expect(b.code, b.stderr).toBe(0);
+    const state = JSON.parse(b.stdout.trim().split('\n').pop()!);
+    expect(state.iteration).toBe(2);
+    expect(state.control.control).toBe(true);
+    const iters = lines(join(out, 'metrics.jsonl')).filter((m) => m['event'] === 'iteration');
+    // Iteration 0 (the initial policy), 1, 2, and the control: each exactly once.
+    expect(iters.map((m) => `${m['iteration']}${m['control'] ? 'c' : ''}`)).toEqual(['0', '1', '2', '2c']);
+    for (const m of iters) {
+      expect(m['eval/greedy/initial']).toBeGreaterThanOrEqual(0);
+      expect(m['eval/greedy/harder']).toBeGreaterThanOrEqual(0);
+    }
+    for (const f of ['checkpoints/iter-2/model.safetensors', 'search/iter-2.jsonl', 'data/iter-2/sft.jsonl', 'data/iter-2/pairs.jsonl', 'data/iter-2/problems.jsonl', 'control/checkpoint/model.safetensors']) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(readFileSync(join(out, 'search/iter-1.jsonl'), 'utf8').trim().split('\n')).toHaveLength(6);
+  }, 400_000);
+
+  it('names a bad config field, a bad flag value and an unwritable --out in one line', async () => {
+    const cfg = join(tmp, 'bad.json');
+    writeFileSync(cfg, JSON.stringify({ stepz: 3 }));
+    const a = await run(['loop', '--init', init, '--out', join(tmp, 'x'), '--config', cfg]);
+    expect(a.code).toBe(2);
+    expect(a.stderr.trim().split('\n')).toHaveLength(1);
+    expect(a.stderr).toContain('stepz');
+    writeFileSync(cfg, JSON.stringify({ budget: 0 }));
+    const b = await run(['loop', '--init', init, '--out', join(tmp, 'x'), '--config', cfg]);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/field budget: .*>=1/);
+    const c = await run(['loop', '--init', init, '--out', join(tmp, 'x'), '--learner', 'ppx']);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toMatch(/learner.*sft/);
+    const d = await run(['loop', '--init', init, '--out', '/etc/passwd/sub', ...tiny]);
+    expect(d.code).toBe(2);
+    expect(d.stderr.trim().split('\n')).toHaveLength(1);
+    expect(d.stderr).toContain('ENOTDIR');
+    const e = await run(['loop', '--init', join(tmp, 'nope'), '--out', join(tmp, 'y')]);
+    expect(e.code).toBe(2);
+    expect(e.stderr).toContain('config.json');
+  }, 120_000);
+});

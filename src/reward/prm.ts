@@ -91,6 +91,7 @@ function sigmoid(x: number): number {
 export class LearnedRewardModel implements RewardModel {
   readonly id: string;
   readonly kind: LearnedRewardKind;
+  readonly aggregation: Aggregation;
   readonly options: LearnedRewardOptions;
   /** Totals over this model's lifetime. */
   readonly usage: RewardUsage = { calls: 0, tokens: 0 };
@@ -101,6 +102,7 @@ export class LearnedRewardModel implements RewardModel {
     }
     this.options = { ...defaultLearnedRewardOptions, id: '', ...opts };
     this.kind = this.options.kind;
+    this.aggregation = this.options.aggregation;
     this.id = this.options.id || `${this.kind === 'process' ? 'prm' : 'orm'}(d${model.config.dModel}x${model.config.nLayers})`;
   }
 

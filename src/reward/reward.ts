@@ -30,6 +30,16 @@ export interface RewardUsage {
 export interface RewardModel {
   readonly id: string;
   readonly kind: 'outcome' | 'process';
+  /**
+   * The aggregation this model was trained and measured with (a learned PRM's stored choice).
+   * Searches use it unless told otherwise, so search ranks with the scorer that was measured.
+   */
+  readonly aggregation?: Aggregation;
+  /**
+   * True when the model reads the gold answer (an exact verifier against the reference): best-of-N
+   * with it is pass@N, an oracle, not a deployable test-time method. Absent means deployable.
+   */
+  readonly oracle?: boolean;
   score(items: RewardItem[]): Promise<{ scores: RewardScore[]; usage: RewardUsage }>;
 }
 

@@ -21,6 +21,12 @@ describe('createVerifierReward', () => {
     expect(res.scores[0]!.score).toBe(1);
   });
 
+  it('is an oracle when the verifier reads the gold answer, deployable for gold-free checkers', () => {
+    expect(reward.oracle).toBe(true);
+    expect(createVerifierReward({ ...task, name: 'arith' }).oracle).toBe(true);
+    expect(createVerifierReward({ ...task, name: 'countdown' }).oracle).toBe(false);
+  });
+
   it('costs nothing for an empty batch', async () => {
     expect(await reward.score([])).toEqual({ scores: [], usage: { calls: 0, tokens: 0 } });
   });

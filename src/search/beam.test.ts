@@ -4,7 +4,9 @@ import { bestOfN, defaultBestOfNConfig } from './best-of-n.js';
 import { defaultGreedyConfig, greedy } from './greedy.js';
 import { matchedBudget } from './registry.js';
 import { ROOT_INDEX } from './search.js';
-import { accuracy, toyWorld } from './testing.js';
+import { Rng } from '../core/rng.js';
+import { createMockPolicy } from '../policy/mock.js';
+import { accuracy, createToyTask, recordReward, toyWorld } from './testing.js';
 import { childrenOf } from './tree.js';
 
 describe('beam search', () => {
@@ -51,9 +53,43 @@ describe('beam search', () => {
     const budget = matchedBudget(16, 64);
     const g = await accuracy(world, greedy, defaultGreedyConfig, budget);
     const b = await accuracy(world, bestOfN, { ...defaultBestOfNConfig, n: 16 }, budget);
-    const s = await accuracy(world, beam, { ...defaultBeamConfig, n: 16 }, budget);
+    const s = await accuracy(world, beam, { ...defaultBeamConfig, n: 16, dedupe: false }, budget);
+    const d = await accuracy(world, beam, { ...defaultBeamConfig, n: 16 }, budget);
     expect(g).toBeLessThan(0.1);
     expect(b).toBeLessThan(0.25);
     expect(s).toBeGreaterThan(0.8);
+    // Deduplicated beams still beat sampling by far; with this near-perfect PRM, copies of the one
+    // right prefix concentrate expansions on it, so keeping them (dedupe off) does better still.
+    expect(d).toBeGreaterThan(b + 0.25);
+    expect(d).toBeLessThan(s);
+  });
+
+  it('keeps distinct beams (identical texts merged) and spends the round’s n expansions on them', async () => {
+    const world = toyWorld({ count: 3, p: 0.8 });
+    for (const p of world.problems) {
+      world.policy.reset();
+      await beam(p, world.context(`d/${p.id}`), { ...defaultBeamConfig, n: 8, beamWidth: 2 });
+      for (const c of world.policy.calls.slice(1)) expect(new Set(c.request.prefixes).size).toBe(c.request.prefixes.length);
+      // Round two: 8 expansions in all, over at most 4 distinct beams.
+      const second = world.policy.calls.slice(1).filter((c) => c.request.prefixes.every((x) => x.split('\n').length === world.policy.calls[1]!.request.prefixes[0]!.split('\n').length));
+      expect(second.reduce((a, c) => a + c.request.n! * c.request.prefixes.length, 0)).toBe(8);
+    }
+  });
+
+  it('ranks finished beams by score at the end, not first come first served', async () => {
+    // Round 0: two samples finish at once with the wrong answer, two write a (distinct) first step;
+    // round 1: both steps finish right. Admitting the n = 4 first finishers would tie 2–2 and the
+    // earlier wrong answer would win the vote; ranking all finished beams keeps the 4 right ones.
+    const task = createToyTask({ steps: 1 });
+    const [problem] = task.problems('test', 1, 3);
+    const meta = problem!.meta as { start: number; addends: number[] };
+    const steps = [`${meta.start}+${meta.addends[0]}=${problem!.answer}\n`, `${meta.start}+${meta.addends[0]}=${problem!.answer} \n`];
+    const policy = createMockPolicy((prefix, i) => (steps.some((st) => prefix.endsWith(st)) ? `Answer: ${problem!.answer}` : i < 2 ? 'Answer: 0' : steps[i - 2]!));
+    const scoreOf = (steps: string[]) => (steps.at(-1)!.startsWith('Answer: 0') ? 0.2 : 0.9);
+    const reward = recordReward({ id: 'fixed', kind: 'process', score: async (items) => ({ scores: items.map((i) => ({ score: scoreOf(i.steps), stepScores: i.steps.map(() => scoreOf(i.steps)) })), usage: { calls: 1, tokens: 0 } }) });
+    const r = await beam(problem!, { task, policy, reward, rng: new Rng(1), budget: {}, maxTokens: 20 }, { ...defaultBeamConfig, n: 4, beamWidth: 2, select: 'majority' });
+    expect(r.trajectories.filter((t) => t.answer === '0')).toHaveLength(2);
+    expect(r.trajectories.filter((t) => t.answer === problem!.answer)).toHaveLength(4);
+    expect(r.answer).toBe(problem!.answer);
   });
 });

@@ -1,10 +1,10 @@
 import type { Problem } from '../core/problem.js';
 import type { Trajectory } from '../core/trajectory.js';
-import type { Aggregation } from '../reward/reward.js';
+import type { AggregationChoice } from './trajectories.js';
 import { Meter } from './compute.js';
 import { ROOT_INDEX, type SearchContext, type SearchResult } from './search.js';
 import { selectAnswer, type Canonical, type Selection } from './select.js';
-import { byScore, candidateTrajectory, expandSteps, type PartialSolution } from './steps.js';
+import { byScore, candidateTrajectory, expandSteps, rankFinished, spread, type PartialSolution } from './steps.js';
 import { newTree } from './tree.js';
 import { searchResult } from './trajectories.js';
 
@@ -13,17 +13,21 @@ import { searchResult } from './trajectories.js';
  * `beam_search`). A step is the text up to the task's delimiter.
  *
  *     round 0: sample n first steps from the prompt
- *     every round: score all candidates with the PRM; finished ones become trajectories;
- *                  keep the n / beamWidth best unfinished; expand each beamWidth ways
- *     stop: n trajectories finished, no beam left, maxSteps rounds, or the budget is spent
+ *     every round: score all candidates with the PRM (identical texts merged: one path, one
+ *                  score); finished ones join the pool; keep the n / beamWidth best unfinished
+ *                  distinct beams; expand them n ways in all (beamWidth each when all are
+ *                  distinct; fewer distinct beams get more each, so no compute is lost)
+ *     stop: no beam left, maxSteps rounds, or the budget is spent
+ *     answer: the n best-scored finished solutions of the pool, then `select` among them
  *
- * So each round generates about n steps, and a whole search about n samples' worth of tokens.
+ * Finished beams are ranked by score at the end, not admitted first come first served: a short
+ * wrong solution that finishes in round 2 does not crowd out better ones that finish later.
  * Unlike search-and-learn, beams that finish are not replaced by duplicates of the survivors, so
  * later rounds are cheaper. With an outcome reward (e.g. the verifier) unfinished beams all score
  * 0 and the search degenerates to sampling: use a process reward.
  */
 export interface BeamConfig {
-  /** Candidates per round, and the number of finished solutions that ends the search (N). */
+  /** Candidates per round, and the number of finished solutions the answer is chosen from (N). */
   n: number;
   /** Expansions per kept beam (M); n / M beams are kept each round. */
   beamWidth: number;
@@ -31,7 +35,9 @@ export interface BeamConfig {
   maxSteps: number;
   temperature: number;
   topP: number;
-  aggregation: Aggregation;
+  aggregation: AggregationChoice;
+  /** Merge identical beams (at small N, sampling often repeats one text; keeping copies wastes the beam). */
+  dedupe: boolean;
   /** Final answer selection over finished beams. */
   select: Selection;
   canonical?: Canonical;
@@ -45,7 +51,10 @@ export const defaultBeamConfig = {
   maxSteps: 40,
   temperature: 0.8,
   topP: 1,
-  aggregation: 'last',
+  // The reward model's own aggregation (the one it was trained and measured with), else 'last'.
+  aggregation: 'reward',
+  // search-and-learn filters duplicate completions (`filter_duplicates`) before choosing beams.
+  dedupe: true,
   // Snell et al. 2024 choose the final answer by best-of-N weighted over the finished beams.
   select: 'weighted',
 } satisfies BeamConfig;
@@ -57,21 +66,24 @@ export async function beam(problem: Problem, ctx: SearchContext, config: BeamCon
   const keep = Math.max(1, Math.floor(config.n / config.beamWidth));
   let active: PartialSolution[] = [{ node: ROOT_INDEX, text: '', tokens: 0, logprob: 0 }];
   const finished: Trajectory[] = [];
-  for (let round = 0; round < config.maxSteps && active.length > 0 && finished.length < config.n; round++) {
+  for (let round = 0; round < config.maxSteps && active.length > 0; round++) {
     if (meter.samplesLeft() < 1) break;
-    const perBeam = round === 0 ? config.n : config.beamWidth;
-    const opts = { temperature: config.temperature, topP: config.topP, aggregation: config.aggregation, final: round === config.maxSteps - 1 };
+    // Distinct beams share the round's n expansions (a surviving beam that had copies keeps their
+    // share, as search-and-learn's refill does); without dedupe each copy gets beamWidth.
+    const perBeam = round === 0 ? config.n : config.dedupe ? spread(keep * config.beamWidth, active.length) : config.beamWidth;
+    const opts = { temperature: config.temperature, topP: config.topP, aggregation: config.aggregation, dedupe: config.dedupe, final: round === config.maxSteps - 1 };
     const candidates = await expandSteps(problem, ctx, prompt, active, perBeam, opts, meter, tree);
     if (candidates === null) break;
     const ranked = byScore(candidates);
     for (const c of ranked.filter((c) => c.finished)) {
-      if (meter.samplesLeft() < 1 || finished.length >= config.n) break;
+      if (meter.samplesLeft() < 1) break;
       finished.push(candidateTrajectory(ctx, problem, c));
       meter.samples++;
     }
     active = ranked.filter((c) => !c.finished).slice(0, keep);
   }
-  // Out of budget before anything finished: report the best partial solutions, cut short.
+  // Out of budget before anything finished: report the best partial solutions, cut short (no answer wins from them).
   const trajectories = finished.length > 0 ? finished : active.filter((b) => b.node !== ROOT_INDEX).map((b) => candidateTrajectory(ctx, problem, { ...b, from: 0, finished: false, finishReason: 'length', score: tree.reward[b.node] ?? 0 }));
-  return searchResult(problem, 'beam', meter, trajectories, selectAnswer(trajectories, config.select, config.canonical), { tree });
+  const top = rankFinished(trajectories).slice(0, config.n);
+  return searchResult(problem, 'beam', meter, trajectories, selectAnswer(top, config.select, config.canonical), { tree });
 }

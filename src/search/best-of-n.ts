@@ -1,6 +1,6 @@
 import type { Problem } from '../core/problem.js';
 import type { Trajectory } from '../core/trajectory.js';
-import type { Aggregation } from '../reward/reward.js';
+import type { AggregationChoice } from './trajectories.js';
 import { Meter } from './compute.js';
 import type { SearchContext, SearchResult } from './search.js';
 import { selectAnswer, type Canonical, type Selection } from './select.js';
@@ -19,7 +19,7 @@ export interface BestOfNConfig {
   /** Nucleus mass (1 = off). */
   topP: number;
   /** Step-score aggregation when the reward is a process model. */
-  aggregation: Aggregation;
+  aggregation: AggregationChoice;
   /** How the answer is chosen among the N: highest reward, most frequent, or reward-weighted vote. */
   select: Selection;
   /** Score the samples even when `select` does not need rewards (for reports). */
@@ -33,8 +33,8 @@ export const defaultBestOfNConfig = {
   // search-and-learn's sampling temperature for all methods.
   temperature: 0.8,
   topP: 1,
-  // search-and-learn's default `agg_strategy`: the PRM score of the last step.
-  aggregation: 'last',
+  // The reward model's own aggregation (the one it was trained and measured with), else 'last'.
+  aggregation: 'reward',
   select: 'best',
   score: true,
 } satisfies BestOfNConfig;

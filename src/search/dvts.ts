@@ -1,6 +1,6 @@
 import type { Problem } from '../core/problem.js';
 import type { Trajectory } from '../core/trajectory.js';
-import type { Aggregation } from '../reward/reward.js';
+import type { AggregationChoice } from './trajectories.js';
 import { Meter } from './compute.js';
 import { ROOT_INDEX, type SearchContext, type SearchResult } from './search.js';
 import { selectAnswer, type Canonical, type Selection } from './select.js';
@@ -14,8 +14,10 @@ import { searchResult } from './trajectories.js';
  * expands its single beam beamWidth ways per round and keeps the best. Independent subtrees
  * avoid beam search's collapse onto one prefix, which helps at large budgets.
  *
- * A subtree ends when its best candidate finishes; every finished candidate of every round is a
- * complete sample and joins the trajectories (answers are chosen among all of them).
+ * Every finished candidate of every round is a complete sample and joins the trajectories
+ * (answers are chosen among all of them). Like is compared with like: a subtree goes on with its
+ * best *unfinished* candidate (intermediate values against intermediate values; an answer line's
+ * score is a different quantity), and ends when all its candidates have finished.
  */
 export interface DvtsConfig {
   /** Total candidates per round (N); n / beamWidth subtrees. */
@@ -25,7 +27,9 @@ export interface DvtsConfig {
   maxSteps: number;
   temperature: number;
   topP: number;
-  aggregation: Aggregation;
+  aggregation: AggregationChoice;
+  /** Merge identical candidates within a round (one path, one score). */
+  dedupe: boolean;
   select: Selection;
   canonical?: Canonical;
 }
@@ -37,7 +41,9 @@ export const defaultDvtsConfig = {
   maxSteps: 40,
   temperature: 0.8,
   topP: 1,
-  aggregation: 'last',
+  // The reward model's own aggregation (the one it was trained and measured with), else 'last'.
+  aggregation: 'reward',
+  dedupe: true,
   // search-and-learn reports DVTS with weighted best-of-N answer selection.
   select: 'weighted',
 } satisfies DvtsConfig;
@@ -52,16 +58,25 @@ export async function dvts(problem: Problem, ctx: SearchContext, config: DvtsCon
   const finished: Trajectory[] = [];
   for (let round = 0; round < config.maxSteps && active.length > 0; round++) {
     if (meter.samplesLeft() < 1) break;
-    const opts = { temperature: config.temperature, topP: config.topP, aggregation: config.aggregation, final: round === config.maxSteps - 1 };
+    // Subtrees whose beams share a text would merge under dedupe: only finished duplicates are dropped there.
+    const opts = { temperature: config.temperature, topP: config.topP, aggregation: config.aggregation, dedupe: false, final: round === config.maxSteps - 1 };
     const candidates = await expandSteps(problem, ctx, prompt, active, config.beamWidth, opts, meter, tree);
     if (candidates === null) break;
+    const seen = new Set(finished.map((t) => t.text));
     for (const c of byScore(candidates.filter((c) => c.finished))) {
       if (meter.samplesLeft() < 1) break;
+      if (config.dedupe && seen.has(c.text)) continue;
+      seen.add(c.text);
       finished.push(candidateTrajectory(ctx, problem, c));
       meter.samples++;
     }
-    // Each subtree keeps its own best candidate; it lives on only if that one is unfinished.
-    active = active.map((_, s) => byScore(candidates.filter((c) => c.from === s))[0]!).filter((c) => !c.finished);
+    // Each subtree goes on with its best unfinished candidate; one with none left ends.
+    const next: PartialSolution[] = [];
+    active.forEach((_, s) => {
+      const best = byScore(candidates.filter((c) => c.from === s && !c.finished))[0];
+      if (best !== undefined) next.push(best);
+    });
+    active = next;
   }
   const trajectories = finished.length > 0 ? finished : active.filter((b) => b.node !== ROOT_INDEX).map((b) => candidateTrajectory(ctx, problem, { ...b, from: 0, finished: false, finishReason: 'length', score: tree.reward[b.node] ?? 0 }));
   return searchResult(problem, 'dvts', meter, trajectories, selectAnswer(trajectories, config.select, config.canonical), { tree });

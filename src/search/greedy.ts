@@ -1,6 +1,7 @@
 import type { Problem } from '../core/problem.js';
-import type { Aggregation } from '../reward/reward.js';
+import type { AggregationChoice } from './trajectories.js';
 import { Meter } from './compute.js';
+import { isSolution } from './select.js';
 import type { SearchContext, SearchResult } from './search.js';
 import { makeTrajectory, scoreTrajectories, searchResult } from './trajectories.js';
 
@@ -12,13 +13,14 @@ export interface GreedyConfig {
   /** Score the sample with the reward model (for reports; the choice does not depend on it). */
   score: boolean;
   /** Step-score aggregation when the reward is a process model. */
-  aggregation: Aggregation;
+  aggregation: AggregationChoice;
 }
 
 export const defaultGreedyConfig = {
-  score: true,
-  // search-and-learn's default `agg_strategy` ('last': the PRM's score of the final step).
-  aggregation: 'last',
+  // Greedy chooses nothing: scoring would spend reward compute it does not use.
+  score: false,
+  // The reward model's own aggregation (the one it was trained and measured with), else 'last'.
+  aggregation: 'reward',
 } satisfies GreedyConfig;
 
 export async function greedy(problem: Problem, ctx: SearchContext, config: GreedyConfig = defaultGreedyConfig): Promise<SearchResult> {
@@ -32,5 +34,6 @@ export async function greedy(problem: Problem, ctx: SearchContext, config: Greed
   const t = makeTrajectory(ctx.task, problem, c.text, c.finishReason, c.tokens, c.logprobs);
   meter.samples++;
   if (config.score) await scoreTrajectories(ctx, problem, prompt, [t], config.aggregation, meter);
-  return searchResult(problem, 'greedy', meter, [t], { answer: t.answer, best: t });
+  // A sample cut at the cap, or without an answer line, answers nothing.
+  return searchResult(problem, 'greedy', meter, [t], isSolution(t) ? { answer: t.answer, best: t } : { answer: null, best: null });
 }

@@ -1,5 +1,5 @@
 import type { Problem } from '../core/problem.js';
-import type { Aggregation } from '../reward/reward.js';
+import type { AggregationChoice } from './trajectories.js';
 import { sampleAndScore } from './best-of-n.js';
 import { Meter } from './compute.js';
 import type { SearchContext, SearchResult } from './search.js';
@@ -17,7 +17,7 @@ export interface MajorityConfig {
   topP: number;
   /** Score the samples with the reward model (annotation only). */
   score: boolean;
-  aggregation: Aggregation;
+  aggregation: AggregationChoice;
   /** Answer normalization before counting (default: trim, collapse whitespace). */
   canonical?: Canonical;
 }
@@ -27,8 +27,10 @@ export const defaultMajorityConfig = {
   // Wang et al. 2022 sample at T = 0.5–0.7; search-and-learn uses 0.8 for every method.
   temperature: 0.8,
   topP: 1,
-  score: true,
-  aggregation: 'last',
+  // Voting needs no reward model: do not spend reward compute on it (turn on to annotate reports).
+  score: false,
+  // The reward model's own aggregation (the one it was trained and measured with), else 'last'.
+  aggregation: 'reward',
 } satisfies MajorityConfig;
 
 export async function majority(problem: Problem, ctx: SearchContext, config: MajorityConfig = defaultMajorityConfig): Promise<SearchResult> {

@@ -1,5 +1,6 @@
 import type { Problem } from '../core/problem.js';
-import type { RewardModel } from '../reward/reward.js';
+import type { Aggregation, RewardModel } from '../reward/reward.js';
+import { resolveAggregation, type AggregationChoice } from './trajectories.js';
 import { beam, defaultBeamConfig, type BeamConfig } from './beam.js';
 import { bestOfN, defaultBestOfNConfig, type BestOfNConfig } from './best-of-n.js';
 import { defaultDvtsConfig, dvts, type DvtsConfig } from './dvts.js';
@@ -19,6 +20,9 @@ import { defaultWeightedMajorityConfig, weightedMajority, type WeightedMajorityC
  * | name | N maps to | spends about |
  * |---|---|---|
  * | greedy | (ignores N) | 1 sample |
+ *
+ * (Hints set what every config shares: the reward's aggregation, the sampling temperature, dedupe.)
+ *
  * | best-of-n, majority, weighted-majority | n = N | N samples |
  * | beam, dvts | n = N candidates per round, beamWidth = min(4, N) | N samples (N steps per round) |
  * | mcts | numSimulations = N with rollouts; N × stepsPerSample with PRM evaluation (one new step per simulation) | N samples |
@@ -33,6 +37,29 @@ export interface BudgetHints {
   stepsPerSample?: number;
   /** The reward model's kind, when known (MCTS 'auto' evaluation depends on it). Default 'process'. */
   rewardKind?: RewardModel['kind'];
+  /**
+   * Step-score aggregation: pass the reward model's own (`reward.aggregation`, the one it was
+   * measured with) or the user's choice; default: each config's default.
+   */
+  aggregation?: AggregationChoice;
+  /** Sampling temperature of every search that samples (greedy stays at 0). */
+  temperature?: number;
+  /** Merge identical beams (beam, DVTS). */
+  dedupe?: boolean;
+}
+
+/** The hints that apply to every sampling search's config. */
+function common(h: BudgetHints): { aggregation?: AggregationChoice; temperature?: number } {
+  return { ...(h.aggregation ? { aggregation: h.aggregation } : {}), ...(h.temperature !== undefined ? { temperature: h.temperature } : {}) };
+}
+
+function dedupeOf(h: BudgetHints): { dedupe?: boolean } {
+  return h.dedupe !== undefined ? { dedupe: h.dedupe } : {};
+}
+
+/** The aggregation a search with this reward uses: the user's choice, else the model's own, else 'last'. */
+export function effectiveAggregation(reward: Pick<RewardModel, 'aggregation'>, choice?: AggregationChoice): Aggregation {
+  return resolveAggregation(choice ?? 'reward', reward);
 }
 
 export interface SearchAlgorithm<C = unknown> {
@@ -57,42 +84,42 @@ export const searchAlgorithms = {
     description: 'one sample at temperature 0',
     defaultConfig: defaultGreedyConfig,
     search: greedy,
-    budgetToConfig: () => ({ ...defaultGreedyConfig }),
+    budgetToConfig: (_n, h = {}) => ({ ...defaultGreedyConfig, ...(h.aggregation ? { aggregation: h.aggregation } : {}) }),
   } satisfies SearchAlgorithm<GreedyConfig>,
   'best-of-n': {
     name: 'best-of-n',
     description: 'N samples, the highest reward wins',
     defaultConfig: defaultBestOfNConfig,
     search: bestOfN,
-    budgetToConfig: (n) => ({ ...defaultBestOfNConfig, n }),
+    budgetToConfig: (n, h = {}) => ({ ...defaultBestOfNConfig, ...common(h), n }),
   } satisfies SearchAlgorithm<BestOfNConfig>,
   majority: {
     name: 'majority',
     description: 'N samples, the most frequent answer wins (self-consistency)',
     defaultConfig: defaultMajorityConfig,
     search: majority,
-    budgetToConfig: (n) => ({ ...defaultMajorityConfig, n }),
+    budgetToConfig: (n, h = {}) => ({ ...defaultMajorityConfig, ...common(h), n }),
   } satisfies SearchAlgorithm<MajorityConfig>,
   'weighted-majority': {
     name: 'weighted-majority',
     description: 'N samples, answers weighted by reward',
     defaultConfig: defaultWeightedMajorityConfig,
     search: weightedMajority,
-    budgetToConfig: (n) => ({ ...defaultWeightedMajorityConfig, n }),
+    budgetToConfig: (n, h = {}) => ({ ...defaultWeightedMajorityConfig, ...common(h), n }),
   } satisfies SearchAlgorithm<WeightedMajorityConfig>,
   beam: {
     name: 'beam',
     description: 'step-level beam search guided by a process reward',
     defaultConfig: defaultBeamConfig,
     search: beam,
-    budgetToConfig: (n) => ({ ...defaultBeamConfig, n, beamWidth: width(n) }),
+    budgetToConfig: (n, h = {}) => ({ ...defaultBeamConfig, ...common(h), ...dedupeOf(h), n, beamWidth: width(n) }),
   } satisfies SearchAlgorithm<BeamConfig>,
   dvts: {
     name: 'dvts',
     description: 'diverse verifier tree search: independent PRM-guided subtrees',
     defaultConfig: defaultDvtsConfig,
     search: dvts,
-    budgetToConfig: (n) => ({ ...defaultDvtsConfig, n, beamWidth: width(n) }),
+    budgetToConfig: (n, h = {}) => ({ ...defaultDvtsConfig, ...common(h), ...dedupeOf(h), n, beamWidth: width(n) }),
   } satisfies SearchAlgorithm<DvtsConfig>,
   mcts: {
     name: 'mcts',
@@ -101,7 +128,7 @@ export const searchAlgorithms = {
     search: mcts,
     budgetToConfig: (n, hints = {}) => {
       const rollouts = defaultMctsConfig.evaluate === 'auto' ? (hints.rewardKind ?? 'process') === 'outcome' : false;
-      return { ...defaultMctsConfig, numSimulations: rollouts ? n : n * (hints.stepsPerSample ?? 4) };
+      return { ...defaultMctsConfig, ...common(hints), numSimulations: rollouts ? n : n * (hints.stepsPerSample ?? 4) };
     },
   } satisfies SearchAlgorithm<MctsConfig>,
   revision: {
@@ -109,14 +136,14 @@ export const searchAlgorithms = {
     description: 'sequential revisions conditioned on earlier attempts',
     defaultConfig: defaultRevisionConfig,
     search: revision,
-    budgetToConfig: (n) => ({ ...defaultRevisionConfig, attempts: n }),
+    budgetToConfig: (n, h = {}) => ({ ...defaultRevisionConfig, ...common(h), attempts: n }),
   } satisfies SearchAlgorithm<RevisionConfig>,
   hybrid: {
     name: 'hybrid',
     description: 'parallel revision chains (breadth vs depth)',
     defaultConfig: defaultHybridConfig,
     search: hybrid,
-    budgetToConfig: (n) => ({ ...defaultHybridConfig, n }),
+    budgetToConfig: (n, h = {}) => ({ ...defaultHybridConfig, ...common(h), n }),
   } satisfies SearchAlgorithm<HybridConfig>,
 };
 

@@ -47,8 +47,34 @@ describe('revision', () => {
     }
   });
 
-  it('beats greedy on the toy task with verifier feedback', async () => {
-    const world = toyWorld({ count: 60, reward: 'verifier' });
+  it('keeps earlier attempts in context at the real model’s context length (256), budgeting the new attempt', async () => {
+    // The built-in arith model: 256-token context, 200-token sample cap. Reserving the cap for the
+    // new attempt would leave 55 tokens, too few for prompt + one attempt: no attempt would ever
+    // be in context and "revision" would be independent samples.
+    const world = toyWorld({ count: 5, contextLength: 256, maxTokens: 200 });
+    for (const problem of world.problems) {
+      world.policy.reset();
+      const r = await revision(problem, world.context(`ctx/${problem.id}`), { ...defaultRevisionConfig, attempts: 4 });
+      const prefixes = world.policy.calls.map((c) => c.request.prefixes[0]!);
+      for (let k = 1; k < 4; k++) {
+        expect(prefixes[k]).toContain(r.trajectories[k - 1]!.text);
+        expect(prefixes[k]!.length + 1 + world.policy.calls[k]!.request.maxTokens).toBeLessThanOrEqual(256);
+      }
+    }
+  });
+
+  it('beats as many independent attempts when the policy can revise (PRM, no gold answer)', async () => {
+    // A policy that writes right steps with p = 0.5 alone, 0.8 after seeing earlier attempts.
+    // Conditioning on nothing (context 0) is plain sampling; this test fails if revision drops
+    // its attempts from the context.
+    const world = toyWorld({ count: 60, p: 0.5, revisedP: 0.8, contextLength: 256, maxTokens: 200 });
+    const independent = await accuracy(world, revision, { ...defaultRevisionConfig, attempts: 8, context: 0 });
+    const revised = await accuracy(world, revision, { ...defaultRevisionConfig, attempts: 8 });
+    expect(revised - independent).toBeGreaterThan(0.1);
+  });
+
+  it('beats greedy with a PRM', async () => {
+    const world = toyWorld({ count: 60 });
     const g = await accuracy(world, greedy, defaultGreedyConfig);
     const r = await accuracy(world, revision, { ...defaultRevisionConfig, attempts: 8 });
     expect(r - g).toBeGreaterThan(0.4);

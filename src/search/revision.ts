@@ -1,10 +1,10 @@
 import type { Problem } from '../core/problem.js';
 import type { Trajectory } from '../core/trajectory.js';
-import type { Aggregation } from '../reward/reward.js';
+import type { AggregationChoice } from './trajectories.js';
 import { Meter } from './compute.js';
 import type { SearchContext, SearchResult } from './search.js';
 import { sampleEach } from './sample.js';
-import { bestByScore, type Choice } from './select.js';
+import { bestByScore, isSolution, type Choice } from './select.js';
 import { makeTrajectory, scoreTrajectories, searchResult } from './trajectories.js';
 
 /**
@@ -53,9 +53,20 @@ export interface RevisionConfig {
   select: 'last' | 'best';
   /** End a chain once an attempt scores at least this (null: never; e.g. 1 with the exact verifier). */
   stopAtScore: number | null;
+  /**
+   * Room a new attempt needs, as a multiple of the longest earlier attempt in the chain (plus 8
+   * tokens); earlier attempts are dropped from the context only when less room than that is left.
+   */
+  attemptSlack: number;
   temperature: number;
   topP: number;
-  aggregation: Aggregation;
+  aggregation: AggregationChoice;
+}
+
+/** Tokens to leave for the next attempt of a chain: slack × its longest attempt so far + 8. */
+export function attemptRoom(previous: readonly Trajectory[], slack: number): number {
+  if (previous.length === 0) return 0;
+  return Math.ceil(slack * Math.max(...previous.map((t) => t.outputTokens))) + 8;
 }
 
 export const defaultRevisionConfig = {
@@ -67,9 +78,12 @@ export const defaultRevisionConfig = {
   // Snell et al. 2024 select within a chain with the verifier: a revision can break a right answer.
   select: 'best',
   stopAtScore: null,
+  // A revision a quarter longer than the longest earlier attempt still fits.
+  attemptSlack: 1.25,
   temperature: 0.8,
   topP: 1,
-  aggregation: 'last',
+  // The reward model's own aggregation (the one it was trained and measured with), else 'last'.
+  aggregation: 'reward',
 } satisfies RevisionConfig;
 
 type ChainConfig = Omit<RevisionConfig, 'attempts' | 'select'>;
@@ -95,16 +109,25 @@ export async function revisionChains(
     const { count, maxTokens } = meter.fit(live.length, ctx.maxTokens);
     if (count < 1) break;
     const active = live.slice(0, count);
-    // Keep as many recent attempts as the policy's context holds with room for a new attempt.
-    const fits = (text: string): boolean => ctx.policy.countTokens(text) + 1 + maxTokens <= ctx.policy.contextLength;
-    const prefixes = active.map((i) => {
+    // Keep as many recent attempts as the policy's context holds with room for one more attempt.
+    // The new attempt is budgeted from the earlier ones (revisions of one problem are about as long
+    // as its first attempt), not at the sample cap: a 256-token model holds prompt + 200 tokens
+    // only for the shortest prompts, so reserving the cap would drop every earlier attempt and
+    // turn revision into independent sampling.
+    const room = (text: string): number => ctx.policy.contextLength - ctx.policy.countTokens(text) - 1;
+    const plans = active.map((i) => {
+      const need = Math.min(maxTokens, attemptRoom(out[i]!, config.attemptSlack));
       for (let keep = Math.min(config.context, out[i]!.length); keep > 0; keep--) {
         const text = config.format(prompt, out[i]!.slice(-keep), config.feedback);
-        if (fits(text)) return text;
+        if (room(text) >= need) return { text, room: room(text) };
       }
-      return config.format(prompt, [], config.feedback);
+      const text = config.format(prompt, [], config.feedback);
+      return { text, room: room(text) };
     });
-    const completions = await sampleEach(ctx, meter, prefixes, 1, { maxTokens, temperature: config.temperature, topP: config.topP });
+    const prefixes = plans.map((p) => p.text);
+    const attemptTokens = Math.min(maxTokens, ...plans.map((p) => p.room));
+    if (attemptTokens < 1) break;
+    const completions = await sampleEach(ctx, meter, prefixes, 1, { maxTokens: attemptTokens, temperature: config.temperature, topP: config.topP });
     const fresh = completions.map((samples) => {
       const c = samples[0]!;
       return makeTrajectory(ctx.task, problem, c.text, c.finishReason, c.tokens, c.logprobs);
@@ -122,7 +145,8 @@ export async function revisionChains(
 
 /** A chain's pick: its last attempt or its best-scored one. */
 export function chainChoice(chain: readonly Trajectory[], select: 'last' | 'best'): Choice {
-  const best = select === 'last' ? (chain[chain.length - 1] ?? null) : bestByScore(chain);
+  // 'last': the last attempt that is a finished solution (an attempt cut short answers nothing).
+  const best = select === 'last' ? ([...chain].reverse().find(isSolution) ?? null) : bestByScore(chain);
   return { answer: best?.answer ?? null, best };
 }
 

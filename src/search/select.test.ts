@@ -8,8 +8,17 @@ describe('select', () => {
   const ts = [t('1', 0.5), t('2', 0.9), t(' 1', 0.3), t(null, 1), t('2', 0.2), t('1', 0.2)];
   it('best: the highest score, earliest on ties', () => {
     expect(bestByScore([t('a', 1), t('b', 1)])!.answer).toBe('a');
-    expect(selectAnswer(ts, 'best').answer).toBeNull();
     expect(bestByScore([])).toBeNull();
+  });
+  it('a trajectory without an answer, or cut at the length limit, never wins', () => {
+    // t(null, 1) scores highest but has no answer: the best finished solution wins instead.
+    expect(selectAnswer(ts, 'best').answer).toBe('2');
+    const cut: Trajectory = { ...t('9', 5), finishReason: 'length' };
+    expect(selectAnswer([cut, t('3', 0.1)], 'best').answer).toBe('3');
+    expect(selectAnswer([cut, cut, t('3', 0.1)], 'majority').answer).toBe('3');
+    expect(selectAnswer([cut, t('3', 0.1)], 'weighted').answer).toBe('3');
+    expect(selectAnswer([t(null, 1), cut], 'best')).toEqual({ answer: null, best: null });
+    expect(selectAnswer([t(null, 1), cut], 'majority')).toEqual({ answer: null, best: null });
   });
   it('majority: most frequent canonical answer, answerless samples do not vote', () => {
     const c = selectAnswer(ts, 'majority');

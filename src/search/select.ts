@@ -21,28 +21,37 @@ export interface Choice {
 
 const scoreOf = (t: Trajectory): number => t.score ?? -Infinity;
 
-/** The highest-scored trajectory (earliest on ties), or null for none. */
+/**
+ * A finished solution: it has a final answer and was not cut at the length limit. Only these can
+ * win a selection: a sample cut mid-way, or one that stopped after a Check line without an
+ * Answer line, is not a solution however well a reward model scored its steps.
+ */
+export function isSolution(t: Trajectory): boolean {
+  return t.answer !== null && t.finishReason !== 'length';
+}
+
+/** The highest-scored finished solution (earliest on ties), or null when there is none. */
 export function bestByScore(trajectories: readonly Trajectory[]): Trajectory | null {
   let best: Trajectory | null = null;
-  for (const t of trajectories) if (best === null || scoreOf(t) > scoreOf(best)) best = t;
+  for (const t of trajectories) if (isSolution(t) && (best === null || scoreOf(t) > scoreOf(best))) best = t;
   return best;
 }
 
 /**
  * The answer with the largest total weight (weight(t) = 1 for majority, t.score for weighted),
- * and its highest-scored trajectory. Trajectories without an answer do not vote.
+ * and its highest-scored trajectory. Only finished solutions vote (`isSolution`).
  */
 export function voteAnswer(trajectories: readonly Trajectory[], weight: (t: Trajectory) => number, canonical: Canonical = defaultCanonical): Choice {
   const totals = new Map<string, number>();
   for (const t of trajectories) {
-    if (t.answer === null) continue;
-    const key = canonical(t.answer);
+    if (!isSolution(t)) continue;
+    const key = canonical(t.answer!);
     totals.set(key, (totals.get(key) ?? 0) + weight(t));
   }
   let winner: string | null = null;
   for (const [key, w] of totals) if (winner === null || w > totals.get(winner)!) winner = key;
-  if (winner === null) return { answer: null, best: bestByScore(trajectories) };
-  const best = bestByScore(trajectories.filter((t) => t.answer !== null && canonical(t.answer) === winner));
+  if (winner === null) return { answer: null, best: null };
+  const best = bestByScore(trajectories.filter((t) => isSolution(t) && canonical(t.answer!) === winner));
   return { answer: best!.answer, best };
 }
 

@@ -1,9 +1,10 @@
 import type { Problem } from '../core/problem.js';
 import type { FinishReason, Trajectory } from '../core/trajectory.js';
-import type { Aggregation } from '../reward/reward.js';
+import type { AggregationChoice } from './trajectories.js';
 import type { Meter } from './compute.js';
 import type { SearchContext, SearchTree } from './search.js';
 import { sampleEach } from './sample.js';
+import { isSolution } from './select.js';
 import { addNode } from './tree.js';
 import { isFinished, makeTrajectory, scorePaths, splitSteps } from './trajectories.js';
 
@@ -32,8 +33,10 @@ export interface Candidate extends PartialSolution {
 
 export interface StepOptions {
   temperature: number;
+  /** Merge candidates with identical text (same path: one node, one score). */
+  dedupe?: boolean;
   topP: number;
-  aggregation: Aggregation;
+  aggregation: AggregationChoice;
   /** Last round: generate to the end (no stop), as search-and-learn's final iteration does. */
   final: boolean;
 }
@@ -44,13 +47,15 @@ export async function expandSteps(
   ctx: SearchContext,
   prompt: string,
   beams: readonly PartialSolution[],
-  perBeam: number,
+  perBeam: number | readonly number[],
   opts: StepOptions,
   meter: Meter,
   tree: SearchTree,
 ): Promise<Candidate[] | null> {
   if (beams.length === 0) return [];
-  const maxTokens = meter.cap(beams.length * perBeam, ctx.maxTokens);
+  const countOf = (i: number): number => (typeof perBeam === 'number' ? perBeam : perBeam[i]!);
+  const total = beams.reduce((a, _, i) => a + countOf(i), 0);
+  const maxTokens = meter.cap(total, ctx.maxTokens);
   if (maxTokens < 1) return null;
   const completions = await sampleEach(
     ctx,
@@ -60,10 +65,17 @@ export async function expandSteps(
     { stop: opts.final ? undefined : [ctx.task.stepDelimiter], maxTokens, temperature: opts.temperature, topP: opts.topP },
   );
   const candidates: Candidate[] = [];
+  const seen = new Set<string>();
   completions.forEach((samples, from) => {
     const beam = beams[from]!;
     for (const c of samples) {
       const text = beam.text + c.text;
+      const finished = opts.final || c.text === '' || c.finishReason === 'length' || isFinished(ctx.task, problem, text, c.finishReason);
+      // Only partial solutions merge: identical finished solutions are separate samples (votes).
+      if (opts.dedupe && !finished) {
+        if (seen.has(text)) continue;
+        seen.add(text);
+      }
       const stepLogprob = c.logprobs?.reduce((a, b) => a + b, 0);
       candidates.push({
         node: -1,
@@ -72,8 +84,9 @@ export async function expandSteps(
         tokens: beam.tokens + c.tokens,
         logprob: beam.logprob !== undefined && stepLogprob !== undefined ? beam.logprob + stepLogprob : undefined,
         finishReason: c.finishReason,
-        // An empty step cannot advance the solution: treat it as the end.
-        finished: opts.final || c.text === '' || isFinished(ctx.task, problem, text, c.finishReason),
+        // An empty step cannot advance the solution, and a step cut at its cap is no step to build
+        // on: both end here (a cut one without an answer is no solution, `isSolution`).
+        finished,
         score: 0,
       });
     }
@@ -91,7 +104,7 @@ export async function expandSteps(
     c.score = scores[i]!.score;
     if (scores[i]!.stepScores) c.stepScores = scores[i]!.stepScores;
     // Beam-like searches back nothing up: each candidate node is scored once (visits 1, q = reward).
-    c.node = addNode(tree, beams[c.from]!.node, c.text.slice(beams[c.from]!.text.length), 1 / perBeam, c.finished);
+    c.node = addNode(tree, beams[c.from]!.node, c.text.slice(beams[c.from]!.text.length), 1 / countOf(c.from), c.finished);
     tree.visits[c.node] = 1;
     tree.q[c.node] = c.score;
     tree.reward[c.node] = c.score;
@@ -106,6 +119,24 @@ export function candidateTrajectory(ctx: SearchContext, problem: Problem, c: Can
   t.score = c.score;
   if (c.stepScores) t.stepScores = c.stepScores;
   return t;
+}
+
+/**
+ * `total` expansions split over `beams` ranked beams as evenly as possible, the extra ones to the
+ * best-ranked (search-and-learn refills its n active beams by repeating the distinct survivors).
+ */
+export function spread(total: number, beams: number): number[] {
+  if (beams <= 0) return [];
+  const base = Math.floor(total / beams);
+  return Array.from({ length: beams }, (_, i) => base + (i < total - base * beams ? 1 : 0));
+}
+
+/** Finished candidates first ranked as solutions (answered, uncut) above non-solutions, then by score. */
+export function rankFinished(trajectories: readonly Trajectory[]): Trajectory[] {
+  return trajectories
+    .map((t, i) => ({ t, i }))
+    .sort((a, b) => Number(isSolution(b.t)) - Number(isSolution(a.t)) || (b.t.score ?? -Infinity) - (a.t.score ?? -Infinity) || a.i - b.i)
+    .map((x) => x.t);
 }
 
 /** Sorts by score, highest first; ties keep generation order (deterministic). */

@@ -77,6 +77,13 @@ export function createToyTask(options: ToyTaskOptions = {}): Task {
 export interface ToyPolicyOptions {
   /** Probability of writing each step right (default 0.6). */
   p?: number;
+  /**
+   * Probability of a right step in an attempt that follows earlier attempts in its context (after
+   * a "Check:" line): a policy that learned to revise. Default: p (no better after a revision).
+   */
+  revisedP?: number;
+  /** The policy's context length in tokens (characters); default 2^20. */
+  contextLength?: number;
 }
 
 /**
@@ -87,7 +94,7 @@ export interface ToyPolicyOptions {
  * Log-probabilities follow the first step written: log p when right, log((1-p)/2) when wrong.
  */
 export function createToyPolicy(options: ToyPolicyOptions = {}): MockPolicy {
-  const p = options.p ?? 0.6;
+  const p0 = options.p ?? 0.6;
   return createMockPolicy(
     (prefix, _i, rng) => {
       const lines = prefix.split('\n');
@@ -98,6 +105,7 @@ export function createToyPolicy(options: ToyPolicyOptions = {}): MockPolicy {
       lines.forEach((l, i) => {
         if (l.startsWith('Check:')) attemptStart = i + 1;
       });
+      const p = attemptStart > 1 ? (options.revisedP ?? p0) : p0;
       // Only whole lines count: the prefix of a step-wise search ends with the delimiter.
       const done = lines.slice(attemptStart, lines.length - 1);
       if (done.some((l) => ANSWER_RE.test(l)) || ANSWER_RE.test(lines[lines.length - 1]!)) return '';
@@ -123,7 +131,7 @@ export function createToyPolicy(options: ToyPolicyOptions = {}): MockPolicy {
       const tokenLogprob = firstRight === null ? Math.log(0.99) : firstRight ? Math.log(p) : Math.log((1 - p) / 2);
       return { text: out, tokenLogprob };
     },
-    { id: `toy-policy(p=${p})` },
+    { id: `toy-policy(p=${p0})`, ...(options.contextLength ? { contextLength: options.contextLength } : {}) },
   );
 }
 
@@ -160,6 +168,54 @@ export function createToyPrm(options: ToyPrmOptions = {}): RewardModel {
   };
 }
 
+export interface NoisyPrmOptions {
+  /**
+   * Within-problem AUC of every step score: the probability that a good step outscores a bad one
+   * (default 0.75, about what a PRM trained on a small policy's own samples reaches). The toy PRM
+   * above is near perfect (AUC 1); this one shows what search does with a realistic reward.
+   */
+  auc?: number;
+}
+
+/**
+ * A process reward with a set AUC: a good step scores (u + δ)/(1 + δ), a bad one u/(1 + δ), u
+ * uniform on [0, 1) from a hash of (problem, step index, step text). Two shifted uniforms give
+ * AUC = 1/2 + δ − δ²/2, so δ = 1 − √(2(1 − auc)). Good and bad are the toy PRM's (right running
+ * sum; every step after a mistake is bad; the answer step is good when the answer is right), so
+ * with 'last' aggregation a whole solution's score has the same within-problem AUC.
+ */
+export function createNoisyPrm(options: NoisyPrmOptions = {}): RewardModel {
+  const target = options.auc ?? 0.75;
+  if (!(target >= 0.5 && target <= 1)) throw new Error(`noisy PRM: auc ${target} must be in [0.5, 1]`);
+  const delta = 1 - Math.sqrt(2 * (1 - target));
+  return {
+    id: `noisy-prm(auc=${target})`,
+    kind: 'process',
+    aggregation: 'last',
+    async score(items: RewardItem[]) {
+      let tokens = 0;
+      const scores: RewardScore[] = items.map((item) => {
+        const sums = partialSums(metaOf(item.problem));
+        const stepScores = item.steps.map((step, j) => {
+          tokens += step.length;
+          const m = STEP_RE.exec(step.trim());
+          const a = ANSWER_RE.exec(step.trim());
+          const priorGood = item.steps.slice(0, j).every((st, k) => {
+            const mk = STEP_RE.exec(st.trim());
+            return mk !== null && k < sums.length && Number(mk[3]) === sums[k];
+          });
+          const good = priorGood && (m ? j < sums.length && Number(m[3]) === sums[j] : a ? a[1] === item.problem.answer : false);
+          // Rng, not the raw FNV hash: texts that differ in one digit must get independent noise.
+          const u = new Rng(`noisy|${item.problem.id}|${j}|${step}`).next();
+          return good ? (u + delta) / (1 + delta) : u / (1 + delta);
+        });
+        return { score: stepScores.length > 0 ? stepScores[stepScores.length - 1]! : 0, stepScores };
+      });
+      return { scores, usage: { calls: items.length > 0 ? 1 : 0, tokens } };
+    },
+  };
+}
+
 export interface RecordingReward extends RewardModel {
   /** Items of every score call, in order. */
   readonly calls: RewardItem[][];
@@ -174,6 +230,8 @@ export function recordReward(inner: RewardModel): RecordingReward {
   return {
     id: inner.id,
     kind: inner.kind,
+    ...(inner.aggregation ? { aggregation: inner.aggregation } : {}),
+    ...(inner.oracle !== undefined ? { oracle: inner.oracle } : {}),
     calls,
     usage,
     async score(items) {
@@ -195,9 +253,9 @@ export interface ToyWorld {
   context(seed: number | string, budget?: SearchContext['budget']): SearchContext;
 }
 
-export interface ToyWorldOptions extends ToyTaskOptions, ToyPolicyOptions, ToyPrmOptions {
-  /** 'prm' (default): the noisy toy PRM; 'verifier': the exact verifier as outcome reward. */
-  reward?: 'prm' | 'verifier';
+export interface ToyWorldOptions extends ToyTaskOptions, ToyPolicyOptions, ToyPrmOptions, NoisyPrmOptions {
+  /** 'prm' (default): the near-perfect toy PRM; 'noisy': a PRM of set AUC (`auc`); 'verifier': the exact verifier as outcome reward. */
+  reward?: 'prm' | 'noisy' | 'verifier';
   count?: number;
   /** Tokens of one sample or step (default 64: a whole toy solution is ~40 characters). */
   maxTokens?: number;
@@ -207,7 +265,7 @@ export interface ToyWorldOptions extends ToyTaskOptions, ToyPolicyOptions, ToyPr
 export function toyWorld(options: ToyWorldOptions = {}): ToyWorld {
   const task = createToyTask(options);
   const policy = createToyPolicy(options);
-  const reward = recordReward(options.reward === 'verifier' ? createVerifierReward(task) : createToyPrm(options));
+  const reward = recordReward(options.reward === 'verifier' ? createVerifierReward(task) : options.reward === 'noisy' ? createNoisyPrm(options) : createToyPrm(options));
   const problems = task.problems('test', options.count ?? 20, 7);
   const maxTokens = options.maxTokens ?? 64;
   return {

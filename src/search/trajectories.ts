@@ -32,12 +32,29 @@ export function makeTrajectory(
 }
 
 /**
- * Whether a partial solution has ended: the policy stopped on its own (eos) or was cut
- * ('length'), or the text already holds a final answer (a step-wise search generates with
- * stop = [delimiter], so "Answer: 7\n" comes back as 'stop' yet is finished).
+ * Whether a partial solution has ended on its own: the policy stopped (eos), or the text already
+ * holds a final answer (a step-wise search generates with stop = [delimiter], so "Answer: 7\n"
+ * comes back as 'stop' yet is finished). A generation cut at the length limit ('length') has not
+ * ended: it is a cut step, neither a finished solution nor a step to build on (`isCut`).
  */
 export function isFinished(task: Task, problem: Problem, text: string, finishReason: FinishReason): boolean {
-  return finishReason !== 'stop' || task.verify(problem, text).extracted !== null;
+  return finishReason === 'eos' || task.verify(problem, text).extracted !== null;
+}
+
+/** A generation cut at its token cap before it ended (a truncated step is not a solution). */
+export function isCut(task: Task, problem: Problem, text: string, finishReason: FinishReason): boolean {
+  return finishReason === 'length' && task.verify(problem, text).extracted === null;
+}
+
+/**
+ * How a search aggregates step scores: one of search-and-learn's `aggregate_scores` strategies, or
+ * 'reward' for the reward model's own (`RewardModel.aggregation`, e.g. a PRM trained and measured
+ * with 'min'), falling back to 'last' (search-and-learn's default) for models that state none.
+ */
+export type AggregationChoice = Aggregation | 'reward';
+
+export function resolveAggregation(choice: AggregationChoice, reward: { aggregation?: Aggregation }): Aggregation {
+  return choice === 'reward' ? (reward.aggregation ?? 'last') : choice;
 }
 
 export interface PathScore {
@@ -55,14 +72,15 @@ export async function scorePaths(
   problem: Problem,
   prompt: string,
   paths: { steps: string[]; complete: boolean }[],
-  aggregation: Aggregation,
+  aggregation: AggregationChoice,
   meter: Meter,
 ): Promise<PathScore[]> {
   if (paths.length === 0) return [];
+  const how = resolveAggregation(aggregation, ctx.reward);
   const { scores, usage } = await ctx.reward.score(paths.map((p) => ({ problem, prompt, steps: p.steps, complete: p.complete })));
   meter.reward(usage);
   return scores.map((s) => {
-    const out: PathScore = { score: s.stepScores && s.stepScores.length > 0 ? aggregate(s.stepScores, aggregation) : s.score };
+    const out: PathScore = { score: s.stepScores && s.stepScores.length > 0 ? aggregate(s.stepScores, how) : s.score };
     if (s.stepScores) out.stepScores = s.stepScores;
     return out;
   });
@@ -74,7 +92,7 @@ export async function scoreTrajectories(
   problem: Problem,
   prompt: string,
   trajectories: Trajectory[],
-  aggregation: Aggregation,
+  aggregation: AggregationChoice,
   meter: Meter,
 ): Promise<void> {
   const scores = await scorePaths(

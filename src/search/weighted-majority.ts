@@ -1,5 +1,5 @@
 import type { Problem } from '../core/problem.js';
-import type { Aggregation } from '../reward/reward.js';
+import type { AggregationChoice } from './trajectories.js';
 import { sampleAndScore } from './best-of-n.js';
 import { Meter } from './compute.js';
 import type { SearchContext, SearchResult } from './search.js';
@@ -16,7 +16,7 @@ export interface WeightedMajorityConfig {
   n: number;
   temperature: number;
   topP: number;
-  aggregation: Aggregation;
+  aggregation: AggregationChoice;
   canonical?: Canonical;
 }
 
@@ -24,7 +24,8 @@ export const defaultWeightedMajorityConfig = {
   n: 16,
   temperature: 0.8,
   topP: 1,
-  aggregation: 'last',
+  // The reward model's own aggregation (the one it was trained and measured with), else 'last'.
+  aggregation: 'reward',
 } satisfies WeightedMajorityConfig;
 
 export async function weightedMajority(

@@ -101,6 +101,8 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .sl-wrong .sl-step { color: var(--bad); }
 .sl-wrong .sl-badge { background: var(--bad); }
 .sl-terminal .sl-step { font-style: italic; }
+.sl-rollout .sl-step { opacity: 0.8; }
+.sl-tag { font-size: 10.5px; color: var(--muted); border: 1px solid var(--line); border-radius: 8px; padding: 0 5px; font-weight: 400; }
 #sl-node-detail { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; position: sticky; top: 44px; }
 #sl-node-detail dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 6px 0; font-size: 13px; }
 #sl-node-detail dt { color: var(--muted); }

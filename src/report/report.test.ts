@@ -113,6 +113,21 @@ describe('viewer trees', () => {
     expect(v.source).toBe('tree');
     expect(v.chosen).toEqual([0, 1, 3]);
     expect(v.leaf).toEqual([0, 0, 0, 1, 2]);
+    expect(v.rolloutFrom).toBe(5);
+    expect(v.parent).toHaveLength(5);
+  });
+
+  it('continues a tree with the rollouts that ran past its leaves (MCTS simulations)', () => {
+    const tree = { parent: [-1, 0], step: ['', 'a\n'], visits: [3, 3], q: [0.2, 0.4], prior: [1, 1], reward: [null, 0.5], terminal: [false, false] };
+    const best = { text: 'a\nb\nAnswer: 1', steps: ['a\n', 'b\n', 'Answer: 1'], correct: true, score: 0.8 };
+    const other = { text: 'a\nc\nAnswer: 2', steps: ['a\n', 'c\n', 'Answer: 2'], correct: false, score: 0.1 };
+    const v = toViewerTree({ problemId: 'p', algo: 'mcts', trajectories: [best, other], best, tree }, 'r', 'f');
+    expect(v.rolloutFrom).toBe(2);
+    expect(v.parent).toEqual([-1, 0, 1, 2, 1, 4]);
+    expect(v.visits).toEqual([3, 3, 1, 1, 1, 1]); // the search's own counts are kept
+    expect(v.q).toEqual([0.2, 0.4, 0.8, 0.8, 0.1, 0.1]);
+    expect(v.leaf).toEqual([0, 0, 0, 1, 0, 2]);
+    expect(v.chosen).toEqual([0, 1, 2, 3]);
   });
 });
 

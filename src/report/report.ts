@@ -178,7 +178,7 @@ function viewerSection(trees: ViewerTree[], omitted: number): string {
   const note = omitted > 0 ? `<p class="muted">${omitted} further searches are not embedded, to keep this file small (the limit is set by maxTreeBytes).</p>` : '';
   if (trees.length === 0) return `<section id="trees"><h2>Search trees</h2><p class="empty">No saved searches: search/*.jsonl (eval --out, loop) fills the viewer.</p>${note}</section>`;
   return `<section id="trees"><h2>Search trees</h2>
-<p class="muted legend-key">Pick a search; click a node to expand or collapse it and to see its numbers (N visits, Q mean value, P prior, R reward). <span class="key-chosen">highlighted</span>: the chosen solution; leaves <span style="color:var(--ok)">✓ correct</span> and <span style="color:var(--bad)">✗ wrong</span> by the verifier. Best-of-N and beam search are shown as the prefix tree of their trajectories.</p>
+<p class="muted legend-key">Pick a search; click a node to expand or collapse it and to see its numbers (N visits, Q mean value, P prior, R reward). <span class="key-chosen">highlighted</span>: the chosen solution; leaves <span style="color:var(--ok)">✓ correct</span> and <span style="color:var(--bad)">✗ wrong</span> by the verifier. Best-of-N and beam search are shown as the prefix tree of their trajectories; a saved tree (MCTS) is continued by the rollouts that ran past its leaves, tagged <i>rollout</i>.</p>
 <div class="viewer-controls"><select id="sl-tree-select" aria-label="search"></select><button type="button" id="sl-collapse">collapse all</button></div>${note}
 <div id="sl-tree-head"></div>
 <div class="viewer"><div id="sl-tree" role="tree"></div><div id="sl-node-detail" aria-live="polite"></div></div></section>`;

@@ -1,4 +1,4 @@
-import type { SearchRecord, TrajectoryRecord } from './read-run.js';
+import type { SearchRecord, TrajectoryRecord, TreeRecord } from './read-run.js';
 
 /**
  * Saved searches as the trees the viewer draws, in the flat-array layout of src/search/tree.ts
@@ -30,6 +30,8 @@ export interface ViewerTree {
   leaf: LeafMark[];
   /** Nodes of the chosen solution, root first. */
   chosen: number[];
+  /** Nodes from this index on continue a saved tree with the rollouts that ran past its leaves. */
+  rolloutFrom?: number;
 }
 
 /** Step text kept per node: enough to read, bounded so one odd step cannot bloat the file. */
@@ -55,108 +57,104 @@ function outcomes(r: SearchRecord): Map<string, boolean> {
 
 export function toViewerTree(r: SearchRecord, run: string, file: string): ViewerTree {
   const head = { run, file, problemId: r.problemId, algo: r.algo, ...(r.budget !== undefined ? { budget: r.budget } : {}), correct: correctOf(r), answer: r.answer ?? r.best?.answer ?? null };
-  return r.tree ? { ...head, source: 'tree', ...fromTree(r) } : { ...head, source: 'trajectories', ...fromTrajectories(r.trajectories, r.best ?? null, outcomes(r)) };
+  const known = outcomes(r);
+  if (!r.tree) return { ...head, source: 'trajectories', ...fromTrajectories(r.trajectories, r.best ?? null, known) };
+  return { ...head, source: 'tree', ...fromTree(r.tree, r.trajectories, r.best ?? null, known) };
 }
 
-type Body = Pick<ViewerTree, 'parent' | 'step' | 'visits' | 'q' | 'prior' | 'reward' | 'leaf' | 'chosen'>;
+type Body = Pick<ViewerTree, 'parent' | 'step' | 'visits' | 'q' | 'prior' | 'reward' | 'leaf' | 'chosen' | 'rolloutFrom'>;
 
-function fromTree(r: SearchRecord): Body {
-  const t = r.tree!;
+/**
+ * A saved search tree, with the trajectories grafted on: tree searches keep only the nodes they
+ * expanded, while their solutions come from rollouts that run past the tree's leaves (MCTS's
+ * simulation step). Each rollout continues below the deepest tree node it passes through, as
+ * nodes numbered from `rolloutFrom` on, so that every solution, the chosen one included, ends
+ * in a leaf that can be coloured by the verifier.
+ */
+export function fromTree(t: TreeRecord, trajectories: TrajectoryRecord[], best: TrajectoryRecord | null, known: Map<string, boolean>): Body {
   const n = t.parent.length;
-  const known = outcomes(r);
-  const leaf: LeafMark[] = new Array(n).fill(0);
-  const bestKey = r.best ? stepKey(r.best.steps) : null;
-  let chosenEnd = -1;
+  const b: Body = {
+    parent: [...t.parent],
+    step: t.step.map(clip),
+    visits: [...t.visits],
+    q: t.q.map(round),
+    prior: t.prior.map(round),
+    reward: t.reward.map(round),
+    leaf: new Array<LeafMark>(n).fill(0),
+    chosen: [],
+    rolloutFrom: n,
+  };
+  const child = new Map<string, number>();
+  for (let i = 1; i < n; i++) {
+    const key = `${t.parent[i]}\u0001${t.step[i]!.trim()}`;
+    const prev = child.get(key);
+    if (prev === undefined || t.visits[i]! > t.visits[prev]!) child.set(key, i);
+  }
+  // Terminal tree nodes: correctness of the solution they end, where a trajectory says it.
   for (let i = 0; i < n; i++) {
     if (!t.terminal[i]) continue;
     const steps: string[] = [];
     for (let k = i; k > 0; k = t.parent[k]!) steps.push(t.step[k]!);
-    const key = stepKey(steps.reverse());
-    const c = known.get(key);
-    leaf[i] = c === undefined ? 3 : c ? 1 : 2;
-    if (key === bestKey && (chosenEnd < 0 || t.visits[i]! > t.visits[chosenEnd]!)) chosenEnd = i;
+    const c = known.get(stepKey(steps.reverse()));
+    b.leaf[i] = c === undefined ? 3 : c ? 1 : 2;
   }
-  const chosen: number[] = [];
-  if (chosenEnd >= 0) for (let k = chosenEnd; k >= 0; k = t.parent[k]!) chosen.push(k);
-  else if (r.best) chosen.push(...walk(t.parent, t.step, t.visits, r.best.steps));
-  return {
-    parent: t.parent,
-    step: t.step.map(clip),
-    visits: t.visits,
-    q: t.q.map(round),
-    prior: t.prior.map(round),
-    reward: t.reward.map(round),
-    leaf,
-    chosen: chosenEnd >= 0 ? chosen.reverse() : chosen,
-  };
-}
-
-/** Root-first path that follows `steps` as far as the tree has them (most-visited child on ties). */
-function walk(parent: number[], step: string[], visits: number[], steps: string[]): number[] {
-  const path = [0];
-  let node = 0;
-  for (const s of steps) {
-    let next = -1;
-    for (let i = node + 1; i < parent.length; i++) {
-      if (parent[i] === node && step[i]!.trim() === s.trim() && (next < 0 || visits[i]! > visits[next]!)) next = i;
-    }
-    if (next < 0) break;
-    path.push(next);
-    node = next;
-  }
-  return path;
+  graft(b, child, trajectories, best, known, n);
+  return b;
 }
 
 /** The prefix tree of a set of trajectories: visits count solutions through a node, Q is their mean score, reward the step's PRM score. */
 export function fromTrajectories(trajectories: TrajectoryRecord[], best: TrajectoryRecord | null, known: Map<string, boolean>): Body {
   const b: Body = { parent: [-1], step: [''], visits: [0], q: [null], prior: [null], reward: [null], leaf: [0], chosen: [] };
-  const qSum: number[] = [0];
-  const qCount: number[] = [0];
-  const child = new Map<string, number>();
+  graft(b, new Map(), trajectories, best, known, 0);
+  return b;
+}
+
+/**
+ * Adds each trajectory's steps below the nodes that already spell its prefix, creating nodes as
+ * needed. Nodes from `fresh` on are counted here: visits = solutions through them, Q = their
+ * mean score; older nodes (a saved tree's) keep the search's own numbers.
+ */
+function graft(b: Body, child: Map<string, number>, trajectories: TrajectoryRecord[], best: TrajectoryRecord | null, known: Map<string, boolean>, fresh: number): void {
+  const qSum = new Map<number, number>();
+  const qCount = new Map<number, number>();
   const descend = (steps: string[], create: boolean, t?: TrajectoryRecord): number[] => {
     const path = [0];
     let node = 0;
-    steps.forEach((s, k) => {
-      if (node < 0) return;
-      const key = `${node}\u0001${s.trim()}`;
+    for (let k = 0; k < steps.length; k++) {
+      const key = `${node}\u0001${steps[k]!.trim()}`;
       let next = child.get(key);
       if (next === undefined) {
-        if (!create) {
-          node = -1;
-          return;
-        }
+        if (!create) break;
         next = b.parent.length;
         child.set(key, next);
         b.parent.push(node);
-        b.step.push(clip(s));
+        b.step.push(clip(steps[k]!));
         b.visits.push(0);
         b.q.push(null);
         b.prior.push(null);
         b.reward.push(round(t?.stepScores?.[k]));
         b.leaf.push(0);
-        qSum.push(0);
-        qCount.push(0);
       }
       path.push(next);
       node = next;
-    });
-    return node < 0 ? [] : path;
+    }
+    return path;
   };
   for (const t of trajectories) {
     if (t.steps.length === 0) continue;
     const path = descend(t.steps, true, t);
     for (const i of path) {
+      if (i < fresh) continue;
       b.visits[i]!++;
       if (t.score !== undefined) {
-        qSum[i]! += t.score;
-        qCount[i]!++;
+        qSum.set(i, (qSum.get(i) ?? 0) + t.score);
+        qCount.set(i, (qCount.get(i) ?? 0) + 1);
       }
     }
     const end = path[path.length - 1]!;
     const c = known.get(stepKey(t.steps));
-    b.leaf[end] = c === undefined ? 3 : c ? 1 : 2;
+    if (end >= fresh || b.leaf[end] === 0) b.leaf[end] = c === undefined ? 3 : c ? 1 : 2;
   }
-  for (let i = 0; i < b.parent.length; i++) b.q[i] = qCount[i]! > 0 ? round(qSum[i]! / qCount[i]!) : null;
+  for (const [i, sum] of qSum) b.q[i] = round(sum / qCount.get(i)!);
   if (best && best.steps.length > 0) b.chosen = descend(best.steps, false);
-  return b;
 }

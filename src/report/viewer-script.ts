@@ -22,6 +22,7 @@ export function treeViewer(): void {
     reward: (number | null)[];
     leaf: number[];
     chosen: number[];
+    rolloutFrom?: number;
   }
   const CHUNK = 100;
   const dataEl = document.getElementById('sl-trees');
@@ -65,6 +66,8 @@ export function treeViewer(): void {
     const has = children[i]!.length > 0;
     row.setAttribute('aria-expanded', has ? 'false' : 'true');
     if (onPath[i]) row.classList.add('sl-chosen');
+    const rollout = tree.rolloutFrom !== undefined && i >= tree.rolloutFrom;
+    if (rollout) row.classList.add('sl-rollout');
     const leaf = tree.leaf[i];
     if (leaf === 1) row.classList.add('sl-correct');
     else if (leaf === 2) row.classList.add('sl-wrong');
@@ -81,6 +84,12 @@ export function treeViewer(): void {
     stats.className = 'sl-stats';
     stats.textContent = `N ${tree.visits[i]} · Q ${fmt(tree.q[i])} · P ${fmt(tree.prior[i])} · R ${fmt(tree.reward[i])}`;
     row.append(toggle, text, stats);
+    if (rollout) {
+      const tag = document.createElement('span');
+      tag.className = 'sl-tag';
+      tag.textContent = 'rollout';
+      row.appendChild(tag);
+    }
     if (leaf === 1 || leaf === 2) {
       const badge = document.createElement('span');
       badge.className = 'sl-badge';
@@ -141,7 +150,8 @@ export function treeViewer(): void {
     panel.textContent = '';
     const h = document.createElement('div');
     h.className = 'sl-detail-head';
-    h.textContent = `node ${i} · depth ${path.length} · ${status}${onPath[i] ? ' · on the chosen path' : ''}`;
+    const rollout = tree.rolloutFrom !== undefined && i >= tree.rolloutFrom ? ' · rollout past the saved tree' : '';
+    h.textContent = `node ${i} · depth ${path.length} · ${status}${rollout}${onPath[i] ? ' · on the chosen path' : ''}`;
     const dl = document.createElement('dl');
     const fields: [string, string][] = [
       ['visits', String(tree.visits[i])],

@@ -17,7 +17,18 @@ const LETTER_FORM = /^\(?([A-J])\)?(?:[.)]\s*|\s+)?([\s\S]*)$/;
 
 /** The gold as a choice, or null when it is not one. */
 export function goldChoice(gold: string): GoldChoice | null {
-  const s = unwrap(gold);
+  const direct = letterForm(unwrap(gold));
+  if (direct !== null) return direct;
+  // "… and the answer is\n(C) Cecile": a gold written as text states its letter after a marker.
+  const marks = [...gold.matchAll(MARKER)];
+  const last = marks.at(-1);
+  if (last === undefined) return null;
+  const from = last.index + last[0].length;
+  const glue = MARKER_GLUE.exec(gold.slice(from, from + 40))?.[0].length ?? 0;
+  return letterForm(unwrap(gold.slice(from + glue).split('\n')[0]!));
+}
+
+function letterForm(s: string): GoldChoice | null {
   const m = LETTER_FORM.exec(s);
   if (!m) return null;
   const rest = m[2]!.trim();

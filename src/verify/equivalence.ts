@@ -135,12 +135,24 @@ class Comparer {
     return !/^0+$/.test(a[1]!.trim()) && !/^0+$/.test(b[1]!.trim()) && scalarsEqual(q(a), q(b), this.ctx);
   }
 
+  private distinct(xs: Shape[]): Shape[] {
+    if (xs.length < 2 || xs.length > 200) return xs;
+    const out: Shape[] = [];
+    for (const x of xs) if (!out.some((y) => this.equal(y, x))) out.push(x);
+    return out;
+  }
+
   private ordered(a: Shape[], b: Shape[]): boolean {
     return a.length === b.length && a.every((x, k) => this.equal(x, b[k]!));
   }
 
-  /** One-to-one matching, greedy: equality is (numerically) transitive, so greedy suffices. */
-  private unordered(a: Shape[], b: Shape[]): boolean {
+  /**
+   * One-to-one matching, greedy: equality is (numerically) transitive, so greedy suffices.
+   * Repeated elements count once, as in a set (`(3,17),(3,17)` is one pair).
+   */
+  private unordered(a0: Shape[], b0: Shape[]): boolean {
+    const a = this.distinct(a0);
+    const b = this.distinct(b0);
     if (a.length !== b.length) return false;
     const used = new Array<boolean>(b.length).fill(false);
     return a.every((x) => {

@@ -22,6 +22,13 @@ export function extract(text: string, config: Pick<VerifyConfig, 'extraction'> =
   if (typeof text !== 'string' || text.trim() === '') return null;
   const t = text.length > MAX_TEXT_CHARS ? text.slice(-MAX_TEXT_CHARS) : text;
   const steps = config.extraction;
+  // "The final answer is X. I hope it is correct." (the Minerva format) outranks even a box,
+  // as in Math-Verify and lighteval, whose priority 0 this is.
+  if (steps.includes('marker')) {
+    const minerva = [...t.matchAll(/final answer is:?\s*([^\n]{1,300}?)\.?\s?I hope/gi)].at(-1);
+    const said = minerva ? clean(lastBoxed(minerva[1]!) ?? minerva[1]!) : '';
+    if (said !== '') return { answer: said, method: 'marker' };
+  }
   const boxedFirst = steps[0] === 'boxed';
   if (boxedFirst) {
     const b = lastBoxed(t);
@@ -71,8 +78,9 @@ function isConnector(between: string): boolean {
     .replace(/[.,;:()\s]+/g, ' ')
     .trim();
   if (s === '') return true;
-  const words = s.split(' ');
-  return words.length <= 4 && words.some((w) => CONNECTOR_WORDS.test(w));
+  // Symbols alone (`++++`, `-`) join too: only words can separate two answers.
+  const words = s.split(' ').filter((w) => /\p{L}/u.test(w));
+  return words.length === 0 || (words.length <= 4 && words.some((w) => CONNECTOR_WORDS.test(w)));
 }
 
 /** Letter runs that are math, not prose, when they stand outside LaTeX commands. */
@@ -256,7 +264,11 @@ function clean(s: string): string {
   let t = s.trim();
   for (let prev = ''; prev !== t; ) {
     prev = t;
-    t = t.replace(/^\$+|(?<!\\)\$+$/g, '').replace(/(?<!\\)[.,;:。]+$/, '').trim();
+    t = t
+      .replace(/^\$+|(?<!\\)\$+$/g, '')
+      .replace(/^\\?["'“]|\\?["'”]$/g, '')
+      .replace(/(?<!\\)[.,;:。]+$/, '')
+      .trim();
   }
   return t;
 }

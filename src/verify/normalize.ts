@@ -52,6 +52,9 @@ export function normalize(raw: string, units: 'lenient' | 'strict' = 'lenient'):
     .replace(/∈/g, '\\in ')
     .replace(/²/g, '^2')
     .replace(/³/g, '^3');
+  // `\\left(` written with a doubled backslash (an escaping slip) is `\left(`; matrices keep their `\\`.
+  if (!s.includes('\\begin')) s = s.replace(/\\\\(?=[a-zA-Z])/g, '\\');
+  s = s.replace(/(\d)\s*\{\s*,\s*\}\s*(?=\d)/g, '$1');
   s = s.replace(/\\mathbb\s*\{R\}|ℝ/g, '(-\\infty,\\infty)').replace(/\\varnothing|∅|^\\\{\s*\\\}$/g, '\\emptyset');
   // `17\text{ any words}` after a value: the words are a unit (MATH's `remove_right_units`).
   let unit: string | null = null;
@@ -96,7 +99,8 @@ export function normalize(raw: string, units: 'lenient' | 'strict' = 'lenient'):
   }
   if (unit !== null && units === 'strict') s = `${s} \\unit{${unit}}`;
   // Words that join answers: "12 and 13", "(11,7) or (7,11)".
-  s = s.replace(/\s*,?\s+(?:and|or)\s+|\s*,?\s*\b(?:and|or)\b\s*(?=[-+(\\\d[{])/g, ', ');
+  // Between groups of assignments ("p = 5, q = 2 and p = 7, q = 2") they separate groups.
+  s = s.replace(/\s*,?\s+(?:and|or)\s+|\s*,?\s*\b(?:and|or)\b\s*(?=[-+(\\\d[{])/g, s.includes('=') && s.includes(',') ? '; ' : ', ');
   s = s.replace(/^\s*(?:\\therefore|\\implies|\\Rightarrow|\\rightarrow)\s*/, '');
   s = s.replace(/^[a-zA-Z](?:_\w+)?\s*\\in\s*/, '');
   s = s.replace(/^\+/, '').trim();

@@ -42,7 +42,11 @@ export function parseShape(text: string, depth = 0): Shape {
     // "p=5,q=2; p=7,q=2": each group assigns a tuple of values.
     const tuples = groups.map((g) => items(g).map((x) => splitRelation(x)));
     if (tuples.every((t) => t.every((r) => r.ops.length === 1 && r.ops[0] === '=' && isSymbolic(r.sides[0]!)))) {
-      return { kind: 'set', bare: true, items: tuples.map((t) => ({ kind: 'seq', open: '(', close: ')', items: t.map((r) => next(r.sides[1]!)) })) };
+      return {
+        kind: 'set',
+        bare: true,
+        items: tuples.map((t): Shape => (t.length === 1 ? next(t[0]!.sides[1]!) : { kind: 'seq', open: '(', close: ')', items: t.map((r) => next(r.sides[1]!)) })),
+      };
     }
     return next(groups.join(','));
   }

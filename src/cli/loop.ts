@@ -20,6 +20,7 @@ const options = {
   'refresh-prm': { type: 'boolean' },
   iterations: { type: 'string' },
   'train-option': { type: 'string', multiple: true },
+  'eval-option': { type: 'string', multiple: true },
   problems: { type: 'string' },
   steps: { type: 'string' },
   temperature: { type: 'string' },
@@ -42,6 +43,7 @@ const schema = z.object({
   'refresh-prm': z.boolean().optional(),
   iterations: z.string().optional(),
   'train-option': z.array(z.string()).optional(),
+  'eval-option': z.array(z.string()).optional(),
   problems: z.string().optional(),
   steps: z.string().optional(),
   temperature: z.string().optional(),
@@ -58,7 +60,7 @@ const numeric = (v: string | undefined): number | string | undefined => (v === u
 export const loopCommand: Command = {
   name: 'loop',
   summary: 'the search ↔ learning loop: training-time search → data → learner update → held-out evaluation, per iteration, with an equal-token SFT control',
-  usage: 'loop --init RUN --out RUN [--task T] [--learner sft|dpo|ppo|grpo] [--search sample|ALGO] [--budget N] [--reward verifier|majority|step-check|prm:DIR] [--refresh-prm] [--iterations K] [--train-option key=value ...] [--problems P] [--steps S] [--config FILE] [--no-control] [--json]',
+  usage: 'loop --init RUN --out RUN [--task T] [--learner sft|dpo|ppo|grpo] [--search sample|ALGO] [--budget N] [--reward verifier|majority|step-check|prm:DIR] [--refresh-prm] [--iterations K] [--train-option key=value ...] [--eval-option key=value ...] [--problems P] [--steps S] [--config FILE] [--no-control] [--json]',
   async run(argv) {
     const a = parseCommand('loop', argv, options, schema);
     let fileConfig: Record<string, unknown> = {};
@@ -73,7 +75,7 @@ export const loopCommand: Command = {
     const flags: Record<string, unknown> = {
       learner: a.learner, search: a.search, budget: numeric(a.budget), reward: a.reward, refreshPrm: a['refresh-prm'], iterations: numeric(a.iterations),
       problems: numeric(a.problems), steps: numeric(a.steps), temperature: numeric(a.temperature), evalProblems: numeric(a['eval-problems']), evalSamples: numeric(a['eval-samples']),
-      seed: numeric(a.seed), ...(a['no-control'] ? { control: false } : {}), ...(a['train-option'] ? { trainOptions: { ...(fileConfig.trainOptions as object), ...parseTaskOptions(a['train-option']) } } : {}),
+      seed: numeric(a.seed), ...(a['no-control'] ? { control: false } : {}), ...(a['eval-option'] ? { evalOptions: { ...(fileConfig.evalOptions as object), ...parseTaskOptions(a['eval-option']) } } : {}), ...(a['train-option'] ? { trainOptions: { ...(fileConfig.trainOptions as object), ...parseTaskOptions(a['train-option']) } } : {}),
     };
     let config: LoopConfig;
     try {

@@ -12,6 +12,8 @@ export const loopConfigSchema = z
   .object({
     /** Task options of the problems the loop trains on (over the init's own options): the harder level. Default: the init's distribution. */
     trainOptions: z.record(z.string(), optionValue).default({}),
+    /** Task options of the harder held-out level (default: trainOptions). Train on a curriculum of operand mixes, evaluate on the level it leads to. */
+    evalOptions: z.record(z.string(), optionValue).optional(),
     learner: z.enum(['sft', 'dpo', 'ppo', 'grpo']).default('sft'),
     /** Training-time search: `sample` (independent samples, batched across problems) or a search algorithm (beam, mcts, best-of-n, ...). */
     search: z.string().default('sample'),
@@ -41,6 +43,8 @@ export const loopConfigSchema = z
     lr: z.number().positive().max(1).default(1e-3),
     /** SFT: keep training (expert iteration) or restart from the initial policy each round (ReST-EM). */
     sftMode: z.enum(['continue', 'restart']).default('continue'),
+    /** Fields of the learner's own config over its defaults (e.g. {"beta": 0.1} for DPO, {"epochs": 2} for GRPO). */
+    learnerConfig: z.record(z.string(), z.unknown()).default({}),
     /** DPO: sequence-level pairs (correct vs wrong solution) or step-level (first wrong step vs a right sibling). */
     pairs: z.enum(['sequence', 'step']).default('sequence'),
     /** Held-out problems per level. */

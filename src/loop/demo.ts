@@ -10,16 +10,19 @@ import { LEVEL_HARDER, runLoop, type IterationRow } from './loop.js';
  *
  *   1. policy initialization on arithmetic traces (+ and −) with operands of up to two digits,
  *      and a small foothold of three-digit traces (Lee et al. 2025: self-improvement needs a start);
- *   2. loop iterations on fresh three-digit problems that come with no traces, only an answer:
+ *   2. loop iterations on fresh problems with two- and three-digit operands (a curriculum of
+ *      operand mixes toward three digits) that come with no traces, only an answer:
  *      training-time search (samples of the current policy) → verified solutions → expert
  *      iteration (SFT on them, with replayed initialization traces);
  *   3. per iteration, held-out greedy accuracy on both levels and a deployable test-time search
  *      (majority vote); at the end the control: SFT on the initialization data for the same tokens.
  */
 export interface DemoPlan {
-  /** Task options of the initialization level and of the harder level the loop trains on. */
+  /** Task options of the initialization level, of the harder level (foothold traces, held-out evaluation), and of the loop's training problems. */
   initOptions: Record<string, string | number>;
   harderOptions: Record<string, string | number>;
+  /** A curriculum of operand mixes on the way to the harder level (Lee et al. 2025 widen the length one step at a time). */
+  trainOptions: Record<string, string | number>;
   initSteps: number;
   trainProblems: number;
   foothold: number;
@@ -30,14 +33,16 @@ export const demoPlans: Record<'default' | 'quick', DemoPlan> = {
   default: {
     initOptions: { ops: '+-', maxDigits: 2 },
     harderOptions: { minDigits: 3, maxDigits: 3 },
+    trainOptions: { minDigits: 2, maxDigits: 3 },
     initSteps: 800,
     trainProblems: 10000,
     foothold: 1000,
-    loop: { iterations: 3, problems: 300, budget: 8, steps: 200, replay: 1000, evalProblems: 200, evalSamples: 8, voteN: 8 },
+    loop: { iterations: 3, problems: 400, budget: 16, steps: 200, replay: 1000, evalProblems: 200, evalSamples: 8, voteN: 8 },
   },
   quick: {
     initOptions: { ops: '+-', maxDigits: 2 },
     harderOptions: { minDigits: 3, maxDigits: 3 },
+    trainOptions: { minDigits: 2, maxDigits: 3 },
     initSteps: 120,
     trainProblems: 2000,
     foothold: 200,
@@ -69,7 +74,7 @@ export async function runDemo(o: { out: string; plan: DemoPlan; seed: number; on
     ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}),
   });
   o.log?.(`initialized: ${init.steps} steps, loss ${init.loss}, held-out greedy ${(init.accuracy * 100).toFixed(1)}% on the initial level`);
-  const config = parseLoopConfig({ ...plan.loop, trainOptions: plan.harderOptions, seed: o.seed }, 'demo');
+  const config = parseLoopConfig({ ...plan.loop, trainOptions: plan.trainOptions, evalOptions: plan.harderOptions, seed: o.seed }, 'demo');
   const rows: IterationRow[] = [];
   const loopDir = join(o.out, 'loop');
   const { state } = await runLoop({

@@ -5,6 +5,7 @@ import type { OnProgress } from '../core/progress.js';
 import type { Problem } from '../core/problem.js';
 import { Rng } from '../core/rng.js';
 import { initData, type InitData } from '../learn/init-policy.js';
+import { defaultTrainPrmConfig, trainPrm } from '../learn/train-prm.js';
 import { sequencePairs, sftRows, stepPairs, rolloutGroups, exactStepLabels, type SftRow } from '../learn/examples.js';
 import { frozenCopy, type LearnResult, type LearnerContext, type StepMetrics } from '../learn/learner.js';
 import { makeLearner } from '../learn/registry.js';
@@ -92,7 +93,11 @@ export function loopLevels(init: InitData, config: LoopConfig): { initialTask: T
   const initialTask = getTask(init.task, init.taskOptions);
   const harderTask = getTask(init.task, { ...init.taskOptions, ...config.trainOptions });
   const levels: EvalLevel[] = [{ name: LEVEL_INITIAL, task: initialTask, problems: initialTask.problems('test', config.evalProblems, config.seed) }];
-  if (Object.keys(config.trainOptions).length > 0) levels.push({ name: LEVEL_HARDER, task: harderTask, problems: harderTask.problems('test', config.evalProblems, config.seed) });
+  const evalOptions = config.evalOptions ?? config.trainOptions;
+  if (Object.keys(evalOptions).length > 0) {
+    const evalTask = getTask(init.task, { ...init.taskOptions, ...evalOptions });
+    levels.push({ name: LEVEL_HARDER, task: evalTask, problems: evalTask.problems('test', config.evalProblems, config.seed) });
+  }
   return { initialTask, harderTask, levels };
 }
 
@@ -186,7 +191,11 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
       return { problemId: 'init', prompt: e.prompt ?? '', completion: e.completion };
     });
   };
-  const trainReward = trainingReward(config.reward, harderTask);
+  let trainReward = trainingReward(config.reward, harderTask);
+  if (config.refreshPrm && !config.reward.startsWith('prm:')) throw new UserError(`loop: --refresh-prm retrains a learned PRM; give --reward prm:DIR, not ${config.reward}`);
+  // A refreshed PRM from an earlier run of this loop guides the next iteration's search.
+  if (config.refreshPrm && state.iteration > 0 && existsSync(run.file(`prm/iter-${state.iteration}`))) trainReward = loadRewardModel(run.file(`prm/iter-${state.iteration}`)).reward;
+  const learner = makeLearner(config);
 
   for (let it = state.iteration + 1; it <= config.iterations; it++) {
     if (o.shouldStop?.()) break;
@@ -221,22 +230,29 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
       },
       ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}),
     };
-    const learner = makeLearner(config, replayRows(it));
     o.onProgress?.({ stage: `learn ${config.learner}`, done: 0, total: config.steps, unit: 'step' });
-    const data = config.learner === 'sft' ? rows : config.learner === 'dpo' ? (config.pairs === 'step' ? stPairs : seqPairs) : rolloutGroups(harderTask, problems, results, filter === 'verified' ? undefined : (_p, t) => (t.score ?? 0));
+    const data = config.learner === 'sft' ? [...rows, ...(rows.length > 0 ? replayRows(it) : [])] : config.learner === 'dpo' ? (config.pairs === 'step' ? stPairs : seqPairs) : rolloutGroups(harderTask, problems, results, filter === 'verified' ? undefined : (_p, t) => (t.score ?? 0));
     let learned: LearnResult = { steps: 0, trainedTokens: 0, metrics: {} };
     if ((data as unknown[]).length > 0) learned = await learner.update(data as never, ctx);
     policy = new BuiltinPolicy(policyModel, tokenizer);
     o.onProgress?.({ stage: `learn ${config.learner}`, done: config.steps, total: config.steps, unit: 'step' });
 
     saveModel(run.file(`checkpoints/iter-${it}`), policyModel, tokenizer, { command: 'loop', iteration: it, learner: config.learner });
+    if (config.refreshPrm) {
+      // A PRM trained on one policy's samples transfers poorly to the next (the distribution
+      // shift of Gao et al. 2023): relabel the new policy's samples (Monte-Carlo rollouts) and retrain.
+      const prmDir = run.file(`prm/iter-${it}`);
+      const prm = await trainPrm({ ...defaultTrainPrmConfig, policy, policyDir: run.file(`checkpoints/iter-${it}`), task: harderTask, out: prmDir, problems: Math.min(100, config.problems), seed: iterSeed, temperature: config.temperature, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+      run.log({ event: 'prm', iteration: it, 'prm/auc': prm.auc ?? NaN, 'prm/per_problem_auc': prm.per_problem_auc ?? NaN });
+      trainReward = loadRewardModel(prmDir).reward;
+    }
     const scores = await evaluateLevels(policy, levels, evalConfig(config), config.seed, o.onProgress);
     state.iteration = it;
     state.searchedTokens += searched;
     state.trainedTokens += learned.trainedTokens;
     const wallS = (performance.now() - t0) / 1000;
     state.wallS += wallS;
-    const row: IterationRow = { iteration: it, control: false, levels: scores, searchedTokens: state.searchedTokens, trainedTokens: state.trainedTokens, examples: (data as unknown[]).length, learn: learned.metrics, wallS };
+    const row: IterationRow = { iteration: it, control: false, levels: scores, searchedTokens: state.searchedTokens, trainedTokens: state.trainedTokens, examples: config.learner === 'sft' ? rows.length : (data as unknown[]).length, learn: learned.metrics, wallS };
     run.log({ event: 'iteration', iteration: it, ...evalMetrics(scores), 'tokens/searched': state.searchedTokens, 'tokens/trained': state.trainedTokens, 'data/examples': row.examples, 'data/problems_solved': new Set(rows.map((r) => r.problemId)).size / problems.length, ...Object.fromEntries(Object.entries(learned.metrics).map(([k, v]) => [`learn/${k}`, v])), wall_s: wallS });
     state.rows.push(row);
     saveState();

@@ -70,4 +70,15 @@ describe('searchlearn loop', () => {
     expect(e.code).toBe(2);
     expect(e.stderr).toContain('config.json');
   }, 120_000);
+
+  it('demo --quick runs the main job end to end and ends with the summary line', async () => {
+    const out = join(tmp, 'demo');
+    const r = await run(['demo', '--quick', '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const last = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    for (const k of ['init_greedy_accuracy', 'final_greedy_accuracy', 'control_greedy_accuracy', 'final_search_accuracy', 'iterations', 'wall_s']) expect(typeof last[k], k).toBe('number');
+    expect(last.iterations).toBe(2);
+    expect(existsSync(join(out, 'report.html'))).toBe(true);
+    expect(existsSync(join(out, 'loop', 'control', 'checkpoint', 'model.safetensors'))).toBe(true);
+  }, 400_000);
 });

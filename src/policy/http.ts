@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { EndpointPool } from './endpoints.js';
 import { backoffMs, defaultRetryConfig, RETRYABLE_STATUS, retryAfterMs, sleep, type RetryConfig } from './retry.js';
 
@@ -81,6 +82,7 @@ export class HttpClient {
       const taken = fixed === undefined;
       this.stats.attempts++;
       const ctrl = new AbortController();
+      setMaxListeners(0, ctrl.signal);
       const onAbort = (): void => ctrl.abort(signal!.reason);
       signal?.addEventListener('abort', onAbort, { once: true });
       const timer = setTimeout(() => ctrl.abort(new TimeoutError(this.timeoutMs)), this.timeoutMs);

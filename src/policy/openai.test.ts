@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -108,6 +110,29 @@ describe('openai backend', () => {
     expect((await policyFromSpec(dir)).id).toMatch(/^builtin:/);
     await expect(policyFromSpec('ftp:x')).rejects.toThrow(/unknown policy "ftp:x"/);
     await expect(policyFromSpec('openai:')).rejects.toThrow(/expected openai:URL/);
+  });
+});
+
+describe('timeouts', () => {
+  it('cuts an attempt that gets no answer within timeoutMs and retries it', async () => {
+    let completions = 0;
+    const stub = createServer((req, res) => {
+      if (req.url === '/v1/models') return void res.end(JSON.stringify({ data: [{ id: 'm', max_model_len: 64 }] }));
+      if (req.url === '/v1/completions' && completions++ === 0) return; // the first attempt stalls
+      if (req.url === '/v1/completions') return void res.end(JSON.stringify({ choices: [{ index: 0, text: 'ok', finish_reason: 'length', logprobs: { tokens: ['o', 'k'], token_logprobs: [-1, -1], text_offset: [0, 1] } }], usage: { prompt_tokens: 1, completion_tokens: 2 } }));
+      res.writeHead(404).end('{}');
+    });
+    await new Promise<void>((r) => stub.listen(0, '127.0.0.1', () => r()));
+    try {
+      const p = await createOpenAIPolicy({ baseURL: `http://127.0.0.1:${(stub.address() as AddressInfo).port}/v1`, timeoutMs: 300, retryBaseDelayMs: 1 });
+      const r = await p.generate({ prefixes: ['x'], maxTokens: 2 });
+      expect(r.completions[0]![0]).toMatchObject({ text: 'ok', tokens: 2, finishReason: 'length' });
+      expect(p.stats.byReason['timeout']).toBe(1);
+      expect(r.usage.calls).toBe(1);
+    } finally {
+      stub.closeAllConnections();
+      await new Promise<void>((r) => stub.close(() => r()));
+    }
   });
 });
 

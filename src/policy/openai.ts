@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { z } from 'zod';
 import type { FinishReason } from '../core/trajectory.js';
 import { HttpClient, HttpError, type HttpClientOptions, type HttpStats } from './http.js';
@@ -238,6 +239,8 @@ export async function createOpenAIPolicy(options: OpenAIPolicyOptions): Promise<
       const stop = (req.stop ?? []).filter((s) => s.length > 0);
       // One failure (after retries) cancels the sibling requests: no orphaned work keeps running.
       const ctrl = new AbortController();
+      // Every sibling request listens to it (n fan-out, many prefixes): not a leak.
+      setMaxListeners(0, ctrl.signal);
       const onAbort = (): void => ctrl.abort(req.signal!.reason);
       req.signal?.addEventListener('abort', onAbort, { once: true });
 

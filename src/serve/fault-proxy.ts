@@ -19,7 +19,7 @@ export interface FaultRates {
   drop: number;
   /** Forward, then send half of the response and destroy the connection. */
   truncate: number;
-  /** Forward, then never answer (until the client gives up). */
+  /** Forward, then hold the answer: for `stallMs` and then drop the connection, or until the client gives up. */
   stall: number;
 }
 
@@ -40,7 +40,7 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-export async function startFaultProxy(upstream: string, rates: Partial<FaultRates>, opts: { seed?: number; retryAfter?: string } = {}): Promise<FaultProxy> {
+export async function startFaultProxy(upstream: string, rates: Partial<FaultRates>, opts: { seed?: number; retryAfter?: string; stallMs?: number } = {}): Promise<FaultProxy> {
   const r: FaultRates = { error500: 0, error429: 0, drop: 0, truncate: 0, stall: 0, ...rates };
   const rng = new Rng(opts.seed ?? 1);
   const root = upstream.replace(/\/+$/, '').replace(/\/v1$/, '');
@@ -97,6 +97,8 @@ export async function startFaultProxy(upstream: string, rates: Partial<FaultRate
     if (fault === 'stall') {
       stalled.add(res);
       res.on('close', () => stalled.delete(res));
+      // A load balancer's idle timeout: after the stall the connection is cut.
+      if (opts.stallMs !== undefined) setTimeout(() => res.destroy(), opts.stallMs).unref();
       return;
     }
     if (fault === 'truncate') {

@@ -9,9 +9,9 @@ import { writeReport } from './report.js';
 
 /**
  * The report in a real browser: Debian's Chromium, driven by playwright-core (never a browser
- * download). Timings are printed for the record and asserted only loosely (a shared CI machine
- * is noisy); the issue's targets are 2 s to render a demo-sized report and 100 ms to expand a
- * node of a 5,000-node tree.
+ * download). Timings are printed for the record, not asserted (a shared machine is too noisy);
+ * the issue's targets are 2 s to render a demo-sized report and 100 ms to expand a node of a
+ * 5,000-node tree. What makes expansion fast is asserted instead: rows are built lazily.
  */
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -88,7 +88,6 @@ describe.skipIf(!haveChromium)('report in headless Chromium', () => {
     expect(errors).toEqual([]);
     expect(requests).toEqual([pathToFileURL(demoReport).href]);
     expect(bytes).toBeLessThan(5e6);
-    expect(loadMs).toBeLessThan(10_000);
     const marks = await page.$$eval('figure[data-chart]', (figs) =>
       figs.map((f) => ({ id: f.getAttribute('data-chart'), marks: f.querySelectorAll('svg g.role-mark > *').length, width: f.querySelector('svg')!.getBoundingClientRect().width })),
     );
@@ -152,12 +151,13 @@ describe.skipIf(!haveChromium)('report in headless Chromium', () => {
       const shown = rootLi.querySelectorAll(':scope > ul > li').length;
       const child = rootLi.querySelector(':scope > ul > li:not([data-node="0"]) > .sl-row[aria-expanded="false"]') as HTMLElement;
       const inner = time(child);
-      return { root, inner, shown };
+      return { root, inner, shown, rows: document.querySelectorAll('#sl-tree li').length };
     });
     console.log(`5,000-node tree: expanding the 1,000-child root took ${timings.root.toFixed(1)} ms, an inner node ${timings.inner.toFixed(1)} ms (target 100 ms)`);
+    // Responsiveness by construction, which a busy machine cannot make flaky: an expansion
+    // builds at most 100 rows, and nothing below a collapsed node exists in the page.
     expect(timings.shown).toBe(101); // 100 children and a "show more" button
-    expect(timings.root).toBeLessThan(500);
-    expect(timings.inner).toBeLessThan(500);
+    expect(timings.rows).toBeLessThan(250);
     await page.locator('.sl-more').first().click();
     expect(await page.locator('#sl-tree li[data-node="0"] > ul > li').count()).toBe(201);
     expect(errors).toEqual([]);

@@ -124,12 +124,13 @@ function overallAccuracy(m: Metric): number | undefined {
 /** Fields of a learner line that are bookkeeping, not curves. */
 const notCurves = new Set(['time', 'event', 'step', 'iteration', 'epoch', 'control', 'arm', 'elapsed_ms', 'wall_ms']);
 /** The curves people look at first, in this order (TRL and verl names, `train/` prefix dropped). */
-const preferred = ['loss', 'reward', 'kl', 'entropy', 'completions/mean_length', 'grad_norm', 'lr', 'reward_std', 'clip_ratio', 'rewards/chosen', 'rewards/margins', 'rewards/accuracies'];
+const preferred = ['loss', 'reward', 'kl', 'entropy', 'completions/mean_length', 'grad_norm', 'lr', 'learning_rate', 'reward_std', 'clip_ratio', 'rewards/chosen', 'rewards/margins', 'rewards/accuracies'];
 const MAX_CURVES = 12;
 const MAX_POINTS = 400;
 
 export interface CurvePoint {
   run: string;
+  arm: 'loop' | 'control';
   metric: string;
   step: number;
   value: number;
@@ -138,24 +139,30 @@ export interface CurvePoint {
 export function curvePoints(runs: RunData[], phase: (m: Metric) => boolean): CurvePoint[] {
   const out: CurvePoint[] = [];
   for (const run of runs) {
-    const lines = run.metrics.filter((m) => isTrainLine(m) && phase(m));
-    const steps = lines.map((m) => num(m.step));
-    // Steps restart each loop iteration; then the learner's steps are numbered in file order.
-    const increasing = steps.every((s, i) => s !== undefined && (i === 0 || s > steps[i - 1]!));
-    const byMetric = new Map<string, { step: number; value: number }[]>();
-    lines.forEach((m, i) => {
-      for (const [k, v] of Object.entries(m)) {
-        const value = num(v);
-        if (value === undefined || notCurves.has(k) || /^(eval|prm|tokens)\//.test(k)) continue;
-        const metric = k.replace(/^train\//, '');
-        const list = byMetric.get(metric) ?? [];
-        list.push({ step: increasing ? steps[i]! : i + 1, value });
-        byMetric.set(metric, list);
-      }
-    });
-    for (const [metric, list] of byMetric) for (const p of downsample(list)) out.push({ run: run.name, metric, ...p });
+    for (const arm of ['loop', 'control'] as const) {
+      const lines = run.metrics.filter((m) => isTrainLine(m) && phase(m) && (isControl(m) ? 'control' : 'loop') === arm);
+      out.push(...armCurves(run.name, arm, lines));
+    }
   }
   return out;
+}
+
+function armCurves(run: string, arm: 'loop' | 'control', lines: Metric[]): CurvePoint[] {
+  const steps = lines.map((m) => num(m.step));
+  // Steps restart each loop iteration; then the learner's steps are numbered in file order.
+  const increasing = steps.every((s, i) => s !== undefined && (i === 0 || s > steps[i - 1]!));
+  const byMetric = new Map<string, { step: number; value: number }[]>();
+  lines.forEach((m, i) => {
+    for (const [k, v] of Object.entries(m)) {
+      const value = num(v);
+      if (value === undefined || notCurves.has(k) || /^(eval|prm|tokens)\//.test(k)) continue;
+      const metric = k.replace(/^train\//, '');
+      const list = byMetric.get(metric) ?? [];
+      list.push({ step: increasing ? steps[i]! : i + 1, value });
+      byMetric.set(metric, list);
+    }
+  });
+  return [...byMetric].flatMap(([metric, list]) => downsample(list).map((p) => ({ run, arm, metric, ...p })));
 }
 
 /** Bucket means, so a long run draws a few hundred points rather than every step. */
@@ -187,10 +194,11 @@ function curvesChart(runs: RunData[], all: CurvePoint[], id: string, title: stri
   const metrics = [...new Set(all.map((p) => p.metric))].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b)).slice(0, MAX_CURVES);
   if (metrics.length === 0) return null;
   const values = all.filter((p) => metrics.includes(p.metric));
+  const control = values.some((p) => p.arm === 'control');
   return {
     id,
     title,
-    caption: `${what} (${metrics.join(', ')}), each panel with its own y scale. Long runs are drawn as bucket means of at most ${MAX_POINTS} points; where steps restart each loop iteration, steps are numbered in the order they were logged.`,
+    caption: `${what} (${metrics.join(', ')}), each panel with its own y scale${control ? '; dashed: the control arm' : ''}. Long runs are drawn as bucket means of at most ${MAX_POINTS} points; where steps restart each loop iteration, steps are numbered in the order they were logged.`,
     spec: {
       data: { values },
       facet: { field: 'metric', type: 'nominal', title: null, sort: metrics },
@@ -204,6 +212,7 @@ function curvesChart(runs: RunData[], all: CurvePoint[], id: string, title: stri
           x: { field: 'step', type: 'quantitative', title: 'learner step' },
           y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
           color: runColor(runs),
+          ...(control ? { strokeDash: { field: 'arm', type: 'nominal' as const, title: 'arm', scale: { domain: ['loop', 'control'], range: [[1, 0], [4, 2]] } } } : {}),
         },
       },
     },

@@ -62,6 +62,14 @@ describe('ppo learner', () => {
     expect(vl(steps.length - 8)).toBeLessThan(vl(0));
   }, 120_000);
 
+  it('stops an update early once approx_kl passes target_kl', async () => {
+    const model = toyModel(1);
+    const groups = await toyRollouts(model, 4, 8, 5);
+    const res = await ppoLearner({ targetKl: 1e-9, optimizer: { ...defaultPpoConfig.optimizer, lr: 1e-3 }, miniBatch: 8 }).update(groups, { policy: { model, tokenizer: toyTokenizer }, reference: frozenCopy(model), seed: 0 });
+    // Step 1 starts at the sampling policy (approx_kl 0); step 2 has moved, and ends the update (16 steps without the limit).
+    expect(res.steps).toBe(2);
+  }, 120_000);
+
   it('learns with potential-based shaping by the process reward', async () => {
     const { after } = await train({ shaping: 'potential', epochs: 2 }, 8);
     expect(after).toBeGreaterThan(0.7);

@@ -52,6 +52,11 @@ export interface PpoConfig {
   entropyCoef: number;
   /** Passes over each batch (default 4: TRL's num_ppo_epochs, cleanrl's update_epochs). */
   epochs: number;
+  /**
+   * Stop the update's remaining steps once a step's approx_kl (per token, old → new policy)
+   * exceeds this (cleanrl's target_kl; Schulman's early stopping in spinningup's PPO). Default 0: off.
+   */
+  targetKl: number;
   /** Rollouts per optimizer step (default 64). */
   miniBatch: number;
   /** Policy AdamW; lr 1e-4 by default, no weight decay. */
@@ -80,6 +85,7 @@ export const defaultPpoConfig = {
   whitenAdvantages: true,
   entropyCoef: 0,
   epochs: 4,
+  targetKl: 0,
   miniBatch: 64,
   optimizer: { ...defaultAdamWConfig, lr: 1e-4, weightDecay: 0 },
   valueOptimizer: { ...defaultAdamWConfig, lr: 1e-3, weightDecay: 0 },
@@ -219,10 +225,11 @@ export function ppoLearner(config: Partial<PpoConfig> = {}): PpoLearner {
       const warmup = Math.round(cfg.warmupRatio * totalSteps);
       const history: StepMetrics[] = [];
       let trainedTokens = 0;
-      for (let epoch = 0; epoch < cfg.epochs; epoch++) {
+      let stopped = false;
+      for (let epoch = 0; epoch < cfg.epochs && !stopped; epoch++) {
         const order = new Rng(`${ctx.seed}/ppo/epoch/${epoch}`).shuffle(seqs.map((_, i) => i));
         for (let s0 = 0; s0 < order.length; s0 += cfg.miniBatch) {
-          if (ctx.shouldStop?.()) break;
+          if (stopped || ctx.shouldStop?.()) break;
           const mini = order.slice(s0, s0 + cfg.miniBatch).filter((i) => lengths[i]! > 0);
           if (mini.length === 0) continue;
           const normalizer = Math.max(1, mini.reduce((a, i) => a + lengths[i]!, 0));
@@ -275,6 +282,7 @@ export function ppoLearner(config: Partial<PpoConfig> = {}): PpoLearner {
           };
           history.push(m);
           ctx.onStep?.(m);
+          if (cfg.targetKl > 0 && m.approx_kl! > cfg.targetKl) stopped = true;
           await new Promise((resolve) => setImmediate(resolve));
         }
       }

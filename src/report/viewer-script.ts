@@ -186,7 +186,13 @@ export function treeViewer(): void {
     const head = document.getElementById('sl-tree-head');
     if (head) {
       const verdict = tree.correct === null ? 'correctness unknown' : tree.correct ? 'correct' : 'wrong';
-      head.textContent = `${tree.algo}${tree.budget !== undefined ? ` at budget ${tree.budget}` : ''} on ${tree.problemId}: ${n} nodes (${tree.source === 'tree' ? 'search tree' : 'prefix tree of the trajectories'}); answer ${tree.answer ?? 'none'} (${verdict})`;
+      let good = 0;
+      let bad = 0;
+      for (const m of tree.leaf) {
+        if (m === 1) good++;
+        else if (m === 2) bad++;
+      }
+      head.textContent = `${tree.algo}${tree.budget !== undefined ? ` at budget ${tree.budget}` : ''} on ${tree.problemId}: ${n} nodes (${tree.source === 'tree' ? 'search tree' : 'prefix tree of the trajectories'}), ${good} correct and ${bad} wrong leaves; answer ${tree.answer ?? 'none'} (${verdict})`;
     }
     const ul = document.createElement('ul');
     ul.className = 'sl-root';

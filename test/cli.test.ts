@@ -60,6 +60,26 @@ describe('searchlearn CLI', () => {
     const rows = lastJson(t.stdout)['rows'] as { algo: string; budget: number; accuracy: number; output_tokens: number }[];
     expect(rows.map((r) => `${r.algo}@${r.budget}`)).toEqual(['greedy@1', 'majority@2']);
     for (const r of rows) expect(r.output_tokens).toBeGreaterThan(0);
+    // --out DIR: eval.jsonl (one EvalRow a line) and search/<algo>-<budget>.jsonl (SearchResults with `correct`);
+    // the gold-reading verifier makes best-of-n an oracle; majority and greedy use no reward at all.
+    const evalDir = join(tmp, 'eval-out');
+    const o = await run(['eval', '--checkpoint', out, '--task', 'arith', '--problems', '2', '--algos', 'greedy,majority,best-of-n', '--budgets', '2', '--temperature', '0.7', '--out', evalDir]);
+    expect(o.code, o.stderr).toBe(0);
+    expect(o.stdout).toContain('ORACLE pass@N');
+    const evalRows = readFileSync(join(evalDir, 'eval.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(evalRows.map((r) => [r['algo'], r['oracle'], r['reward'], r['temperature']])).toEqual([
+      ['greedy', false, 'none', 0],
+      ['majority', false, 'none', 0.7],
+      ['best-of-n', true, 'verifier:arith', 0.7],
+    ]);
+    for (const r of evalRows) for (const k of ['reward_tokens', 'prompt_tokens', 'cached_prompt_tokens', 'reward_calls', 'output_tokens']) expect(typeof r[k], k).toBe('number');
+    expect(evalRows[1]!['reward_calls']).toBe(0);
+    expect(evalRows[2]!['reward_calls']).toBeGreaterThan(0);
+    for (const name of ['greedy-1', 'majority-2', 'best-of-n-2']) {
+      const results = readFileSync(join(evalDir, 'search', `${name}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { correct: unknown; compute: unknown });
+      expect(results).toHaveLength(2);
+      for (const r of results) expect(typeof r.correct).toBe('boolean');
+    }
     const file = join(tmp, 'searches.jsonl');
     const s = await run(['search', '--checkpoint', out, '--task', 'arith', '--algo', 'best-of-n', '--budget', '2', '--problems', '2', '--out', file, '--json']);
     expect(s.code, s.stderr).toBe(0);
@@ -77,6 +97,9 @@ describe('searchlearn CLI', () => {
       [['eval', '--checkpoint', tmp, '--task', 'arith', '--algos', 'nope'], /--algos .*expected algorithms from greedy/],
       [['search', '--checkpoint', tmp, '--task', 'arith', '--algo', 'beam', '--budget', '0'], /--budget "0": must be >= 1/],
       [['eval', '--checkpoint', tmp, '--task', 'sudoku'], /unknown task "sudoku"/],
+      [['eval', '--checkpoint', tmp, '--task', 'arith', '--algos', 'majority', '--temperature', '-1'], /--temperature "-1": must be >= 0/],
+      [['eval', '--checkpoint', tmp, '--task', 'arith', '--problems', '-3'], /--problems "-3": must be >= 1/],
+      [['eval', '--checkpoint', tmp, '--task', 'arith', '--algos', 'beam', '--aggregation', 'max'], /--aggregation "max": expected min, prod, last or mean/],
       [['sample', '--checkpoint', join(tmp, 'missing'), '--prompt', 'x'], /directory missing/],
       [['init', '--task', 'arith', '--out', join(tmp, 'x'), '--behaviours', 'plan,dance'], /unknown behaviour "dance"/],
       [['train-lm', '--data', join(tmp, 'nope.txt'), '--out', join(tmp, 'y')], /no such file/],

@@ -20,7 +20,7 @@ export function parseCommand<S extends z.ZodType>(
 ): z.infer<S> {
   let values: Record<string, unknown>;
   try {
-    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args: joinNegativeValues(argv, options), options, strict: true, allowPositionals: false }));
   } catch (e) {
     const known = Object.keys(options).map((k) => `--${k}`).join(', ');
     throw new CliError(`${command}: ${(e as Error).message.split('\n')[0]} (options: ${known})`);
@@ -35,6 +35,24 @@ export function parseCommand<S extends z.ZodType>(
     throw new CliError(`${command}: --${key} ${shown}: ${issue.message}`);
   }
   return parsed.data;
+}
+
+/**
+ * `--flag -3` → `--flag=-3` for flags that take a value: parseArgs reads a value starting with
+ * "-" as another flag ("argument is ambiguous"), so a negative number would never reach the
+ * schema, whose message says what is valid ("must be >= 0").
+ */
+export function joinNegativeValues(argv: readonly string[], options: OptionSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const flag = /^--([^=]+)$/.exec(argv[i]!);
+    const next = argv[i + 1];
+    if (flag && options[flag[1]!]?.type === 'string' && next !== undefined && /^-\.?\d/.test(next)) {
+      out.push(`${argv[i]}=${next}`);
+      i++;
+    } else out.push(argv[i]!);
+  }
+  return out;
 }
 
 /** A numeric flag given as a string: `num({int: true, min: 1})`. */

@@ -54,6 +54,15 @@ describe('train-prm', () => {
     expect(r.labels).toBeGreaterThan(0);
     expect(r).toHaveProperty('step_accuracy');
     expect(r).toHaveProperty('auc');
+    // Labels drawn at search's temperature; the aggregation search will use is the one reported.
+    expect(r).toMatchObject({ aggregation: 'min', temperature: 0.8 });
+    expect(Object.keys(r.by_aggregation as object).sort()).toEqual(['last', 'mean', 'min', 'prod']);
+    // Within-problem selection on held-out samples: k = --samples, against majority@k and the oracle pass@k.
+    expect(r.selection).toMatchObject({ k: 2, problems: 2 });
+    for (const key of ['single', 'bestOfK', 'majorityAtK', 'weightedAtK', 'passAtK']) expect(typeof (r.selection as Record<string, unknown>)[key]).toBe('number');
+    expect((r.selection as { bestOfK: number; passAtK: number }).bestOfK).toBeLessThanOrEqual((r.selection as { passAtK: number }).passAtK);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { labelling: { temperature: number } };
+    expect(config.labelling.temperature).toBe(0.8);
     for (const f of ['config.json', 'metrics.jsonl', 'labels.jsonl', 'checkpoint/model.safetensors']) expect(existsSync(join(out, f))).toBe(true);
     const rows = readFileSync(join(out, 'labels.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { prompt: string; completions: string[]; labels: boolean[] });
     expect(rows).toHaveLength(12);
@@ -62,6 +71,7 @@ describe('train-prm', () => {
 
     const reward = await parseRewardSpec(`prm:${out}`, arith);
     expect(reward.kind).toBe('process');
+    expect(reward.aggregation).toBe('min');
     expect(reward).toBeInstanceOf(LearnedRewardModel);
     const p = arith.problems('test', 1, 0)[0]!;
     const { scores } = await reward.score([{ problem: p, prompt: arith.formatPrompt(p), steps: ['Plan: add', 'Answer: 1'], complete: true }]);
@@ -80,7 +90,19 @@ describe('train-prm', () => {
     await expect(parseRewardSpec(`prm:${out}`, arith)).rejects.toThrow(/holds an outcome reward model \(ORM\): use orm:/);
   });
 
+  it('stores the chosen aggregation (the default of search), and takes --task-option', async () => {
+    const out = join(dir, 'run-last');
+    const r = await trainPrm([...base, '--out', out, '--aggregation', 'last', '--task-option', 'maxDigits=2', '--temperature', '1']);
+    expect(r).toMatchObject({ aggregation: 'last', temperature: 1 });
+    expect((await parseRewardSpec(`prm:${out}`, arith)).aggregation).toBe('last');
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { labelling: { taskOptions: Record<string, string> } };
+    expect(config.labelling.taskOptions).toEqual({ maxDigits: '2' });
+  });
+
   it('rejects bad flags with one line', async () => {
+    await expect(trainPrmCommand.run([...base, '--out', join(dir, 'x'), '--temperature', '-1'])).rejects.toThrow(/--temperature "-1": must be > 0/);
+    await expect(trainPrmCommand.run([...base, '--out', join(dir, 'x'), '--problems', '-3'])).rejects.toThrow(/--problems "-3": must be >= 2/);
+    await expect(trainPrmCommand.run([...base, '--out', join(dir, 'x'), '--task-option', 'digits=9'])).rejects.toThrow(/--task arith: .*digits/);
     await expect(trainPrmCommand.run([...base, '--out', join(dir, 'x'), '--kind', 'dpo'])).rejects.toThrow(/--kind "dpo": expected process \(PRM\), outcome \(ORM\) or bt/);
     await expect(trainPrmCommand.run(['--task', 'arith', '--out', join(dir, 'x')])).rejects.toThrow(/--checkpoint missing: required/);
   });

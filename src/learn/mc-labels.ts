@@ -21,7 +21,11 @@ export interface McLabelConfig {
   samples: number;
   /** Rollouts per step prefix (k; default 8, as Math-Shepherd's N = 8). */
   rollouts: number;
-  /** Sampling temperature of solutions and rollouts (default 1). */
+  /**
+   * Sampling temperature of solutions and rollouts (default 0.8, the search algorithms' default):
+   * a step's label is the chance that *search's* sampling reaches the right answer from it, and
+   * the labelled solutions should look like the ones search will score.
+   */
   temperature: number;
   /** Token cap per solution or rollout (default: the policy's context length). */
   maxTokens?: number;
@@ -35,7 +39,7 @@ export interface McLabelConfig {
 export const defaultMcLabelConfig = {
   samples: 4,
   rollouts: 8,
-  temperature: 1,
+  temperature: 0.8,
   prefixBatch: 32,
   problemBatch: 16,
   seed: 0,

@@ -262,6 +262,76 @@ export interface RewardEval {
   solutionAccuracy: number;
   /** Solution-level ROC AUC of the final score against the outcome. */
   solutionAuc: number;
+  /** Within-problem ranking (what search needs), when answers were given: see `RankingEval`. */
+  ranking?: RankingEval;
+  /** Solution AUC and within-problem ranking under each aggregation (process models), to choose one. */
+  byAggregation?: Partial<Record<Aggregation, { solutionAuc: number; ranking?: RankingEval }>>;
+}
+
+/**
+ * How well a reward ranks the solutions *of one problem*, the quantity search depends on. A
+ * pooled AUC over all problems mostly measures problem difficulty (easy problems' solutions all
+ * score high); best-of-N needs the right solution to outscore the wrong ones of the same problem.
+ */
+export interface RankingEval {
+  /** Problems with both a correct and an incorrect solution (the only ones per-problem AUC is defined on). */
+  mixedProblems: number;
+  /** Mean over mixed problems of the AUC of final scores against outcomes. */
+  perProblemAuc: number;
+  problems: number;
+  /** Solutions per problem (the smallest count; k of best-of-k and majority@k). */
+  k: number;
+  /** Mean outcome of single solutions (the sampling baseline). */
+  single: number;
+  /** Highest-scored answered solution is correct. */
+  bestOfK: number;
+  /** Most frequent answer is correct (no reward used). */
+  majorityAtK: number;
+  /** Answer with the largest summed score is correct. */
+  weightedAtK: number;
+  /** Some solution is correct (oracle pass@k, reads the gold answer). */
+  passAtK: number;
+}
+
+/**
+ * Within-problem ranking metrics from final scores, outcomes and extracted answers (one per
+ * solution, grouped by problem id). Only solutions with an answer can be chosen.
+ */
+export function rankingEval(items: readonly { problemId: string; score: number; outcome: boolean; answer: string | null }[]): RankingEval {
+  const groups = new Map<string, typeof items[number][]>();
+  for (const it of items) groups.set(it.problemId, [...(groups.get(it.problemId) ?? []), it]);
+  let mixed = 0, aucSum = 0, best = 0, maj = 0, wmaj = 0, pass = 0, single = 0, count = 0;
+  let k = Infinity;
+  for (const g of groups.values()) {
+    k = Math.min(k, g.length);
+    single += g.filter((x) => x.outcome).length;
+    count += g.length;
+    if (g.some((x) => x.outcome)) pass++;
+    const a = auc(g.map((x) => x.score), g.map((x) => x.outcome));
+    if (!Number.isNaN(a)) {
+      mixed++;
+      aucSum += a;
+    }
+    const answered = g.filter((x) => x.answer !== null);
+    if (answered.length === 0) continue;
+    let top = answered[0]!;
+    for (const x of answered) if (x.score > top.score) top = x;
+    if (top.outcome) best++;
+    const votes = new Map<string, { n: number; w: number; right: boolean }>();
+    for (const x of answered) {
+      const v = votes.get(x.answer!) ?? { n: 0, w: 0, right: false };
+      v.n++;
+      v.w += Math.max(0, x.score);
+      v.right ||= x.outcome;
+      votes.set(x.answer!, v);
+    }
+    const pick = (key: 'n' | 'w') => [...votes.values()].reduce((a, b) => (b[key] > a[key] ? b : a));
+    if (pick('n').right) maj++;
+    if (pick('w').right) wmaj++;
+  }
+  const P = groups.size;
+  const frac = (x: number) => (P ? x / P : NaN);
+  return { mixedProblems: mixed, perProblemAuc: mixed ? aucSum / mixed : NaN, problems: P, k: Number.isFinite(k) ? k : 0, single: count ? single / count : NaN, bestOfK: frac(best), majorityAtK: frac(maj), weightedAtK: frac(wmaj), passAtK: frac(pass) };
 }
 
 /**
@@ -269,18 +339,27 @@ export interface RewardEval {
  * the same positions). A process model gives step scores directly; an outcome model scores each
  * step prefix as a partial solution, so all kinds compare on the same step labels.
  */
-export async function evaluateReward(reward: LearnedRewardModel, rows: readonly StepLabelRow[], aggregation: Aggregation = 'min'): Promise<RewardEval> {
+export async function evaluateReward(
+  reward: LearnedRewardModel,
+  rows: readonly StepLabelRow[],
+  aggregation: Aggregation = 'min',
+  /** Each row's extracted final answer (aligned with rows): adds within-problem ranking metrics. */
+  answers?: readonly (string | null)[],
+): Promise<RewardEval> {
   const problem = { id: '', prompt: '', answer: '' };
   const stepScores: number[] = [];
   const hard: number[] = [];
   const soft: number[] = [];
   const finals: number[] = [];
   const outcomes: boolean[] = [];
-  const withSteps = rows.filter((r) => r.steps.length > 0);
+  const kept = rows.map((r, i) => i).filter((i) => rows[i]!.steps.length > 0);
+  const withSteps = kept.map((i) => rows[i]!);
+  const perStep: number[][] = [];
   if (reward.kind === 'process') {
     const { scores } = await reward.score(withSteps.map((r) => ({ problem, prompt: r.prompt, steps: r.steps, complete: true })));
     for (const s of scores) {
       stepScores.push(...s.stepScores!);
+      perStep.push(s.stepScores!);
       finals.push(aggregate(s.stepScores!, aggregation));
     }
   } else {
@@ -298,7 +377,20 @@ export async function evaluateReward(reward: LearnedRewardModel, rows: readonly 
     outcomes.push(r.outcome);
   }
   const acc = (s: number[], l: (number | boolean)[]) => (s.length ? s.filter((v, i) => (v >= 0.5) === (l[i] === true || l[i] === 1)).length / s.length : NaN);
+  const rank = (fs: readonly number[]) => (answers ? rankingEval(withSteps.map((r, j) => ({ problemId: r.problemId, score: fs[j]!, outcome: r.outcome, answer: answers[kept[j]!] ?? null }))) : undefined);
+  const extra: Pick<RewardEval, 'ranking' | 'byAggregation'> = {};
+  const ranking = rank(finals);
+  if (ranking) extra.ranking = ranking;
+  if (reward.kind === 'process') {
+    extra.byAggregation = {};
+    for (const how of ['min', 'prod', 'last', 'mean'] as const) {
+      const fs = perStep.map((ss) => aggregate(ss, how));
+      const r = rank(fs);
+      extra.byAggregation[how] = { solutionAuc: auc(fs, outcomes), ...(r ? { ranking: r } : {}) };
+    }
+  }
   return {
+    ...extra,
     steps: stepScores.length,
     stepAccuracy: acc(stepScores, hard),
     stepAuc: auc(stepScores, hard),

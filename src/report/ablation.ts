@@ -39,6 +39,10 @@ function bestRow(rows: EvalRecord[]): EvalRecord | undefined {
 function iterationAccuracy(m: Metric): { accuracy: number; what: string } | undefined {
   const search = num(m['eval/search_accuracy']);
   if (search !== undefined) return { accuracy: search, what: 'search' };
+  return greedyAccuracy(m);
+}
+
+function greedyAccuracy(m: Metric): { accuracy: number; what: string } | undefined {
   const greedy = num(m['eval/greedy_accuracy']);
   if (greedy !== undefined) return { accuracy: greedy, what: 'greedy' };
   const levels = Object.keys(m).filter((k) => k.startsWith('eval/greedy/')).map((k) => num(m[k])).filter((v): v is number => v !== undefined);
@@ -63,11 +67,17 @@ export function ablationRungs(run: RunData): Rung[] {
   const rows = evalRowsOf(run);
   const greedy = rows.find((r) => r.algo === 'greedy');
   const initLine = run.metrics.find((m) => !isIterationLine(m) && num(m['eval/greedy_accuracy']) !== undefined);
+  // A loop's iteration 0 is evaluated before any learning: greedy and search of the initial policy.
+  const iter0 = run.metrics.find((m) => isIterationLine(m) && !isControl(m) && num(m.iteration) === 0);
+  const greedy0 = iter0 ? greedyAccuracy(iter0) : undefined;
   if (greedy) add(0, greedy.accuracy, greedy.output_tokens, 'eval: greedy');
   else if (initLine) add(0, num(initLine['eval/greedy_accuracy'])!, num(initLine['eval/output_tokens']), 'metrics: eval/greedy_accuracy');
+  else if (greedy0) add(0, greedy0.accuracy, undefined, `loop iteration 0 (${greedy0.what})`);
   const deployable = rows.filter((r) => r.algo !== 'greedy' && !isOracle(r));
   const plain = bestRow(deployable.filter((r) => !learnedReward.test(r.reward ?? '')));
+  const search0 = iter0 ? num(iter0['eval/search_accuracy']) : undefined;
   if (plain) add(1, plain.accuracy, plain.output_tokens, `eval: ${plain.algo}@${plain.budget}${plain.reward ? ` (${plain.reward})` : ''}`);
+  else if (search0 !== undefined) add(1, search0, iterTokens(iter0!), 'loop iteration 0 (search)');
   const guided = bestRow(deployable.filter((r) => learnedReward.test(r.reward ?? '')));
   if (guided) add(2, guided.accuracy, guided.output_tokens, `eval: ${guided.algo}@${guided.budget} (${guided.reward})`);
   const iters = run.metrics.filter((m) => isIterationLine(m) && !isControl(m) && (num(m.iteration) ?? 0) >= 1 && iterationAccuracy(m));

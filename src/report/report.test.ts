@@ -88,6 +88,15 @@ describe('chart data', () => {
     expect(rungs[1]!.source).toMatch(/^eval: majority@64/);
     expect(rungs[2]!.source).toMatch(/prm:/);
     expect(rungs[4]!.source).toBe('loop iteration 4 (search)');
+    // A loop alone: its iteration 0 (before learning) gives the first two rungs.
+    const loop = readRun(tmp(), 'loop');
+    loop.metrics = [0, 1, 2].map((iteration) => ({ event: 'iteration', iteration, 'eval/greedy/a': 0.2 + iteration / 10, 'eval/greedy/b': 0.4, 'eval/search_accuracy': 0.5 + iteration / 10 }));
+    expect(ablationRungs(loop).map((r) => [r.order, r.accuracy, r.source])).toEqual([
+      [0, 0.30000000000000004, 'loop iteration 0 (greedy, mean over levels)'],
+      [1, 0.5, 'loop iteration 0 (search)'],
+      [3, 0.6, 'loop iteration 1 (search)'],
+      [4, 0.7, 'loop iteration 2 (search)'],
+    ]);
   });
 });
 

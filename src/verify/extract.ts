@@ -266,7 +266,7 @@ function clean(s: string): string {
     prev = t;
     t = t
       .replace(/^\$+|(?<!\\)\$+$/g, '')
-      .replace(/^\\?["'“]|\\?["'”]$/g, '')
+      .replace(/^\\?["“]|\\?["”]$/g, '')
       .replace(/(?<!\\)[.,;:。]+$/, '')
       .trim();
   }

@@ -226,7 +226,8 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
       seed: iterSeed,
       onStep: (m: StepMetrics) => {
         run.log({ event: 'train', iteration: it, ...m });
-        o.onProgress?.({ stage: `learn ${config.learner}`, done: m.step, total: config.steps, unit: 'step', fields: { loss: m['loss'] ?? NaN } });
+        // SFT runs `steps` steps; the RL and preference learners' counts follow their data (their totals are not known ahead).
+        o.onProgress?.({ stage: `learn ${config.learner}`, done: m.step, total: config.learner === 'sft' ? config.steps : m.step + 1, unit: 'step', fields: { loss: m['loss'] ?? NaN } });
       },
       ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}),
     };

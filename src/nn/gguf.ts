@@ -9,7 +9,8 @@
  * Little-endian throughout. Only F32 tensors are written: the built-in model is small, and exact
  * F32 keeps llama.cpp's output equal to the built-in engine's.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 export const GGUF_MAGIC = 'GGUF';
 export const GGUF_VERSION = 3;
@@ -151,11 +152,12 @@ export function ggufHeader(file: GgufFileIn): { header: Buffer; offsets: number[
   return { header: Buffer.from(w.bytes()), offsets };
 }
 
-/** Writes a GGUF file atomically (a temporary file renamed into place). */
+/** Writes a GGUF file atomically (a temporary file renamed into place), creating its directory. */
 export function writeGguf(path: string, file: GgufFileIn): void {
   const alignment = file.alignment ?? GGUF_DEFAULT_ALIGNMENT;
   const { header } = ggufHeader(file);
   const tmp = `${path}.tmp-${process.pid}`;
+  mkdirSync(dirname(path), { recursive: true });
   const fd = openSync(tmp, 'w');
   try {
     writeAll(fd, header);

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,21 +9,27 @@ import { commands } from './commands.js';
 
 /** End to end through the compiled CLI (`npm test` builds dist/ with tsc first). */
 const main = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-const run = (args: string[]) => spawnSync('node', [main, 'report', ...args], { encoding: 'utf8' });
+/** Runs the CLI without blocking the test worker (a blocked worker misses vitest's heartbeats on a busy machine). */
+function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('node', [main, 'report', ...args], { encoding: 'utf8' }, (err, stdout, stderr) => {
+      resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
 
 describe('searchlearn report, compiled CLI', () => {
   it('is registered as a command', () => expect(commands.some((c) => c.name === 'report')).toBe(true));
 
-  it('writes RUN_DIR/report.html for one run and --out for several, and prints the path', () => {
+  it('writes RUN_DIR/report.html for one run and --out for several, and prints the path', async () => {
     const root = mkdtempSync(join(tmpdir(), 'searchlearn-report-cli-'));
     const a = writeFixtureRun(join(root, 'a'), { seed: 1, problems: 5, trainSteps: 20, treeNodes: 30 });
     const b = writeFixtureRun(join(root, 'b'), { seed: 2, problems: 5, trainSteps: 20, treeNodes: 30 });
-    const one = run([a]);
+    const out = join(root, 'cmp', 'both.html');
+    const [one, two] = await Promise.all([run([a]), run([a, b, '--out', out])]);
     expect(one.status, one.stderr).toBe(0);
     expect(one.stdout).toMatch(new RegExp(`^report: ${join(a, 'report.html')} \\(\\d+ plots, \\d+ search trees, [0-9.]+ MB, 2 unreadable lines skipped`));
     expect(readFileSync(join(a, 'report.html'), 'utf8')).toContain('<figure id="fig-test-time-scaling"');
-    const out = join(root, 'cmp', 'both.html');
-    const two = run([a, b, '--out', out]);
     expect(two.status, two.stderr).toBe(0);
     expect(two.stdout).toContain(`report: ${out} (`);
     const html = readFileSync(out, 'utf8');
@@ -31,15 +37,16 @@ describe('searchlearn report, compiled CLI', () => {
     expect(html).toContain('<b>b</b>');
   });
 
-  it('bad arguments exit 2 with one line naming the bad value', () => {
+  it('bad arguments exit 2 with one line naming the bad value', async () => {
     const root = mkdtempSync(join(tmpdir(), 'searchlearn-report-cli-'));
     const cases: [string[], RegExp][] = [
       [[], /^searchlearn: report: RUN_DIR: give at least one run directory/],
       [[join(root, 'nope')], /^searchlearn: report: RUN_DIR ".*nope": no such directory$/],
       [[root, '--out', 'x.png'], /^searchlearn: report: --out "x.png": expected a file name ending in .html/],
     ];
-    for (const [args, message] of cases) {
-      const r = run(args);
+    const results = await Promise.all(cases.map(([args]) => run(args)));
+    for (const [i, [args, message]] of cases.entries()) {
+      const r = results[i]!;
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr.trim()).toMatch(message);

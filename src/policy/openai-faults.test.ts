@@ -5,15 +5,19 @@ import { afterAll, expect, it } from 'vitest';
 import { runSearch } from '../eval/eval.js';
 import { createVerifierReward } from '../reward/verifier.js';
 import { startFaultProxy } from '../serve/fault-proxy.js';
-import { spawnServe, writeTinyCheckpoint } from '../serve/testing.js';
+import { builtinBackend } from '../serve/batcher.js';
+import { startServer } from '../serve/server.js';
+import { writeTinyCheckpoint } from '../serve/testing.js';
 import { getTask } from '../tasks/registry.js';
+import { BuiltinPolicy } from './builtin.js';
 import { createOpenAIPolicy, type OpenAIPolicyOptions } from './openai.js';
 
 /**
  * The issue's fault target: a best-of-16 eval over 100 problems through two fault-injecting
  * proxies (500, 429 with Retry-After, dropped and truncated connections, stalls) in front of
  * `searchlearn serve` completes with every request accounted for, none lost, none counted twice.
- * Samples fan out (one request per sample), so 1600 requests cross the faults. The server is
+ * Samples fan out (one request per sample), so 1600 requests cross the faults. A stall holds the
+ * answer 300 ms, then the proxy cuts the connection (a load balancer's idle timeout). The server is
  * deterministic under seeds, so the faulty run must equal a fault-free run sample for sample and
  * token for token: a lost request would leave a sample missing, one counted twice would add tokens.
  */
@@ -22,13 +26,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 it('best-of-16 over 100 problems under injected faults loses and double-counts nothing', async () => {
   writeTinyCheckpoint(dir, { contextLength: 64 });
-  const server = await spawnServe(dir, ['--model-name', 'tiny', '--batch-window-ms', '2', '--kernels', 'reference']);
-  const rates = { error500: 0.05, error429: 0.05, drop: 0.03, truncate: 0.02, stall: 0.005 };
-  const proxies = await Promise.all([startFaultProxy(server.url, rates, { seed: 1 }), startFaultProxy(server.url, rates, { seed: 2 })]);
+  // In process: no client timeout can fire spuriously (stalls end by the proxy cutting the
+  // connection), so the server's synchronous decoding blocking the loop for a few ms is harmless.
+  const server = await startServer(builtinBackend(BuiltinPolicy.load(dir, 'reference')), { port: 0, modelName: 'tiny', batcher: { windowMs: 2 } });
+  const rates = { error500: 0.05, error429: 0.05, drop: 0.03, truncate: 0.02, stall: 0.01 };
+  const proxies = await Promise.all([startFaultProxy(server.url, rates, { seed: 1, stallMs: 300 }), startFaultProxy(server.url, rates, { seed: 2, stallMs: 300 })]);
   try {
     const task = getTask('arith');
     const problems = task.problems('test', 100, 0);
-    const opts: OpenAIPolicyOptions = { model: 'tiny', n: 'fanout', concurrency: 8, timeoutMs: 1500, retryBaseDelayMs: 5, maxRetries: 12 };
+    const opts: OpenAIPolicyOptions = { model: 'tiny', n: 'fanout', concurrency: 8, timeoutMs: 120_000, retryBaseDelayMs: 5, maxRetries: 12 };
     const evalOn = async (baseURLs: string[]) => {
       const policy = await createOpenAIPolicy({ ...opts, baseURLs });
       const probes = policy.stats.attempts; // /v1/models per endpoint and /tokenize: not generation
@@ -70,8 +76,9 @@ it('best-of-16 over 100 problems under injected faults loses and double-counts n
     // Every request accounted for: each attempt reached a proxy and ended exactly once (used or retried).
     expect(attempts).toBe(sum((s) => s.received));
     expect(attempts).toBe(st.ok - faulty.probes + st.retried);
-    // Every injected fault cost one retry (a slow answer on a busy machine may cost more: a timeout).
-    expect(st.retried).toBeGreaterThanOrEqual(injected);
+    // Every injected fault cost exactly one retry (stalls end with the proxy cutting the connection,
+    // so a slow machine causes no timeouts of its own; the client's timeout is tested in openai.test.ts).
+    expect(st.retried).toBe(injected);
     expect(injected).toBeGreaterThan(100);
     // None counted twice: calls and tokens equal the fault-free run's.
     expect(calls(faulty)).toBe(1600);
@@ -82,6 +89,6 @@ it('best-of-16 over 100 problems under injected faults loses and double-counts n
     for (const e of faulty.policy.endpoints()) expect(e.ok).toBeGreaterThan(400);
   } finally {
     for (const p of proxies) await p.close();
-    await server.stop();
+    await server.close();
   }
-}, 180_000);
+}, 600_000);

@@ -1,8 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { parseLoopConfig, type LoopConfig } from '../loop/config.js';
 import { readInitData, runLoop, type IterationRow } from '../loop/loop.js';
 import { formatLoopRow, loopTableHeader } from '../loop/table.js';
+import { writeReport } from '../report/report.js';
 import { CliError, parseCommand, type Command } from './args.js';
 import { parseTaskOptions } from './common.js';
 import { onInterrupt } from './interrupt.js';
@@ -97,7 +99,8 @@ export const loopCommand: Command = {
     });
     stop.dispose();
     if (stop.requested()) console.error(`stopped after iteration ${state.iteration}; rerun the same command to resume`);
-    if (a.json) console.log(JSON.stringify(state));
-    else console.error(`run directory: ${a.out} (metrics.jsonl, checkpoints/, search/, data/)`);
+    const report = await writeReport([a.init, a.out], join(a.out, 'report.html'));
+    if (a.json) console.log(JSON.stringify({ ...state, report: report.path }));
+    else console.error(`run directory: ${a.out} (metrics.jsonl, checkpoints/, search/, data/); report: ${report.path}`);
   },
 };

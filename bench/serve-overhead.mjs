@@ -56,7 +56,7 @@ try {
   const { createOpenAIPolicy } = await dist('policy/openai.js');
   const { BuiltinPolicy } = await dist('policy/builtin.js');
   const policy = await createOpenAIPolicy({ baseURL: url, model: 'bench', concurrency: C });
-  const prompts = Array.from({ length: C }, (_, k) => `Q: ${k}+${k * 7}=?\n`);
+  const prompts = Array.from({ length: C }, (_, k) => `Q: ${k}+${k * 7}=\n`);
   const req = (k, r) => ({ prefixes: [prompts[k]], n: 1, maxTokens, temperature: 1, seed: 1000 * r + k });
   // Warm-up: one round each side.
   await Promise.all(prompts.map((_, k) => policy.generate(req(k, 999))));

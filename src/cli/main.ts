@@ -2,9 +2,10 @@
 import { UserError } from '../core/errors.js';
 import { type Command } from './args.js';
 import { CliError } from './args.js';
-import { commands } from './commands.js';
+import { commandIndex } from './command-index.js';
 
-function help(): string {
+async function help(): Promise<string> {
+  const { commands } = await import('./commands.js');
   const width = Math.max(...commands.map((c) => c.name.length));
   return [
     'searchlearn: search and learning for reasoning (arXiv 2412.14135)',
@@ -20,13 +21,14 @@ function help(): string {
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    console.log(help());
+    console.log(await help());
     return;
   }
-  const command: Command | undefined = commands.find((c) => c.name === name);
-  if (!command) {
-    throw new CliError(`unknown command "${name}" (commands: ${commands.map((c) => c.name).join(', ')})`);
+  const entry = commandIndex.find((c) => c.name === name);
+  if (!entry) {
+    throw new CliError(`unknown command "${name}" (commands: ${commandIndex.map((c) => c.name).join(', ')})`);
   }
+  const command: Command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(`usage: searchlearn ${command.usage}\n\n${command.summary}`);
     return;

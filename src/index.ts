@@ -62,5 +62,17 @@ export * from './tasks/index.js';
 export { builtinBackend, policyBackend, type ServeBackend } from './serve/batcher.js';
 export { defaultServeConfig, startServer, type RunningServer, type ServeConfig } from './serve/server.js';
 
-// Learners and the search ↔ learning loop: being written now (src/learn/, src/loop/); export them here, e.g.
-// export { sft, dpo, grpo, ppo, type Learner } from './learn/index.js'; export { runLoop } from './loop/loop.js';
+// Learners, training data from search, policy initialization, and the search ↔ learning loop.
+export type { Learner, LearnerContext, LearnResult, StepMetrics, TrainablePolicy } from './learn/learner.js';
+export { frozenCopy } from './learn/learner.js';
+export { sftRows, sequencePairs, stepPairs, rolloutGroups, exactStepLabels, keptTrajectories, defaultExampleConfig, type SftRow, type PreferencePair, type Rollout, type RolloutGroup, type ExampleConfig } from './learn/examples.js';
+export { sftLearner, defaultSftConfig, type SftConfig } from './learn/sft.js';
+export { dpoLearner, defaultDpoConfig, type DpoConfig } from './learn/dpo.js';
+export { grpoLearner, defaultGrpoConfig, type GrpoConfig } from './learn/grpo.js';
+export { ppoLearner, defaultPpoConfig, type PpoConfig } from './learn/ppo.js';
+export { initPolicy, initData, defaultInitConfig, type InitOptions, type InitResult } from './learn/init-policy.js';
+export { trainPrm, defaultTrainPrmConfig, type TrainPrmOptions, type TrainPrmResult } from './learn/train-prm.js';
+export { runLoop, type LoopOptions, type IterationRow, type LoopState } from './loop/loop.js';
+export { parseLoopConfig, defaultLoopConfig, loopConfigSchema, type LoopConfig } from './loop/config.js';
+export { evaluateLevels, passAtK, type EvalLevel, type LevelScores } from './loop/evaluate.js';
+export { createStepCheckReward } from './reward/step-check.js';

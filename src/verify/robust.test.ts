@@ -49,7 +49,7 @@ describe('verify is time-bounded on pathological inputs', () => {
   it('reports the time budget as the reason when it runs out', () => {
     // 500 expressions in a variable, matched against their reverse: ~125,000 symbolic comparisons.
     const n = 500;
-    const gold = Array.from({ length: n }, (_, k) => `x+${k}`).join(',');
+    const gold = `\\boxed{${Array.from({ length: n }, (_, k) => `x+${k}`).join(',')}}`;
     const pred = `\\boxed{${Array.from({ length: n }, (_, k) => `x+${n - 1 - k}`).join(',')}}`;
     const { r, ms } = timed(gold, pred, 50);
     expect(r).toMatchObject({ correct: false, reason: 'timed out after 50 ms' });

@@ -105,9 +105,10 @@ export const evalCommand: Command = {
         if (a.out) appendFileSync(join(a.out, 'eval.jsonl'), JSON.stringify(row) + '\n');
       }
     }
+    const report = a.out ? await (await import('../report/report.js')).writeReport([a.out], join(a.out, 'report.html')) : null;
     if (!a.json) {
       console.log(`${task.name}, ${problems.length} held-out problems, reward ${reward.id}${reward.oracle ? ' (ORACLE: reads the gold answer)' : ''}\n${formatTable(rows)}`);
-      if (a.out) console.log(`rows in ${join(a.out, 'eval.jsonl')}, searches in ${join(a.out, 'search')}/`);
-    } else console.log(JSON.stringify({ rows }));
+      if (a.out) console.log(`rows in ${join(a.out, 'eval.jsonl')}, searches in ${join(a.out, 'search')}/, report ${report!.path}`);
+    } else console.log(JSON.stringify({ rows, ...(report ? { report: report.path } : {}) }));
   },
 };

@@ -7,7 +7,7 @@ import { loadModel, saveModel } from '../nn/model-io.js';
 import { LmTrainer } from '../nn/train.js';
 import { BuiltinPolicy } from '../policy/builtin.js';
 import type { LoopConfig } from './config.js';
-import { evaluateLevels, type EvalLevel, type LevelScores } from './evaluate.js';
+import { evalConfigFor, evaluateLevels, type EvalLevel, type LevelScores } from './evaluate.js';
 
 /**
  * The control that would explain a loop's gain away: the initial policy trained further on its
@@ -47,6 +47,6 @@ export async function runControl(o: {
     if (trainer.step >= trainer.config.steps) break;
   }
   saveModel(o.run.file('control/checkpoint'), model, tokenizer, { command: 'loop-control', trainedTokens: tokens });
-  const levels = await evaluateLevels(new BuiltinPolicy(model, tokenizer), o.levels, { samples: o.config.evalSamples, passK: [1, 8, 16, 64].filter((k) => k <= o.config.evalSamples), temperature: o.config.temperature, voteN: Math.min(o.config.voteN, o.config.evalSamples), maxTokens: o.config.maxTokens }, o.config.seed, o.onProgress);
+  const levels = await evaluateLevels(new BuiltinPolicy(model, tokenizer), o.levels, evalConfigFor(o.config), o.config.seed, o.onProgress);
   return { levels, trainedTokens: tokens };
 }

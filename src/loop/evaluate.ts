@@ -26,6 +26,12 @@ export interface EvalConfig {
 
 export const defaultEvalConfig = { samples: 16, passK: [1, 8, 16], temperature: 0.8, voteN: 8, maxTokens: 200 } satisfies EvalConfig;
 
+/** The evaluation a loop config asks for: pass@k at 1, 8, 16, 64 up to the samples drawn (and at the samples themselves). */
+export function evalConfigFor(c: { evalSamples: number; voteN: number; temperature: number; maxTokens: number }): EvalConfig {
+  const passK = [1, 8, 16, 64].filter((k) => k <= c.evalSamples);
+  return { samples: c.evalSamples, passK: passK.includes(c.evalSamples) ? passK : [...passK, c.evalSamples], temperature: c.temperature, voteN: Math.min(c.voteN, c.evalSamples), maxTokens: c.maxTokens };
+}
+
 /** Unbiased pass@k from c correct of n samples (Chen et al. 2021): 1 − C(n−c, k) / C(n, k). */
 export function passAtK(n: number, c: number, k: number): number {
   if (n - c < k) return 1;

@@ -23,7 +23,7 @@ import type { SearchResult } from '../search/search.js';
 import { getTask } from '../tasks/registry.js';
 import type { Task } from '../tasks/task.js';
 import { runControl } from './control.js';
-import { evaluateLevels, type EvalLevel, type LevelScores } from './evaluate.js';
+import { evalConfigFor, evaluateLevels, type EvalLevel, type LevelScores } from './evaluate.js';
 import type { LoopConfig } from './config.js';
 import { sampleProblems } from './rollouts.js';
 
@@ -174,7 +174,7 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
   if (state.iteration === 0 && state.rows.length === 0) {
     // Iteration 0: the initial policy, evaluated once (the first point of every curve).
     const t0 = performance.now();
-    const scores = await evaluateLevels(policy, levels, evalConfig(config), config.seed, o.onProgress);
+    const scores = await evaluateLevels(policy, levels, evalConfigFor(config), config.seed, o.onProgress);
     const row: IterationRow = { iteration: 0, control: false, levels: scores, searchedTokens: 0, trainedTokens: 0, examples: 0, learn: {}, wallS: (performance.now() - t0) / 1000 };
     run.log({ event: 'iteration', iteration: 0, ...evalMetrics(scores), 'tokens/searched': 0, 'tokens/trained': 0 });
     state.rows.push(row);
@@ -247,7 +247,7 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
       run.log({ event: 'prm', iteration: it, 'prm/auc': prm.auc ?? NaN, 'prm/per_problem_auc': prm.per_problem_auc ?? NaN });
       trainReward = loadRewardModel(prmDir).reward;
     }
-    const scores = await evaluateLevels(policy, levels, evalConfig(config), config.seed, o.onProgress);
+    const scores = await evaluateLevels(policy, levels, evalConfigFor(config), config.seed, o.onProgress);
     state.iteration = it;
     state.searchedTokens += searched;
     state.trainedTokens += learned.trainedTokens;
@@ -272,9 +272,4 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     }
   }
   return { state, levels: levelNames };
-}
-
-function evalConfig(config: LoopConfig) {
-  const passK = [1, 8, 16, 64].filter((k) => k <= config.evalSamples);
-  return { samples: config.evalSamples, passK: passK.includes(config.evalSamples) ? passK : [...passK, config.evalSamples], temperature: config.temperature, voteN: Math.min(config.voteN, config.evalSamples), maxTokens: config.maxTokens };
 }

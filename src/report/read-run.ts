@@ -1,3 +1,5 @@
+import { treeSchema as searchTreeSchema } from '../search/jsonl.js';
+import type { SearchTree } from '../search/search.js';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -38,15 +40,8 @@ export interface TrajectoryRecord {
   outputTokens?: number;
 }
 
-export interface TreeRecord {
-  parent: number[];
-  step: string[];
-  visits: number[];
-  q: number[];
-  prior: number[];
-  reward: (number | null)[];
-  terminal: boolean[];
-}
+/** A saved search tree: the SearchTree of search/search.ts. */
+export type TreeRecord = SearchTree;
 
 /** A saved SearchResult (src/search/search.ts), with what eval adds (`correct`, `budget`). */
 export interface SearchRecord {
@@ -107,16 +102,7 @@ const trajectorySchema = z.object({
   outputTokens: finite.optional(),
 });
 
-const treeSchema = z
-  .object({
-    parent: z.array(z.number().int()),
-    step: z.array(z.string()),
-    visits: z.array(z.number()),
-    q: z.array(z.number()),
-    prior: z.array(z.number()),
-    reward: z.array(z.number().nullable()),
-    terminal: z.array(z.boolean()),
-  })
+const treeSchema = searchTreeSchema
   .refine((t) => [t.step, t.visits, t.q, t.prior, t.reward, t.terminal].every((a) => a.length === t.parent.length), { message: 'tree arrays differ in length' });
 
 const searchSchema = z.object({

@@ -21,7 +21,8 @@ const trajectorySchema = z.object({
   correct: z.boolean().optional(),
 });
 
-const treeSchema = z.object({
+/** A SearchTree's flat arrays (also read by the report). */
+export const treeSchema = z.object({
   parent: z.array(z.number().int()),
   step: z.array(z.string()),
   visits: z.array(z.number()),

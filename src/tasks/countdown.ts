@@ -27,6 +27,7 @@
  * rStar-Math), not an oracle.
  */
 import type { Problem } from '../core/problem.js';
+import { UserError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { lastAnswerLine } from './answer.js';
 import { checkKeys, intOption } from './config.js';
@@ -172,7 +173,7 @@ function collectCountdown(split: Split, count: number, seed: number, config: Cou
   }
   const distinct = out.length;
   if (distinct < count && (split === 'test' || distinct === 0)) {
-    throw new Error(`countdown: found only ${distinct} of ${count} distinct ${split} problems (${config.numbers} numbers up to ${config.maxNumber}, targets ${config.minTarget}-${config.maxTarget}); ask for fewer or widen the task config`);
+    throw new UserError(`countdown: found only ${distinct} of ${count} distinct ${split} problems (${config.numbers} numbers up to ${config.maxNumber}, targets ${config.minTarget}-${config.maxTarget}); ask for fewer or widen the task config`);
   }
   for (let i = 0; out.length < count; i++) out.push(out[i % distinct]!);
   return out;

@@ -1,5 +1,6 @@
 import type { Problem } from '../core/problem.js';
 import { Rng, hashString } from '../core/rng.js';
+import { UserError } from '../core/errors.js';
 import type { Split } from './task.js';
 
 /**
@@ -34,7 +35,8 @@ export function collectProblems(
   const maxDraws = 1000 + 200 * count;
   for (let draws = 0; out.length < count; draws++) {
     if (draws >= maxDraws) {
-      throw new Error(`${task}: found only ${out.length} of ${count} distinct ${split} problems in ${maxDraws} draws; widen the task config`);
+      // A user's choice (a task option or a problem count), not a bug: one line that says what to change.
+      throw new UserError(`${task}: found only ${out.length} of ${count} distinct ${split} problems in ${maxDraws} draws; ask for fewer problems (e.g. --train-problems ${out.length}) or widen the task options`);
     }
     const c = generate(rng);
     if (splitOf(c.canonical) !== split || seen.has(c.canonical)) continue;

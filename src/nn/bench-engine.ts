@@ -7,12 +7,16 @@ import { createOrtKernels } from './ort/ort-kernels.js';
 import { backward } from './tensor.js';
 import { CharTokenizer } from './tokenizer.js';
 import { AdamW } from './adamw.js';
+import { FloatArena } from './wasm/arena.js';
+import { referenceAttention, wasmAttention, type AttentionKernel } from './wasm/attention.js';
 
 /** What `searchlearn bench engine` measures (one run, one machine, fast and reference side by side). */
 export interface EngineBench {
   gemm_peak_gflops: number;
   train: { tokens_per_s: number; model_gflops: number; mfu: number; step_ms: number; peak_rss_mib: number };
   sample: { batch1_tokens_per_s: number; batch64_tokens_per_s: number };
+  /** Decode attention alone (64 rows × 128 cached positions, one layer): SIMD kernel against the plain-TS reference. */
+  decode_attention: { wasm_us: number; reference_us: number; speedup: number };
   reference: { train_tokens_per_s: number; batch64_tokens_per_s: number; gemm_gflops: number };
   ratios: { train_fast_over_reference: number; batch64_fast_over_reference: number };
   model: { size: string; parameters: number; d_model: number; n_layers: number; n_heads: number; d_ff: number; vocab: number; batch: number; context: number; flops_per_token: number };
@@ -80,6 +84,40 @@ export function sampleTokensPerSec(cfg: ModelConfig, k: Kernels, tok: CharTokeni
   return rates[Math.floor(rates.length / 2)]!;
 }
 
+/**
+ * Decode attention alone: `batch` rows, each over its own `history` cached positions, one layer
+ * of the model's heads; best-of-`reps` microseconds per call of the SIMD kernel and of the
+ * plain-TS reference, on the same memory.
+ */
+export function decodeAttentionMicros(cfg: ModelConfig, batch: number, history: number, reps: number): { wasm_us: number; reference_us: number; speedup: number } {
+  const H = cfg.nHeads;
+  const D = cfg.dModel / H;
+  const arena = new FloatArena();
+  const rng = new Rng(4);
+  const segs = Array.from({ length: batch }, () => arena.alloc(2 * cfg.nLayers * H * history * D));
+  const q = arena.alloc(batch * H * D);
+  const out = arena.alloc(batch * H * D);
+  const scores = arena.alloc(history + 4);
+  const desc = arena.alloc(6 * batch);
+  const f = arena.f32;
+  for (let i = 0; i < f.length; i++) f[i] = rng.next() - 0.5;
+  const m = arena.i32;
+  segs.forEach((seg, r) => m.set([(q + r * H * D) * 4, (out + r * H * D) * 4, 1, seg * 4, history * D * 4, history], desc + 6 * r));
+  const time = (k: AttentionKernel): number => {
+    k.attend(desc * 4, batch, H, 0, 1 / Math.sqrt(D), scores * 4);
+    let best = Infinity;
+    for (let i = 0; i < reps; i++) {
+      const t0 = performance.now();
+      k.attend(desc * 4, batch, H, 0, 1 / Math.sqrt(D), scores * 4);
+      best = Math.min(best, performance.now() - t0);
+    }
+    return best * 1000;
+  };
+  const wasm = time(wasmAttention(arena.memory, D));
+  const ref = time(referenceAttention(arena.memory, D));
+  return { wasm_us: round(wasm), reference_us: round(ref), speedup: round(ref / wasm, 2) };
+}
+
 export function benchEngine(log: (line: string) => void = () => {}): EngineBench {
   const tok = new CharTokenizer(ALPHABET);
   const cfg = configForSize('demo', tok.vocabSize);
@@ -97,6 +135,8 @@ export function benchEngine(log: (line: string) => void = () => {}): EngineBench
   log(`sample batch 1: ${Math.round(b1)} tokens/s`);
   const b64 = sampleTokensPerSec(cfg, fast, tok, 64, 112);
   log(`sample batch 64: ${Math.round(b64)} tokens/s`);
+  const att = decodeAttentionMicros(cfg, 64, 128, 20);
+  log(`decode attention 64×128: ${att.wasm_us} µs SIMD, ${att.reference_us} µs reference (${att.speedup}×)`);
   const peakRss = process.memoryUsage().rss / 2 ** 20;
 
   // Reference kernels: naive loops, so smaller batches (throughput per token barely depends on batch there).
@@ -110,6 +150,7 @@ export function benchEngine(log: (line: string) => void = () => {}): EngineBench
     gemm_peak_gflops: round(peak),
     train: { tokens_per_s: Math.round(train.tokensPerSec), model_gflops: round(modelGflops), mfu: round(modelGflops / peak, 3), step_ms: round(train.stepMs), peak_rss_mib: Math.round(peakRss) },
     sample: { batch1_tokens_per_s: Math.round(b1), batch64_tokens_per_s: Math.round(b64) },
+    decode_attention: att,
     reference: { train_tokens_per_s: Math.round(refTrain.tokensPerSec), batch64_tokens_per_s: Math.round(ref64), gemm_gflops: round(refGemm) },
     ratios: { train_fast_over_reference: round(train.tokensPerSec / refTrain.tokensPerSec), batch64_fast_over_reference: round(b64 / ref64) },
     model: { size: 'demo', parameters: parameterCount(cfg), d_model: cfg.dModel, n_layers: cfg.nLayers, n_heads: cfg.nHeads, d_ff: cfg.dFF, vocab: cfg.vocabSize, batch: B, context: T, flops_per_token: flopsPerToken },

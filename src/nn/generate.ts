@@ -1,7 +1,7 @@
 import { Rng } from '../core/rng.js';
 import type { FinishReason } from '../core/trajectory.js';
 import { InferenceEngine } from './infer.js';
-import { PrefixCache, type CachedSequence } from './kv-cache.js';
+import { PrefixCache, type CachedSequence, type PrefixCacheStats } from './kv-cache.js';
 import type { Transformer } from './model.js';
 import { defaultSamplingParams, logSoftmaxAt, sampleToken, type SamplingParams } from './sampler.js';
 import type { CharTokenizer } from './tokenizer.js';
@@ -34,13 +34,18 @@ export interface GenerateStats {
 }
 
 export interface GeneratorOptions {
-  /** Prefix cache budget in tokens (default 65536; 0 disables reuse across calls). */
-  prefixCacheTokens: number;
+  /**
+   * Prefix cache budget in bytes of KV segments kept alive (default 32 MiB: 16K tokens of the
+   * demo size's 2 KiB per token; 0 disables reuse across calls).
+   */
+  prefixCacheBytes: number;
+  /** Deprecated budget in tokens, kept for callers: 0 disables the prefix cache, other values are ignored (the bound is `prefixCacheBytes`). */
+  prefixCacheTokens?: number;
   /** Most sequences decoded together (bounds memory; default 256). */
   maxBatch: number;
 }
 
-export const defaultGeneratorOptions = { prefixCacheTokens: 65536, maxBatch: 256 } satisfies GeneratorOptions;
+export const defaultGeneratorOptions = { prefixCacheBytes: 32 * 2 ** 20, maxBatch: 256 } satisfies GeneratorOptions;
 
 /**
  * Batched sampling with a KV cache. Each prefix is computed once (or found in the prefix cache)
@@ -54,10 +59,23 @@ export class Generator {
   constructor(readonly model: Transformer, readonly tokenizer: CharTokenizer, opts: Partial<GeneratorOptions> = {}) {
     this.opts = { ...defaultGeneratorOptions, ...opts };
     this.engine = new InferenceEngine(model);
-    this.cache = new PrefixCache(this.opts.prefixCacheTokens);
+    this.cache = new PrefixCache(this.opts.prefixCacheTokens === 0 ? 0 : this.opts.prefixCacheBytes);
   }
 
-  /** Encodes and computes a prefix (or reuses the cache); returns its sequence and next-token logits. */
+  /** Prefix cache hit rate and size (`hitTokens / lookupTokens` is the share of prompt tokens not recomputed). */
+  get cacheStats(): PrefixCacheStats {
+    return this.cache.stats;
+  }
+
+  /** Drops every cached prefix (a caller moving to unrelated problems); their KV memory returns to the engine. */
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  /**
+   * Encodes and computes a prefix (or reuses the cache); returns its sequence and next-token
+   * logits. The caller owns the returned sequences (cache hits come as new handles) and disposes them.
+   */
   private prefill(prefixes: string[], stats: GenerateStats): { ids: number[]; seq: CachedSequence; next: Float32Array }[] {
     const ctx = this.model.config.contextLength;
     const prepared = prefixes.map((p) => {
@@ -77,7 +95,7 @@ export class Generator {
       firstIndex.set(key, i);
       if (hit && hit.length === ids.length) {
         stats.cachedPromptTokens += ids.length;
-        result[i] = { ids, seq: hit.seq, next: hit.nextLogits };
+        result[i] = { ids, seq: hit.seq.share(), next: hit.nextLogits };
         return;
       }
       const rest = ids.slice(hit ? hit.length : 0);
@@ -164,13 +182,17 @@ export class Generator {
         }
         if (toFeed.length === 0) break;
         for (const a of toFeed) {
-          if (!a.seq) a.seq = roots[a.prefix]!.seq.fork(Math.min(o.maxTokens, ctx - a.rootIds.length));
+          // Sized to need: the tail starts small and doubles (a short step holds a few KB, not maxTokens' worth).
+        if (!a.seq) a.seq = roots[a.prefix]!.seq.fork();
         }
         const logits = this.engine.append(toFeed.map((a) => a.seq!), toFeed.map((a) => [a.out.tokenIds[a.out.tokenIds.length - 1]!]));
         toFeed.forEach((a, j) => (a.next = logits[j]!));
         active = toFeed;
       }
     }
+    // KV memory back to the engine, except what the prefix cache keeps.
+    for (const a of all) a.seq?.dispose();
+    for (const r of roots) r.seq.dispose();
     // Text with stop strings: cut just after the first stop string.
     for (const row of samples) {
       for (const s of row) {
@@ -211,15 +233,16 @@ export class Generator {
         throw new Error(`prefix and continuation (${root!.ids.length + cont.length} tokens) exceed the context length ${this.model.config.contextLength}`);
       }
       const logprobs: number[] = [];
-      if (cont.length === 0) return { logprobs, stats };
-      logprobs.push(logSoftmaxAt(root!.next, cont[0]!));
+      if (cont.length > 0) logprobs.push(logSoftmaxAt(root!.next, cont[0]!));
       if (cont.length > 1) {
         const seq = root!.seq.fork(cont.length - 1);
         const [rows] = this.engine.append([seq], [cont.slice(0, -1)], true);
+        seq.dispose();
         const V = this.model.config.vocabSize;
         for (let j = 1; j < cont.length; j++) logprobs.push(logSoftmaxAt(rows!.subarray((j - 1) * V, j * V), cont[j]!));
       }
-      stats.promptTokens += cont.length;
+      root!.seq.dispose();
+      if (cont.length > 0) stats.promptTokens += cont.length;
       return { logprobs, stats };
     });
   }

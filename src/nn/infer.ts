@@ -1,26 +1,68 @@
 import type { Transformer } from './model.js';
-import { CachedSequence, type ChainLink, type KVSegment } from './kv-cache.js';
+import { CachedSequence } from './kv-cache.js';
+import { FloatArena } from './wasm/arena.js';
+import { descriptorInts, referenceAttention, simdAvailable, wasmAttention, type AttentionKernel } from './wasm/attention.js';
+
+export interface InferenceEngineOptions {
+  /**
+   * Attention over the KV cache: 'wasm' is the WebAssembly SIMD kernel (src/nn/wasm/attention.ts),
+   * 'reference' the plain-TS loops beside it. Default 'wasm' where the runtime has 128-bit SIMD.
+   */
+  attention: 'wasm' | 'reference';
+}
+
+export const defaultInferenceEngineOptions = { attention: 'wasm' } satisfies InferenceEngineOptions;
+
+/** KV memory of one engine (all its segments and scratch live in one WebAssembly memory). */
+export interface KvMemoryStats {
+  /** Bytes in live blocks now (segments, plus the attention scratch). */
+  bytesInUse: number;
+  /** Most bytes live at once since creation or `resetPeak()`. */
+  peakBytes: number;
+  /** Size of the WebAssembly memory (its high-water mark: it never shrinks). */
+  reservedBytes: number;
+}
 
 /**
  * Inference with a KV cache: appends tokens to cached sequences and returns next-token logits.
  * One call handles any mix of sequences and token counts (a long prefill, or one token for each
  * of 64 samples): the rows of all sequences go through each weight matrix as one GEMM; attention
- * reads each row's own chain of cached segments (shared prefixes are read, never recomputed).
+ * reads each row's own chain of cached segments (shared prefixes are read, never recomputed),
+ * one kernel call per layer for all rows.
  */
 export class InferenceEngine {
   /** Tokens run through the model since creation (prefix sharing is measured by this). */
   tokensComputed = 0;
+  readonly arena = new FloatArena();
+  readonly attention: AttentionKernel;
   private readonly H: number;
   private readonly D: number;
-  private scratch = new Float32Array(0);
+  private scratch = { offset: 0, floats: 0 };
 
-  constructor(readonly model: Transformer) {
+  constructor(readonly model: Transformer, opts: Partial<InferenceEngineOptions> = {}) {
     this.H = model.config.nHeads;
     this.D = model.config.dModel / model.config.nHeads;
+    const o = { ...defaultInferenceEngineOptions, ...opts };
+    this.attention = o.attention === 'wasm' && simdAvailable() ? wasmAttention(this.arena.memory, this.D) : referenceAttention(this.arena.memory, this.D);
   }
 
+  /** A sequence from position 0 with room for `capacity` tokens (it grows when needed). */
   newSequence(capacity: number): CachedSequence {
-    return CachedSequence.empty(capacity, this.model.config.nLayers, this.H, this.D);
+    return CachedSequence.empty(this.arena, capacity, this.model.config.nLayers, this.H, this.D);
+  }
+
+  get kvStats(): KvMemoryStats {
+    return { bytesInUse: this.arena.bytesInUse, peakBytes: this.arena.peakBytes, reservedBytes: this.arena.reservedBytes };
+  }
+
+  /** Scratch block in the arena of at least `floats` floats (kept between calls). */
+  private scratchFor(floats: number): number {
+    if (this.scratch.floats < floats) {
+      if (this.scratch.floats > 0) this.arena.release(this.scratch.offset, this.scratch.floats);
+      const n = Math.max(floats, 2 * this.scratch.floats);
+      this.scratch = { offset: this.arena.alloc(n), floats: n };
+    }
+    return this.scratch.offset;
   }
 
   /**
@@ -34,20 +76,52 @@ export class InferenceEngine {
     const D = this.D;
     const k = m.kernels;
     let N = 0;
+    let descLen = 0;
+    let longest = 0;
     const rowSeq: number[] = [];
     const rowPos: number[] = [];
     for (let s = 0; s < seqs.length; s++) {
       const seq = seqs[s]!;
-      const need = seq.tail.length + tokens[s]!.length;
-      if (need > seq.tail.capacity) throw new Error(`KV cache: sequence needs ${need} slots, its segment holds ${seq.tail.capacity}`);
+      if (seq.isDisposed) throw new Error('KV cache: append to a disposed sequence');
       if (seq.pos + tokens[s]!.length > contextLength) throw new Error(`context length ${contextLength} exceeded`);
+      seq.tail.ensure(seq.tail.length + tokens[s]!.length);
       for (let j = 0; j < tokens[s]!.length; j++) {
         rowSeq.push(s);
         rowPos.push(seq.pos + j);
       }
       N += tokens[s]!.length;
+      descLen += tokens[s]!.length * descriptorInts(seq.history.length + 1);
+      longest = Math.max(longest, seq.pos + tokens[s]!.length);
     }
     this.tokensComputed += N;
+    // Scratch in the arena: qkv rows [N, 3C], attention output [N, C], scores, row descriptors.
+    const scoresLen = (longest + 4 + 3) & ~3;
+    const base = this.scratchFor(N * 4 * C + scoresLen + descLen);
+    const qkvAt = base;
+    const outAt = qkvAt + N * 3 * C;
+    const scoresAt = outAt + N * C;
+    const descAt = scoresAt + scoresLen;
+    // No arena allocation below this line: the views stay valid.
+    const f32 = this.arena.f32;
+    const i32 = this.arena.i32;
+    {
+      let p = descAt;
+      for (let r = 0; r < N; r++) {
+        const seq = seqs[rowSeq[r]!]!;
+        i32[p++] = (qkvAt + r * 3 * C) * 4;
+        i32[p++] = (outAt + r * C) * 4;
+        i32[p++] = seq.history.length + 1;
+        for (const link of seq.history) {
+          i32[p++] = link.seg.offset * 4;
+          i32[p++] = link.seg.capacity * D * 4;
+          i32[p++] = link.count;
+        }
+        i32[p++] = seq.tail.offset * 4;
+        i32[p++] = seq.tail.capacity * D * 4;
+        i32[p++] = rowPos[r]! - seq.tail.start + 1;
+      }
+    }
+    const scale = 1 / Math.sqrt(D);
     const { cos, sin } = m.ropeFor(contextLength);
     const half = D / 2;
     // Embeddings.
@@ -82,22 +156,20 @@ export class InferenceEngine {
             }
           }
         }
-        const seq = seqs[rowSeq[r]!]!;
-        const tail = seq.tail;
+        const tail = seqs[rowSeq[r]!]!.tail;
         const slot = rowPos[r]! - tail.start;
-        const kc = tail.k[l]!;
-        const vc = tail.v[l]!;
+        const kAt = tail.kOffset(l);
+        const vAt = kAt + H * tail.capacity * D;
         for (let hh = 0; hh < H; hh++) {
           const dst = (hh * tail.capacity + slot) * D;
-          kc.set(qkv.subarray(row + C + hh * D, row + C + hh * D + D), dst);
-          vc.set(qkv.subarray(row + 2 * C + hh * D, row + 2 * C + hh * D + D), dst);
+          f32.set(qkv.subarray(row + C + hh * D, row + C + hh * D + D), kAt + dst);
+          f32.set(qkv.subarray(row + 2 * C + hh * D, row + 2 * C + hh * D + D), vAt + dst);
         }
       }
       // Attention: each row attends over its sequence's history and its own tail up to itself.
-      for (let r = 0; r < N; r++) {
-        const seq = seqs[rowSeq[r]!]!;
-        this.attendRow(qkv, r * 3 * C, seq.history, seq.tail, rowPos[r]! - seq.tail.start + 1, l, att, r * C);
-      }
+      f32.set(qkv.subarray(0, N * 3 * C), qkvAt);
+      this.attention.attend(descAt * 4, N, H, l, scale, scoresAt * 4);
+      att.set(f32.subarray(outAt, outAt + N * C));
       const proj = k.gemm(att, m.weight(`blk.${l}.attn_output.weight`), N, C, C, false, true);
       for (let i = 0; i < x.length; i++) x[i]! += proj[i]!;
       rmsnormRows(x, m.weight(`blk.${l}.ffn_norm.weight`), h, N, C, eps);
@@ -139,67 +211,6 @@ export class InferenceEngine {
       i += n;
     }
     return out;
-  }
-
-  /** softmax(q·Kᵀ/√D)·V for one row over a chain of cached segments (all heads). */
-  private attendRow(qkv: Float32Array, qOff: number, history: ChainLink[], tail: KVSegment, tailCount: number, layer: number, out: Float32Array, outOff: number): void {
-    const H = this.H;
-    const D = this.D;
-    let total = tailCount;
-    for (const link of history) total += link.count;
-    if (this.scratch.length < total) this.scratch = new Float32Array(Math.max(total, 256));
-    const scores = this.scratch;
-    const scale = 1 / Math.sqrt(D);
-    const nLinks = history.length + 1;
-    for (let hh = 0; hh < H; hh++) {
-      const q = qOff + hh * D;
-      // Scores over every visible position, segment by segment (a plain loop: no closures in the hot path).
-      let t = 0;
-      let max = -Infinity;
-      for (let li = 0; li < nLinks; li++) {
-        const seg = li < history.length ? history[li]!.seg : tail;
-        const count = li < history.length ? history[li]!.count : tailCount;
-        const kc = seg.k[layer]!;
-        let base = hh * seg.capacity * D;
-        for (let j = 0; j < count; j++, base += D) {
-          let d0 = 0, d1 = 0, d2 = 0, d3 = 0;
-          for (let d = 0; d < D; d += 4) {
-            d0 += qkv[q + d]! * kc[base + d]!;
-            d1 += qkv[q + d + 1]! * kc[base + d + 1]!;
-            d2 += qkv[q + d + 2]! * kc[base + d + 2]!;
-            d3 += qkv[q + d + 3]! * kc[base + d + 3]!;
-          }
-          const dot = (d0 + d1 + d2 + d3) * scale;
-          scores[t++] = dot;
-          if (dot > max) max = dot;
-        }
-      }
-      let sum = 0;
-      for (let j = 0; j < total; j++) {
-        const e = Math.exp(scores[j]! - max);
-        scores[j] = e;
-        sum += e;
-      }
-      const inv = 1 / sum;
-      const o = outOff + hh * D;
-      out.fill(0, o, o + D);
-      t = 0;
-      for (let li = 0; li < nLinks; li++) {
-        const seg = li < history.length ? history[li]!.seg : tail;
-        const count = li < history.length ? history[li]!.count : tailCount;
-        const vc = seg.v[layer]!;
-        let base = hh * seg.capacity * D;
-        for (let j = 0; j < count; j++, base += D) {
-          const p = scores[t++]! * inv;
-          for (let d = 0; d < D; d += 4) {
-            out[o + d]! += p * vc[base + d]!;
-            out[o + d + 1]! += p * vc[base + d + 1]!;
-            out[o + d + 2]! += p * vc[base + d + 2]!;
-            out[o + d + 3]! += p * vc[base + d + 3]!;
-          }
-        }
-      }
-    }
   }
 }
 

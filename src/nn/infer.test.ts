@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../core/rng.js';
+import { configForSize, type ModelConfig } from './config.js';
+import { Generator } from './generate.js';
+import { InferenceEngine } from './infer.js';
+import { Transformer } from './model.js';
+import { createOrtKernels } from './ort/ort-kernels.js';
+import { CharTokenizer } from './tokenizer.js';
+
+const tok = new CharTokenizer('abcdefghij0123456789 +=\n');
+
+function model(cfg: ModelConfig, seed = 1): Transformer {
+  const m = new Transformer(cfg, createOrtKernels({ threads: 1 }));
+  m.init(new Rng(seed));
+  for (let i = 0; i < m.params.length; i++) m.params[i]! *= 4;
+  return m;
+}
+
+describe('InferenceEngine: SIMD attention against the plain-TS reference', () => {
+  it('the same logits through prefill, forks of forks, growing tails and mixed batches', () => {
+    for (const [dModel, nHeads] of [[16, 2], [32, 2], [64, 4]] as const) {
+      const m = model({ vocabSize: tok.vocabSize, dModel, nLayers: 2, nHeads, dFF: 24, contextLength: 96, ropeTheta: 10000, normEps: 1e-5 });
+      const engines = [new InferenceEngine(m, { attention: 'wasm' }), new InferenceEngine(m, { attention: 'reference' })];
+      expect(engines[0]!.attention.name).toBe('wasm-simd128');
+      expect(engines[1]!.attention.name).toBe('reference');
+      const V = tok.vocabSize;
+      const outs = engines.map((e) => {
+        const r = new Rng(dModel); // the same token stream for both engines
+        const got: Float32Array[] = [];
+        const root = e.newSequence(1);
+        got.push(...e.append([root], [Array.from({ length: 13 }, () => r.int(3, V - 1))], true));
+        // Three generations of forks, each appended unevenly (tails grow past their first capacity).
+        let seqs = [root.fork(), root.fork(), root.fork()];
+        for (let gen = 0; gen < 3; gen++) {
+          for (let step = 0; step < 6; step++) {
+            const toks = seqs.map((_, i) => Array.from({ length: (i + step) % 3 === 0 ? 1 + r.int(0, 9) : 1 }, () => r.int(3, V - 1)));
+            got.push(...e.append(seqs, toks, step % 2 === 0));
+          }
+          seqs = seqs.flatMap((s, i) => (i < 2 ? [s.fork(), s.fork(2)] : []));
+        }
+        return got;
+      });
+      expect(outs[0]!.length).toBe(outs[1]!.length);
+      let worst = 0;
+      let scale = 0;
+      outs[0]!.forEach((a, i) => {
+        const b = outs[1]![i]!;
+        expect(a.length).toBe(b.length);
+        for (let j = 0; j < a.length; j++) {
+          worst = Math.max(worst, Math.abs(a[j]! - b[j]!));
+          scale = Math.max(scale, Math.abs(b[j]!));
+        }
+      });
+      expect(scale).toBeGreaterThan(0.1);
+      expect(worst / scale).toBeLessThan(1e-5);
+    }
+  });
+});
+
+describe('KV memory', () => {
+  it('a 64-sample search step from one prefix on the demo size holds far less than maxTokens sizing, and returns it after', () => {
+    const alphabet = '0123456789+-*=: \nabcdefghijklmnopqrstuvwxyzAPQ.,()';
+    const t = new CharTokenizer(alphabet);
+    const m = new Transformer(configForSize('demo', t.vocabSize), createOrtKernels({ threads: 1 }));
+    m.init(new Rng(1));
+    const g = new Generator(m, t);
+    const prefix = 'Q: 12+34*5=\n'.repeat(3);
+    const { samples } = g.generate([prefix], { n: 64, maxTokens: 200, seed: 1, stop: ['\n'] });
+    const longest = Math.max(...samples[0]!.map((s) => s.tokenIds.length));
+    const kv = g.engine.kvStats;
+    const bytesPerToken = 2 * 2 * 128 * 4; // layers · (k, v) · dModel · 4 bytes
+    // Segments double from 8 slots: at most twice the tokens written, plus the prefix and scratch.
+    const bound = (64 * 2 * Math.max(8, longest) + 2 * 64) * bytesPerToken + (1 << 20);
+    expect(kv.peakBytes).toBeLessThan(bound);
+    expect(kv.peakBytes).toBeLessThan(64 * 2 ** 20);
+    // Afterwards only what the prefix cache keeps (the prefix and the stopped steps) and scratch stays.
+    expect(g.engine.arena.bytesInUse).toBeLessThanOrEqual(g.cacheStats.bytes + (1 << 20));
+    g.clearCache();
+    expect(g.engine.arena.bytesInUse).toBeLessThan(1 << 20);
+  });
+});

@@ -30,6 +30,13 @@ const options = {
   'eval-samples': { type: 'string' },
   'no-control': { type: 'boolean' },
   seed: { type: 'string' },
+  'train-cmd': { type: 'string' },
+  'export-format': { type: 'string' },
+  'train-timeout': { type: 'string' },
+  policy: { type: 'string' },
+  model: { type: 'string' },
+  'health-url': { type: 'string' },
+  'serve-timeout': { type: 'string' },
   json: { type: 'boolean', default: false },
 } as const;
 
@@ -53,6 +60,13 @@ const schema = z.object({
   'eval-samples': z.string().optional(),
   'no-control': z.boolean().optional(),
   seed: z.string().optional(),
+  'train-cmd': z.string().optional(),
+  'export-format': z.string().optional(),
+  'train-timeout': z.string().optional(),
+  policy: z.string().optional(),
+  model: z.string().optional(),
+  'health-url': z.string().optional(),
+  'serve-timeout': z.string().optional(),
   json: z.boolean(),
 });
 
@@ -62,7 +76,7 @@ const numeric = (v: string | undefined): number | string | undefined => (v === u
 export const loopCommand: Command = {
   name: 'loop',
   summary: 'the search ↔ learning loop: training-time search → data → learner update → held-out evaluation, per iteration, with an equal-token SFT control',
-  usage: 'loop --init RUN --out RUN [--task T] [--learner sft|dpo|ppo|grpo] [--search sample|ALGO] [--budget N] [--reward verifier|majority|step-check|prm:DIR] [--refresh-prm] [--iterations K] [--train-option key=value ...] [--eval-option key=value ...] [--problems P] [--steps S] [--config FILE] [--no-control] [--json]',
+  usage: 'loop --init RUN --out RUN [--task T] [--learner sft|dpo|ppo|grpo|external] [--train-cmd CMD] [--export-format trl-sft|trl-dpo|trl-prm|openrlhf-sft|openrlhf-dpo|verl] [--train-timeout S] [--policy builtin|openai:URL[,URL...]] [--model NAME] [--health-url URL] [--serve-timeout S] [--search sample|ALGO] [--budget N] [--reward verifier|majority|step-check|prm:DIR] [--refresh-prm] [--iterations K] [--train-option key=value ...] [--eval-option key=value ...] [--problems P] [--steps S] [--config FILE] [--no-control] [--json]',
   async run(argv) {
     const a = parseCommand('loop', argv, options, schema);
     let fileConfig: Record<string, unknown> = {};
@@ -77,7 +91,8 @@ export const loopCommand: Command = {
     const flags: Record<string, unknown> = {
       learner: a.learner, search: a.search, budget: numeric(a.budget), reward: a.reward, refreshPrm: a['refresh-prm'], iterations: numeric(a.iterations),
       problems: numeric(a.problems), steps: numeric(a.steps), temperature: numeric(a.temperature), evalProblems: numeric(a['eval-problems']), evalSamples: numeric(a['eval-samples']),
-      seed: numeric(a.seed), ...(a['no-control'] ? { control: false } : {}), ...(a['eval-option'] ? { evalOptions: { ...(fileConfig.evalOptions as object), ...parseTaskOptions(a['eval-option']) } } : {}), ...(a['train-option'] ? { trainOptions: { ...(fileConfig.trainOptions as object), ...parseTaskOptions(a['train-option']) } } : {}),
+      seed: numeric(a.seed), trainCmd: a['train-cmd'], exportFormat: a['export-format'], trainTimeoutS: numeric(a['train-timeout']), policy: a.policy, model: a.model, healthUrl: a['health-url'], serveTimeoutS: numeric(a['serve-timeout']),
+      ...(a['no-control'] ? { control: false } : {}), ...(a['eval-option'] ? { evalOptions: { ...(fileConfig.evalOptions as object), ...parseTaskOptions(a['eval-option']) } } : {}), ...(a['train-option'] ? { trainOptions: { ...(fileConfig.trainOptions as object), ...parseTaskOptions(a['train-option']) } } : {}),
     };
     let config: LoopConfig;
     try {

@@ -1,14 +1,15 @@
 import { dpoLearner, type DpoConfig } from './dpo.js';
+import { externalConfigOf, externalLearner, type ExternalChoice } from './external.js';
 import { grpoLearner, type GrpoConfig } from './grpo.js';
 import type { Learner } from './learner.js';
 import { ppoLearner, type PpoConfig } from './ppo.js';
 import { sftLearner, type SftConfig } from './sft.js';
 
-export const learnerNames = ['sft', 'dpo', 'ppo', 'grpo'] as const;
+export const learnerNames = ['sft', 'dpo', 'ppo', 'grpo', 'external'] as const;
 export type LearnerName = (typeof learnerNames)[number];
 
 /** What a loop config says about its learner: SFT's shared settings, and any learner's own fields. */
-export interface LearnerChoice {
+export interface LearnerChoice extends Partial<ExternalChoice> {
   learner: LearnerName;
   steps: number;
   batchSize: number;
@@ -32,5 +33,8 @@ export function makeLearner(c: LearnerChoice): Learner<never> {
       return grpoLearner(c.learnerConfig as Partial<GrpoConfig>) as Learner<never>;
     case 'ppo':
       return ppoLearner(c.learnerConfig as Partial<PpoConfig>) as Learner<never>;
+    case 'external':
+      // Training by a command of the user's (src/learn/external.ts): its data is an ExternalRound.
+      return externalLearner(externalConfigOf({ exportFormat: 'trl-sft', trainTimeoutS: 0, policy: 'builtin', serveTimeoutS: 1800, ...c })) as Learner<never>;
   }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { exportFormats } from '../data/export.js';
 
 /**
  * The loop's configuration: one zod schema is the type, the defaults and the validation of a
@@ -14,7 +15,31 @@ export const loopConfigSchema = z
     trainOptions: z.record(z.string(), optionValue).default({}),
     /** Task options of the harder held-out level (default: trainOptions). Train on a curriculum of operand mixes, evaluate on the level it leads to. */
     evalOptions: z.record(z.string(), optionValue).optional(),
-    learner: z.enum(['sft', 'dpo', 'ppo', 'grpo']).default('sft'),
+    /** `external`: training handed to a command (TRL, OpenRLHF, verl, ...) given by `trainCmd`; see src/learn/external.ts. */
+    learner: z.enum(['sft', 'dpo', 'ppo', 'grpo', 'external']).default('sft'),
+    /**
+     * `external` learner: the shell command run once per iteration, after the iteration's data is
+     * exported. Placeholders {data} {data_dir} {format} {iteration} {out} {checkpoint} {run}
+     * {model} {base_url} are replaced by shell-quoted values, and the same values are in the
+     * environment as SEARCHLEARN_DATA, SEARCHLEARN_ITERATION, ... (src/learn/external.ts).
+     */
+    trainCmd: z.string().min(1).optional(),
+    /** `external` learner: the format of the exported data (src/data/export.ts). Default trl-sft. */
+    exportFormat: z.enum(exportFormats).default('trl-sft'),
+    /** `external` learner: seconds the command may run (0: no limit, training takes what it takes). */
+    trainTimeoutS: z.number().min(0).default(0),
+    /**
+     * The policy that searches and is evaluated: `builtin` (the init run's model, trained here or
+     * by an external command that writes a checkpoint), or `openai:URL[,URL...]`, a served model
+     * that only the `external` learner can update (the loop waits for the new model to be served).
+     */
+    policy: z.string().regex(/^(builtin|openai:.+)$/, 'expected builtin or openai:URL[,URL...]').default('builtin'),
+    /** `openai:` policy: the served model's name; `{iteration}` in it names each iteration's model (e.g. `policy-iter-{iteration}`). */
+    model: z.string().min(1).optional(),
+    /** `openai:` policy: a URL that answers 2xx once the new model is up (default: the model listed by /v1/models). */
+    healthUrl: z.string().regex(/^https?:\/\/\S+$/, 'expected an http:// or https:// URL').optional(),
+    /** `openai:` policy: seconds to wait for the new model to be served after the command ends. */
+    serveTimeoutS: z.number().positive().default(1800),
     /** Training-time search: `sample` (independent samples, batched across problems) or a search algorithm (beam, mcts, best-of-n, ...). */
     search: z.string().default('sample'),
     /** Samples per problem (or the search's budget N). */
@@ -58,7 +83,13 @@ export const loopConfigSchema = z
     maxTokens: z.number().int().min(8).default(200),
     seed: z.number().int().min(0).default(0),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.learner === 'external' && !c.trainCmd) ctx.addIssue({ code: 'custom', path: ['trainCmd'], message: 'the external learner needs a command (--train-cmd "...")' });
+    if (c.learner !== 'external' && c.trainCmd) ctx.addIssue({ code: 'custom', path: ['trainCmd'], message: `a train command needs --learner external, not ${c.learner}` });
+    if (c.policy !== 'builtin' && c.learner !== 'external') ctx.addIssue({ code: 'custom', path: ['policy'], message: `a served policy is trained by an external command only (--learner external), not ${c.learner}` });
+    if (c.policy !== 'builtin' && c.refreshPrm) ctx.addIssue({ code: 'custom', path: ['refreshPrm'], message: 'refreshing a PRM samples the built-in policy; not available with a served policy' });
+  });
 
 export type LoopConfig = z.infer<typeof loopConfigSchema>;
 

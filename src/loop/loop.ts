@@ -8,11 +8,13 @@ import { initData, type InitData } from '../learn/init-policy.js';
 import { defaultTrainPrmConfig, trainPrm } from '../learn/train-prm.js';
 import { sequencePairs, sftRows, stepPairs, rolloutGroups, exactStepLabels, type SftRow } from '../learn/examples.js';
 import { frozenCopy, type LearnResult, type LearnerContext, type StepMetrics } from '../learn/learner.js';
+import { externalConfigOf, externalLearner } from '../learn/external.js';
 import { makeLearner } from '../learn/registry.js';
 import { RunDir } from '../learn/run-dir.js';
 import { kernelsFor } from '../nn/engine.js';
-import { loadModel, saveModel } from '../nn/model-io.js';
+import { loadModel, resolveCheckpointDir, saveModel } from '../nn/model-io.js';
 import { BuiltinPolicy } from '../policy/builtin.js';
+import type { Policy } from '../policy/policy.js';
 import { loadRewardModel } from '../reward/prm.js';
 import type { RewardModel } from '../reward/reward.js';
 import { createStepCheckReward } from '../reward/step-check.js';
@@ -122,7 +124,7 @@ function trainingReward(spec: string, task: Task): RewardModel | null {
 }
 
 /** Training-time search over the iteration's problems. */
-async function searchProblems(policy: BuiltinPolicy, task: Task, problems: Problem[], config: LoopConfig, reward: RewardModel | null, seed: number, onProgress?: OnProgress): Promise<SearchResult[]> {
+async function searchProblems(policy: Policy, task: Task, problems: Problem[], config: LoopConfig, reward: RewardModel | null, seed: number, onProgress?: OnProgress): Promise<SearchResult[]> {
   onProgress?.({ stage: 'search', done: 0, total: problems.length, unit: 'problem' });
   if (config.search === 'sample') return sampleProblems(policy, task, problems, { n: config.budget, temperature: config.temperature, maxTokens: config.maxTokens, seed, stage: 'search', ...(onProgress ? { onProgress } : {}) });
   if (!reward) throw new UserError(`loop: search ${config.search} needs a reward to guide it (verifier, step-check or prm:DIR), not ${config.reward}`);
@@ -162,12 +164,16 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     run.writeJson('state.json', state);
   };
   const initial = loadModel(o.init, kernels);
-  const start = state.iteration > 0 ? loadModel(run.file(`checkpoints/iter-${state.iteration}`), kernels) : initial;
+  // A served policy (openai:URL) searches and is evaluated; only the external learner updates it.
+  const served = config.policy !== 'builtin';
+  const start = state.iteration > 0 && !served ? loadModel(run.file(`checkpoints/iter-${state.iteration}`), kernels) : initial;
   const policyModel = state.iteration > 0 ? start.model : frozenCopy(initial.model);
   const tokenizer = initial.tokenizer;
   // A policy object per set of weights: its prefix cache holds keys and values computed with
   // the weights of its time, which must not outlive an update.
-  let policy = new BuiltinPolicy(policyModel, tokenizer);
+  let policy: Policy = new BuiltinPolicy(policyModel, tokenizer);
+  const external = config.learner === 'external' ? externalLearner(externalConfigOf(config)) : null;
+  if (served) policy = await external!.policyFor(state.iteration);
   const initialModel = initial.model;
   const levelNames = levels.map((l) => l.name);
 
@@ -195,7 +201,7 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
   if (config.refreshPrm && !config.reward.startsWith('prm:')) throw new UserError(`loop: --refresh-prm retrains a learned PRM; give --reward prm:DIR, not ${config.reward}`);
   // A refreshed PRM from an earlier run of this loop guides the next iteration's search.
   if (config.refreshPrm && state.iteration > 0 && existsSync(run.file(`prm/iter-${state.iteration}`))) trainReward = loadRewardModel(run.file(`prm/iter-${state.iteration}`)).reward;
-  const learner = makeLearner(config);
+  const learner = external ?? makeLearner(config);
 
   for (let it = state.iteration + 1; it <= config.iterations; it++) {
     if (o.shouldStop?.()) break;
@@ -232,18 +238,18 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
       ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}),
     };
     o.onProgress?.({ stage: `learn ${config.learner}`, done: 0, total: config.steps, unit: 'step' });
-    const data = config.learner === 'sft' ? [...rows, ...(rows.length > 0 ? replayRows(it) : [])] : config.learner === 'dpo' ? (config.pairs === 'step' ? stPairs : seqPairs) : rolloutGroups(harderTask, problems, results, filter === 'verified' ? undefined : (_p, t) => (t.score ?? 0));
+    const data = external ? { iteration: it, runDir: o.out, dataDir, checkpoint: served ? null : resolveCheckpointDir(it === 1 ? o.init : run.file(`checkpoints/iter-${it - 1}`)) } : config.learner === 'sft' ? [...rows, ...(rows.length > 0 ? replayRows(it) : [])] : config.learner === 'dpo' ? (config.pairs === 'step' ? stPairs : seqPairs) : rolloutGroups(harderTask, problems, results, filter === 'verified' ? undefined : (_p, t) => (t.score ?? 0));
     let learned: LearnResult = { steps: 0, trainedTokens: 0, metrics: {} };
-    if ((data as unknown[]).length > 0) learned = await learner.update(data as never, ctx);
-    policy = new BuiltinPolicy(policyModel, tokenizer);
+    if (external || (data as unknown[]).length > 0) learned = await learner.update(data as never, ctx);
+    policy = served ? await external!.policyFor() : new BuiltinPolicy(policyModel, tokenizer);
     o.onProgress?.({ stage: `learn ${config.learner}`, done: config.steps, total: config.steps, unit: 'step' });
 
-    saveModel(run.file(`checkpoints/iter-${it}`), policyModel, tokenizer, { command: 'loop', iteration: it, learner: config.learner });
+    if (!served) saveModel(run.file(`checkpoints/iter-${it}`), policyModel, tokenizer, { command: 'loop', iteration: it, learner: config.learner });
     if (config.refreshPrm) {
       // A PRM trained on one policy's samples transfers poorly to the next (the distribution
       // shift of Gao et al. 2023): relabel the new policy's samples (Monte-Carlo rollouts) and retrain.
       const prmDir = run.file(`prm/iter-${it}`);
-      const prm = await trainPrm({ ...defaultTrainPrmConfig, policy, policyDir: run.file(`checkpoints/iter-${it}`), task: harderTask, out: prmDir, problems: Math.min(100, config.problems), seed: iterSeed, temperature: config.temperature, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+      const prm = await trainPrm({ ...defaultTrainPrmConfig, policy: policy as BuiltinPolicy /* the config refuses refreshPrm with a served policy */, policyDir: run.file(`checkpoints/iter-${it}`), task: harderTask, out: prmDir, problems: Math.min(100, config.problems), seed: iterSeed, temperature: config.temperature, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
       run.log({ event: 'prm', iteration: it, 'prm/auc': prm.auc ?? NaN, 'prm/per_problem_auc': prm.per_problem_auc ?? NaN });
       trainReward = loadRewardModel(prmDir).reward;
     }
@@ -253,14 +259,14 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     state.trainedTokens += learned.trainedTokens;
     const wallS = (performance.now() - t0) / 1000;
     state.wallS += wallS;
-    const row: IterationRow = { iteration: it, control: false, levels: scores, searchedTokens: state.searchedTokens, trainedTokens: state.trainedTokens, examples: config.learner === 'sft' ? rows.length : (data as unknown[]).length, learn: learned.metrics, wallS };
+    const row: IterationRow = { iteration: it, control: false, levels: scores, searchedTokens: state.searchedTokens, trainedTokens: state.trainedTokens, examples: external ? (learned.metrics['external/rows'] ?? 0) : config.learner === 'sft' ? rows.length : (data as unknown[]).length, learn: learned.metrics, wallS };
     run.log({ event: 'iteration', iteration: it, ...evalMetrics(scores), 'tokens/searched': state.searchedTokens, 'tokens/trained': state.trainedTokens, 'data/examples': row.examples, 'data/problems_solved': new Set(rows.map((r) => r.problemId)).size / problems.length, ...Object.fromEntries(Object.entries(learned.metrics).map(([k, v]) => [`learn/${k}`, v])), wall_s: wallS });
     state.rows.push(row);
     saveState();
     o.onIteration?.(row);
   }
 
-  if (config.control && state.iteration === config.iterations && !state.control) {
+  if (config.control && !served && state.iteration === config.iterations && !state.control) {
     const t0 = performance.now();
     const control = await runControl({ run, init, initialDir: o.init, config, levels, trainedTokens: state.trainedTokens, ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}) });
     if (control) {

@@ -43,6 +43,8 @@ export interface PolicyFlags {
   policy?: string | undefined;
   model?: string | undefined;
   kernels?: 'fast' | 'reference';
+  /** Worker threads for the built-in policy (default: one per further core). */
+  workers?: number | undefined;
 }
 
 /**
@@ -50,13 +52,13 @@ export interface PolicyFlags {
  * `--checkpoint`, or any backend from `--policy` (`openai:URL[,URL...]` with `--model`, `gguf:FILE`),
  * probed before the command starts. The older form `policyFromFlag(dir, kernels)` loads a checkpoint.
  */
-export function policyFromFlag(dir: string | undefined, kernels?: 'fast' | 'reference'): BuiltinPolicy;
+export function policyFromFlag(dir: string | undefined, kernels?: 'fast' | 'reference', workers?: number): BuiltinPolicy;
 export function policyFromFlag(flags: PolicyFlags): Promise<Policy>;
-export function policyFromFlag(arg: string | undefined | PolicyFlags, kernels: 'fast' | 'reference' = 'fast'): BuiltinPolicy | Promise<Policy> {
+export function policyFromFlag(arg: string | undefined | PolicyFlags, kernels: 'fast' | 'reference' = 'fast', workers?: number): BuiltinPolicy | Promise<Policy> {
   if (typeof arg === 'object') return policyFromFlags(arg);
   if (arg === undefined) throw new CliError('--checkpoint missing: required: a checkpoint or run directory');
   try {
-    return BuiltinPolicy.load(arg, kernels);
+    return BuiltinPolicy.load(arg, kernels, workers !== undefined ? { workers } : {});
   } catch (e) {
     throw new CliError(`--checkpoint: ${(e as Error).message}`);
   }
@@ -66,10 +68,10 @@ async function policyFromFlags(f: PolicyFlags): Promise<Policy> {
   if ((f.checkpoint === undefined) === (f.policy === undefined)) {
     throw new CliError(`--checkpoint ${f.checkpoint === undefined ? 'missing' : JSON.stringify(f.checkpoint)}: give exactly one of --checkpoint DIR and --policy ${policySpecForms}`);
   }
-  if (f.checkpoint !== undefined) return policyFromFlag(f.checkpoint, f.kernels);
+  if (f.checkpoint !== undefined) return policyFromFlag(f.checkpoint, f.kernels, f.workers);
   if (f.model !== undefined && !f.policy!.startsWith('openai:')) throw new CliError(`--model ${JSON.stringify(f.model)}: only an openai: policy takes a model name`);
   try {
-    return await policyFromSpec(f.policy!, { ...(f.model ? { model: f.model } : {}), kernels: f.kernels ?? 'fast' });
+    return await policyFromSpec(f.policy!, { ...(f.model ? { model: f.model } : {}), kernels: f.kernels ?? 'fast', ...(f.workers !== undefined ? { workers: f.workers } : {}) });
   } catch (e) {
     throw new CliError(`--policy ${JSON.stringify(f.policy)}: ${(e as Error).message.split('\n')[0]}`);
   }
@@ -105,6 +107,7 @@ export const policyRunOptions = {
   out: { type: 'string' },
   json: { type: 'boolean', default: false },
   kernels: { type: 'string', default: 'fast' },
+  workers: { type: 'string' },
 } as const;
 
 export const policyRunShape = {
@@ -118,6 +121,7 @@ export const policyRunShape = {
   out: z.string().optional(),
   json: z.boolean(),
   kernels: kernelsSchema,
+  workers: num({ int: true, min: 0, max: 256 }).optional(),
 };
 
 /** `count` held-out (test split) problems of the task, or one clear error line. */

@@ -19,6 +19,8 @@ export interface PolicySpecOptions {
   apiKey?: string;
   /** Built-in kernels (default 'fast'). */
   kernels?: KernelChoice;
+  /** Built-in worker threads beside the main one (default: one per further core; 0: none). */
+  workers?: number;
   /** Further options for the OpenAI-compatible backend. */
   openai?: Partial<OpenAIPolicyOptions>;
 }
@@ -40,8 +42,9 @@ export async function policyFromSpec(spec: string, opts: PolicySpecOptions = {})
     if (rest.trim() === '') throw new Error(`${JSON.stringify(spec)}: expected gguf:FILE, e.g. gguf:model.gguf`);
     return createLlamaCppPolicy({ modelPath: rest });
   }
-  if (scheme === 'builtin') return BuiltinPolicy.load(rest, opts.kernels ?? 'fast');
+  const builtin = opts.workers !== undefined ? { workers: opts.workers } : {};
+  if (scheme === 'builtin') return BuiltinPolicy.load(rest, opts.kernels ?? 'fast', builtin);
   // No known scheme (a Windows drive letter such as C:\ is a path too): a checkpoint directory.
-  if (scheme === '' || scheme.length === 1) return BuiltinPolicy.load(spec, opts.kernels ?? 'fast');
+  if (scheme === '' || scheme.length === 1) return BuiltinPolicy.load(spec, opts.kernels ?? 'fast', builtin);
   throw new Error(`unknown policy ${JSON.stringify(spec)}; expected ${policySpecForms}`);
 }

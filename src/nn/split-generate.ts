@@ -1,0 +1,94 @@
+import type { GenerateOptions, GenerateStats, GeneratedSample, Generator } from './generate.js';
+
+/**
+ * How one generate request (P prefixes × n samples) is cut into pieces for several engines
+ * (the main thread and worker threads), and how the pieces are put back together.
+ *
+ * The P·n samples are laid out prefix-major (prefix 0's samples, then prefix 1's, ...) and cut
+ * into equal contiguous runs, one per engine. A run is one or more *calls* to an engine's
+ * Generator: whole prefixes with all n samples go in one call (their samples fork from a
+ * shared prefill); a prefix cut by a boundary gives a call with one prefix and part of its
+ * samples. Every sample keeps the random stream `${seed}/${i}/${j}` the single-thread
+ * Generator gives sample j of prefix i, so what a prefix gets does not depend on the number of
+ * engines or on the cut.
+ */
+export interface EngineCall {
+  /** First prefix of the request this call continues. */
+  prefixStart: number;
+  /** Prefixes in the call (1 when it holds part of a prefix's samples). */
+  prefixCount: number;
+  /** Index of the call's first sample within each prefix's n. */
+  sampleFrom: number;
+  /** Samples per prefix in the call. */
+  n: number;
+}
+
+/** Sampling settings of a request, without the per-sample key (the split sets it). */
+export type CallSampling = Omit<GenerateOptions, 'n' | 'sampleKey'>;
+
+export interface CallResult {
+  samples: GeneratedSample[][];
+  stats: GenerateStats;
+}
+
+/**
+ * The calls of each engine (index 0 first), at most `engines` runs and none under `minSamples`
+ * samples (a small request stays on one engine: splitting it would cost more than it saves).
+ */
+export function planSplit(prefixCount: number, n: number, engines: number, minSamples: number): EngineCall[][] {
+  const total = prefixCount * n;
+  if (total === 0) return [[]];
+  const k = Math.max(1, Math.min(engines, Math.floor(total / Math.max(1, minSamples))));
+  const runs: EngineCall[][] = [];
+  for (let e = 0; e < k; e++) {
+    const lo = Math.round((e * total) / k);
+    const hi = Math.round(((e + 1) * total) / k);
+    const calls: EngineCall[] = [];
+    let u = lo;
+    while (u < hi) {
+      const i = Math.floor(u / n);
+      const from = u - i * n;
+      if (from > 0 || hi - u < n) {
+        const to = Math.min(n, from + (hi - u));
+        calls.push({ prefixStart: i, prefixCount: 1, sampleFrom: from, n: to - from });
+        u += to - from;
+      } else {
+        const whole = Math.floor((hi - u) / n);
+        calls.push({ prefixStart: i, prefixCount: whole, sampleFrom: 0, n });
+        u += whole * n;
+      }
+    }
+    runs.push(calls);
+  }
+  return runs;
+}
+
+/** Runs one call on a Generator, with the random streams the unsplit request would use. */
+export function runCall(generator: Generator, prefixes: readonly string[], call: EngineCall, sampling: CallSampling): CallResult {
+  const { seed } = sampling;
+  return generator.generate(prefixes.slice(call.prefixStart, call.prefixStart + call.prefixCount), {
+    ...sampling,
+    n: call.n,
+    sampleKey: (p, s) => `${seed}/${call.prefixStart + p}/${call.sampleFrom + s}`,
+  });
+}
+
+/**
+ * Puts the calls' samples back in request order and adds up their usage as the unsplit request
+ * would count it: a prefix's prompt (and cached prompt) tokens are counted once, by the call
+ * holding its sample 0; the engine holding its later samples computes (or finds) the prefix
+ * again, which is not billed, as identical prefixes within one request are not.
+ */
+export function mergeCalls(prefixCount: number, n: number, parts: { call: EngineCall; result: CallResult }[]): CallResult {
+  const samples: GeneratedSample[][] = Array.from({ length: prefixCount }, () => new Array<GeneratedSample>(n));
+  const stats: GenerateStats = { promptTokens: 0, cachedPromptTokens: 0, outputTokens: 0 };
+  for (const { call, result } of parts) {
+    result.samples.forEach((row, p) => row.forEach((s, j) => (samples[call.prefixStart + p]![call.sampleFrom + j] = s)));
+    stats.outputTokens += result.stats.outputTokens;
+    if (call.sampleFrom === 0) {
+      stats.promptTokens += result.stats.promptTokens;
+      stats.cachedPromptTokens += result.stats.cachedPromptTokens;
+    }
+  }
+  return { samples, stats };
+}

@@ -8,7 +8,8 @@ import { backward } from './tensor.js';
 import { CharTokenizer } from './tokenizer.js';
 import { AdamW } from './adamw.js';
 import { FloatArena } from './wasm/arena.js';
-import { referenceAttention, wasmAttention, type AttentionKernel } from './wasm/attention.js';
+import type { AttentionKernel } from './wasm/attention.js';
+import { referenceDecodeKernels, wasmDecodeKernels } from './wasm/decode-kernels.js';
 
 /** What `searchlearn bench engine` measures (one run, one machine, fast and reference side by side). */
 export interface EngineBench {
@@ -113,8 +114,8 @@ export function decodeAttentionMicros(cfg: ModelConfig, batch: number, history: 
     }
     return best * 1000;
   };
-  const wasm = time(wasmAttention(arena.memory, D));
-  const ref = time(referenceAttention(arena.memory, D));
+  const wasm = time(wasmDecodeKernels(arena.memory, D));
+  const ref = time(referenceDecodeKernels(arena.memory, D));
   return { wasm_us: round(wasm), reference_us: round(ref), speedup: round(ref / wasm, 2) };
 }
 

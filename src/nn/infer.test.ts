@@ -16,13 +16,13 @@ function model(cfg: ModelConfig, seed = 1): Transformer {
   return m;
 }
 
-describe('InferenceEngine: SIMD attention against the plain-TS reference', () => {
+describe('InferenceEngine: SIMD decode kernels against the plain-TS references', () => {
   it('the same logits through prefill, forks of forks, growing tails and mixed batches', () => {
     for (const [dModel, nHeads] of [[16, 2], [32, 2], [64, 4]] as const) {
       const m = model({ vocabSize: tok.vocabSize, dModel, nLayers: 2, nHeads, dFF: 24, contextLength: 96, ropeTheta: 10000, normEps: 1e-5 });
-      const engines = [new InferenceEngine(m, { attention: 'wasm' }), new InferenceEngine(m, { attention: 'reference' })];
-      expect(engines[0]!.attention.name).toBe('wasm-simd128');
-      expect(engines[1]!.attention.name).toBe('reference');
+      const engines = [new InferenceEngine(m, { decodeKernels: 'wasm' }), new InferenceEngine(m, { decodeKernels: 'reference' })];
+      expect(engines[0]!.decode.name).toBe('wasm-simd128');
+      expect(engines[1]!.decode.name).toBe('reference');
       const V = tok.vocabSize;
       const outs = engines.map((e) => {
         const r = new Rng(dModel); // the same token stream for both engines

@@ -1,17 +1,20 @@
 import type { Transformer } from './model.js';
 import { CachedSequence } from './kv-cache.js';
 import { FloatArena } from './wasm/arena.js';
-import { descriptorInts, referenceAttention, simdAvailable, wasmAttention, type AttentionKernel } from './wasm/attention.js';
+import { descriptorInts } from './wasm/attention.js';
+import { referenceDecodeKernels, simdAvailable, wasmDecodeKernels, type DecodeKernels } from './wasm/decode-kernels.js';
+import { referenceSwiglu, type SwigluKernel } from './wasm/swiglu.js';
 
 export interface InferenceEngineOptions {
   /**
-   * Attention over the KV cache: 'wasm' is the WebAssembly SIMD kernel (src/nn/wasm/attention.ts),
-   * 'reference' the plain-TS loops beside it. Default 'wasm' where the runtime has 128-bit SIMD.
+   * Attention over the KV cache and the SwiGLU activation: 'wasm' is the WebAssembly SIMD
+   * kernels (src/nn/wasm/), 'reference' the plain-TS loops beside them. Default 'wasm' where
+   * the runtime has 128-bit SIMD (Node 20 has).
    */
-  attention: 'wasm' | 'reference';
+  decodeKernels: 'wasm' | 'reference';
 }
 
-export const defaultInferenceEngineOptions = { attention: 'wasm' } satisfies InferenceEngineOptions;
+export const defaultInferenceEngineOptions = { decodeKernels: 'wasm' } satisfies InferenceEngineOptions;
 
 /** KV memory of one engine (all its segments and scratch live in one WebAssembly memory). */
 export interface KvMemoryStats {
@@ -34,7 +37,9 @@ export class InferenceEngine {
   /** Tokens run through the model since creation (prefix sharing is measured by this). */
   tokensComputed = 0;
   readonly arena = new FloatArena();
-  readonly attention: AttentionKernel;
+  readonly decode: DecodeKernels;
+  /** SwiGLU for widths the SIMD kernel does not take (dFF not a multiple of 4). */
+  private readonly swigluAnyWidth: SwigluKernel;
   private readonly H: number;
   private readonly D: number;
   private scratch = { offset: 0, floats: 0 };
@@ -43,7 +48,8 @@ export class InferenceEngine {
     this.H = model.config.nHeads;
     this.D = model.config.dModel / model.config.nHeads;
     const o = { ...defaultInferenceEngineOptions, ...opts };
-    this.attention = o.attention === 'wasm' && simdAvailable() ? wasmAttention(this.arena.memory, this.D) : referenceAttention(this.arena.memory, this.D);
+    this.decode = o.decodeKernels === 'wasm' && simdAvailable() ? wasmDecodeKernels(this.arena.memory, this.D) : referenceDecodeKernels(this.arena.memory, this.D);
+    this.swigluAnyWidth = model.config.dFF % 4 === 0 ? this.decode : referenceSwiglu(this.arena.memory);
   }
 
   /** A sequence from position 0 with room for `capacity` tokens (it grows when needed). */
@@ -94,13 +100,16 @@ export class InferenceEngine {
       longest = Math.max(longest, seq.pos + tokens[s]!.length);
     }
     this.tokensComputed += N;
-    // Scratch in the arena: qkv rows [N, 3C], attention output [N, C], scores, row descriptors.
+    // Scratch in the arena: qkv rows [N, 3C], attention output [N, C], scores, row descriptors,
+    // gate|up rows [N, 2F], activation [N, F].
     const scoresLen = (longest + 4 + 3) & ~3;
-    const base = this.scratchFor(N * 4 * C + scoresLen + descLen);
+    const base = this.scratchFor(N * 4 * C + scoresLen + ((descLen + 3) & ~3) + N * 3 * F);
     const qkvAt = base;
     const outAt = qkvAt + N * 3 * C;
     const scoresAt = outAt + N * C;
     const descAt = scoresAt + scoresLen;
+    const guAt = descAt + ((descLen + 3) & ~3);
+    const actAt = guAt + N * 2 * F;
     // No arena allocation below this line: the views stay valid.
     const f32 = this.arena.f32;
     const i32 = this.arena.i32;
@@ -139,21 +148,20 @@ export class InferenceEngine {
       rmsnormRows(x, m.weight(`blk.${l}.attn_norm.weight`), h, N, C, eps);
       const qkvW = m.params.subarray(m.named.get(`blk.${l}.attn_q.weight`)!.offset, m.named.get(`blk.${l}.attn_q.weight`)!.offset + 3 * C * C);
       const qkv = k.gemm(h, qkvW, N, C, 3 * C, false, true);
-      // RoPE on q and k at each row's absolute position; write k, v into the cache.
+      // Into the arena; RoPE on q and k at each row's absolute position; k, v into the cache.
+      // (Plain loops over the one arena view: a subarray per head cost more than the copy.)
+      f32.set(qkv.subarray(0, N * 3 * C), qkvAt);
       for (let r = 0; r < N; r++) {
-        const row = r * 3 * C;
+        const row = qkvAt + r * 3 * C;
         const tab = rowPos[r]! * half;
-        for (let part = 0; part < 2; part++) {
-          for (let hh = 0; hh < H; hh++) {
-            const o = row + part * C + hh * D;
-            for (let i = 0; i < half; i++) {
-              const c = cos[tab + i]!;
-              const s = sin[tab + i]!;
-              const x0 = qkv[o + 2 * i]!;
-              const x1 = qkv[o + 2 * i + 1]!;
-              qkv[o + 2 * i] = x0 * c - x1 * s;
-              qkv[o + 2 * i + 1] = x0 * s + x1 * c;
-            }
+        for (let o = row; o < row + 2 * C; o += D) {
+          for (let i = 0; i < half; i++) {
+            const c = cos[tab + i]!;
+            const s = sin[tab + i]!;
+            const x0 = f32[o + 2 * i]!;
+            const x1 = f32[o + 2 * i + 1]!;
+            f32[o + 2 * i] = x0 * c - x1 * s;
+            f32[o + 2 * i + 1] = x0 * s + x1 * c;
           }
         }
         const tail = seqs[rowSeq[r]!]!.tail;
@@ -162,13 +170,16 @@ export class InferenceEngine {
         const vAt = kAt + H * tail.capacity * D;
         for (let hh = 0; hh < H; hh++) {
           const dst = (hh * tail.capacity + slot) * D;
-          f32.set(qkv.subarray(row + C + hh * D, row + C + hh * D + D), kAt + dst);
-          f32.set(qkv.subarray(row + 2 * C + hh * D, row + 2 * C + hh * D + D), vAt + dst);
+          const kSrc = row + C + hh * D;
+          const vSrc = row + 2 * C + hh * D;
+          for (let d = 0; d < D; d++) {
+            f32[kAt + dst + d] = f32[kSrc + d]!;
+            f32[vAt + dst + d] = f32[vSrc + d]!;
+          }
         }
       }
       // Attention: each row attends over its sequence's history and its own tail up to itself.
-      f32.set(qkv.subarray(0, N * 3 * C), qkvAt);
-      this.attention.attend(descAt * 4, N, H, l, scale, scoresAt * 4);
+      this.decode.attend(descAt * 4, N, H, l, scale, scoresAt * 4);
       att.set(f32.subarray(outAt, outAt + N * C));
       const proj = k.gemm(att, m.weight(`blk.${l}.attn_output.weight`), N, C, C, false, true);
       for (let i = 0; i < x.length; i++) x[i]! += proj[i]!;
@@ -176,13 +187,9 @@ export class InferenceEngine {
       const guOff = m.named.get(`blk.${l}.ffn_gate.weight`)!.offset;
       const gu = k.gemm(h, m.params.subarray(guOff, guOff + 2 * F * C), N, C, 2 * F, false, true);
       const act = pool.take(N * F);
-      for (let r = 0; r < N; r++) {
-        const o = r * 2 * F;
-        for (let f = 0; f < F; f++) {
-          const g = gu[o + f]!;
-          act[r * F + f] = (g / (1 + Math.exp(-g))) * gu[o + F + f]!;
-        }
-      }
+      f32.set(gu.subarray(0, N * 2 * F), guAt);
+      this.swigluAnyWidth.swiglu(guAt * 4, actAt * 4, N, F);
+      act.set(f32.subarray(actAt, actAt + N * F));
       const down = k.gemm(act, m.weight(`blk.${l}.ffn_down.weight`), N, F, C, false, true);
       for (let i = 0; i < x.length; i++) x[i]! += down[i]!;
     }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../core/rng.js';
 import { FloatArena } from './arena.js';
-import { attentionModuleBytes, descriptorInts, referenceAttention, simdAvailable, wasmAttention } from './attention.js';
+import { descriptorInts, referenceAttention } from './attention.js';
+import { decodeModuleBytes, simdAvailable, wasmDecodeKernels } from './decode-kernels.js';
 
 interface Seg {
   offset: number;
@@ -59,7 +60,7 @@ function runBoth(seed: number, H: number, D: number, nLayers: number, layer: num
   }
   const scale = 1 / Math.sqrt(D);
   referenceAttention(arena.memory, D).attend(descRef * 4, nRows, H, layer, scale, scores * 4);
-  wasmAttention(arena.memory, D).attend(descSimd * 4, nRows, H, layer, scale, scores * 4);
+  wasmDecodeKernels(arena.memory, D).attend(descSimd * 4, nRows, H, layer, scale, scores * 4);
   const g = arena.f32;
   return { ref: g.slice(outRef, outRef + nRows * H * D), simd: g.slice(outSimd, outSimd + nRows * H * D), rows: nRows };
 }
@@ -73,8 +74,8 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 describe('WebAssembly SIMD attention', () => {
   it('the module validates on this runtime (128-bit SIMD, no relaxed SIMD)', () => {
     expect(simdAvailable()).toBe(true);
-    for (const D of [4, 8, 32, 64, 128]) expect(WebAssembly.validate(attentionModuleBytes(D))).toBe(true);
-    expect(() => attentionModuleBytes(6)).toThrow(/multiple of 4/);
+    for (const D of [4, 8, 32, 64, 128]) expect(WebAssembly.validate(decodeModuleBytes(D))).toBe(true);
+    expect(() => decodeModuleBytes(6)).toThrow(/multiple of 4/);
   });
 
   it('agrees with the plain-TS reference to 1e-5 over random shapes, chains and lengths', () => {
@@ -112,7 +113,7 @@ describe('WebAssembly SIMD attention', () => {
     f.set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16], seg + 16); // v
     f.set([10, 0, 0, 0], q); // attends almost only to key 0
     arena.i32.set([q * 4, out * 4, 1, seg * 4, 4 * 4 * 4, 4], desc);
-    wasmAttention(arena.memory, 4).attend(desc * 4, 1, 1, 0, 1, scores * 4);
+    wasmDecodeKernels(arena.memory, 4).attend(desc * 4, 1, 1, 0, 1, scores * 4);
     const got = [...arena.f32.subarray(out, out + 4)];
     // softmax weights e^10 : 1 : 1 : 1, so out ≈ v0 plus a little of the others.
     const w = [Math.exp(10), 1, 1, 1];

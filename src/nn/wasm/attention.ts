@@ -1,4 +1,7 @@
-import { buildModule, Code } from './wasm-builder.js';
+import { emitExp } from './exp.js';
+import { Code, type FunctionDef, type ValType } from './wasm-builder.js';
+
+const attendParams: [string, ValType][] = [['desc', 'i32'], ['nRows', 'i32'], ['H', 'i32'], ['layer', 'i32'], ['scale', 'f32'], ['scores', 'i32']];
 
 /**
  * Decode-time attention over a chain of cached KV segments: softmax(q·Kᵀ/√D)·V for every row
@@ -17,7 +20,6 @@ import { buildModule, Code } from './wasm-builder.js';
  * caller sets the last link's count so that a row sees its own position and nothing after it.
  */
 export interface AttentionKernel {
-  readonly name: string;
   /** Runs `nRows` descriptors starting at byte `desc`, for one layer. */
   attend(desc: number, nRows: number, H: number, layer: number, scale: number, scores: number): void;
 }
@@ -30,7 +32,6 @@ export function descriptorInts(nLinks: number): number {
 /** The plain-TS reference: the scalar loops the engine used before the SIMD kernel. */
 export function referenceAttention(memory: WebAssembly.Memory, D: number): AttentionKernel {
   return {
-    name: 'reference',
     attend(desc, nRows, H, layer, scale, scores) {
       const f = new Float32Array(memory.buffer);
       const m = new Int32Array(memory.buffer);
@@ -93,37 +94,17 @@ export function referenceAttention(memory: WebAssembly.Memory, D: number): Atten
   };
 }
 
-/** Whether this runtime validates a 128-bit SIMD module (Node ≥ 16.4 does). */
-export function simdAvailable(): boolean {
-  try {
-    return WebAssembly.validate(attentionModuleBytes(4));
-  } catch {
-    return false;
-  }
-}
-
-const compiled = new Map<number, WebAssembly.Module>();
-
-/** The SIMD kernel for head size D, instantiated over `memory`. */
-export function wasmAttention(memory: WebAssembly.Memory, D: number): AttentionKernel {
-  let mod = compiled.get(D);
-  if (!mod) compiled.set(D, (mod = new WebAssembly.Module(attentionModuleBytes(D))));
-  const inst = new WebAssembly.Instance(mod, { env: { memory } });
-  const fn = inst.exports['attend'] as (desc: number, nRows: number, H: number, layer: number, scale: number, scores: number) => void;
-  return { name: 'wasm-simd128', attend: fn };
-}
-
 /**
  * The kernel, specialized for head size D (a multiple of 4): q's head and the output's head stay
  * in D/4 v128 locals, the loops over D are unrolled. Three passes per head, as the reference:
  * scores (two accumulators per key, then a horizontal sum), exp by a Cephes-style polynomial
  * on four lanes at once (WebAssembly has no exp), then the probability-weighted sum of values.
  */
-export function attentionModuleBytes(D: number): Uint8Array<ArrayBuffer> {
+export function attentionFunction(D: number): FunctionDef {
   if (D % 4 !== 0 || D <= 0) throw new Error(`head size ${D} is not a positive multiple of 4`);
   const nv = D / 4;
   const Db = D * 4;
-  const c = new Code([['desc', 'i32'], ['nRows', 'i32'], ['H', 'i32'], ['layer', 'i32'], ['scale', 'f32'], ['scores', 'i32']]);
+  const c = new Code(attendParams);
   for (const n of ['r', 'p', 'q', 'out', 'nLinks', 'links', 'h', 'li', 'lp', 'kp', 'cnt', 'j', 'sp', 'tEnd', 'hs', 'qh', 'oh']) c.local(n, 'i32');
   for (const n of ['mx', 'inv']) c.local(n, 'f32');
   for (const n of ['a0', 'a1', 'pv', 'x', 'fx', 'y', 'vsum']) c.local(n, 'v128');
@@ -223,27 +204,5 @@ export function attentionModuleBytes(D: number): Uint8Array<ArrayBuffer> {
     c.get('links').get('nLinks').i32(12).op('i32.mul').op('i32.add').set('p');
     inc('r', 1);
   });
-  return buildModule([{ name: 'attend', params: [['desc', 'i32'], ['nRows', 'i32'], ['H', 'i32'], ['layer', 'i32'], ['scale', 'f32'], ['scores', 'i32']], code: c }]);
-}
-
-/**
- * exp on four lanes of local `x` (all ≤ 0 here), leaving the result on the stack: Cephes expf
- * (Moshier 1992): x = n·ln2 + r with |r| ≤ ln2/2, e^r by a degree-6 polynomial, 2^n built in
- * the exponent bits. Relative error about 1e-7 above e^-87; inputs below are clamped there.
- * Uses locals fx and y.
- */
-function emitExp(c: Code): void {
-  c.get('x').f32x4(88.3762626647949).v('f32x4.min').f32x4(-87.3365478515625).v('f32x4.max').set('x');
-  c.get('x').f32x4(Math.LOG2E).v('f32x4.mul').v('f32x4.nearest').set('fx');
-  c.get('x').get('fx').f32x4(0.693359375).v('f32x4.mul').v('f32x4.sub');
-  c.get('fx').f32x4(-2.12194440e-4).v('f32x4.mul').v('f32x4.sub').set('x');
-  c.f32x4(1.9875691500e-4);
-  for (const k of [1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1]) {
-    c.get('x').v('f32x4.mul').f32x4(k).v('f32x4.add');
-  }
-  // y·x² + x + 1
-  c.get('x').get('x').v('f32x4.mul').v('f32x4.mul').get('x').v('f32x4.add').f32x4(1).v('f32x4.add');
-  // · 2^n, n = fx as an integer, placed in the exponent field.
-  c.get('fx').v('i32x4.trunc_sat_f32x4_s').i32x4(127).v('i32x4.add').i32(23).v('i32x4.shl');
-  c.v('f32x4.mul');
+  return { name: 'attend', params: attendParams, code: c };
 }

@@ -54,6 +54,7 @@ const simd = {
   'f32x4.add': 0xe4,
   'f32x4.sub': 0xe5,
   'f32x4.mul': 0xe6,
+  'f32x4.div': 0xe7,
   'f32x4.min': 0xe8,
   'f32x4.max': 0xe9,
   'i32x4.trunc_sat_f32x4_s': 0xf8,

@@ -109,7 +109,11 @@ export function builtinBackend(policy: BuiltinPolicy): ServeBackend {
   };
 }
 
-/** Any other Policy (a GGUF model, a remote one): each job is its own `generate` call. */
+/**
+ * Any other Policy (a GGUF model, a remote one): each job is its own `generate` call with its
+ * client's signal, so a client that leaves mid-batch stops its own generation (the GGUF backend
+ * checks the signal after every token) while the rest of the batch runs on.
+ */
 export function policyBackend(policy: Policy): ServeBackend {
   return {
     contextLength: policy.contextLength,
@@ -117,7 +121,14 @@ export function policyBackend(policy: Policy): ServeBackend {
     async run(jobs) {
       return Promise.all(
         jobs.map(async (j) => {
-          const res = await policy.generate({ prefixes: j.prompts, n: j.n, maxTokens: j.maxTokens, temperature: j.temperature, topP: j.topP, topK: j.topK, stop: j.stop, seed: j.seed, logprobs: true, signal: j.signal });
+          let res;
+          try {
+            res = await policy.generate({ prefixes: j.prompts, n: j.n, maxTokens: j.maxTokens, temperature: j.temperature, topP: j.topP, topK: j.topK, stop: j.stop, seed: j.seed, logprobs: true, signal: j.signal });
+          } catch (e) {
+            // Its client has gone: nobody reads this result, and the other jobs must not fail with it.
+            if (j.signal.aborted) return { samples: [], promptTokens: 0, cachedPromptTokens: 0 };
+            throw e;
+          }
           return {
             samples: res.completions.map((row) => row.map((c) => ({ text: c.text, tokens: Array.from({ length: c.tokens }, () => ''), logprobs: c.logprobs ?? [], finishReason: c.finishReason }))),
             promptTokens: res.usage.promptTokens,

@@ -29,7 +29,9 @@ export function writeTinyCheckpoint(dir: string, opts: { contextLength?: number;
  */
 export async function spawnServe(checkpoint: string, args: string[] = []): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }> {
   const main = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', main, 'serve', '--checkpoint', checkpoint, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // A .gguf file is served through node-llama-cpp (`--gguf`), anything else as a checkpoint.
+  const model = checkpoint.endsWith('.gguf') ? ['--gguf', checkpoint] : ['--checkpoint', checkpoint];
+  const child = spawn(process.execPath, ['--import', 'tsx', main, 'serve', ...model, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));

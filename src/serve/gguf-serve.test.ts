@@ -1,0 +1,80 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { afterAll, describe, expect, it } from 'vitest';
+import { exportGguf } from '../nn/export-gguf.js';
+import { createLlamaCppPolicy, llamaCppUnavailable, type LlamaCppPolicy } from '../policy/llamacpp.js';
+import { policyBackend } from './batcher.js';
+import { startServer, type RunningServer } from './server.js';
+import { spawnServe, writeTinyCheckpoint } from './testing.js';
+
+/**
+ * `searchlearn serve --gguf FILE`: a GGUF model behind the OpenAI-compatible server, and a client
+ * that disconnects mid-batch stopping its own generation (not the batch's other requests).
+ */
+const dir = mkdtempSync(join(tmpdir(), 'searchlearn-serve-gguf-'));
+const reason = await llamaCppUnavailable();
+if (reason) console.warn(`skipping the serve --gguf tests: ${reason}`);
+
+// A random model with a long context whose samples (seed 5) run to max_tokens rather than end early.
+const gguf = join(dir, 'tiny.gguf');
+if (!reason) {
+  writeTinyCheckpoint(join(dir, 'ckpt'), { contextLength: 1024, seed: 5 });
+  exportGguf(join(dir, 'ckpt'), gguf);
+}
+const cleanup: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of cleanup) await c();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe.skipIf(reason !== null)('serve --gguf', () => {
+  it('serves the GGUF model to the openai client (CLI)', async () => {
+    const srv = await spawnServe(gguf);
+    cleanup.push(srv.stop);
+    const client = new OpenAI({ baseURL: srv.url, apiKey: 'unused', maxRetries: 0 });
+    expect((await client.models.list()).data.map((m) => m.id)).toEqual(['tiny']);
+    const r = await client.completions.create({ model: 'tiny', prompt: '1+2=', n: 3, max_tokens: 8, temperature: 1, seed: 3 });
+    expect(r.choices).toHaveLength(3);
+    expect(r.usage!.completion_tokens).toBeGreaterThan(0);
+    expect(r.usage!.completion_tokens).toBeLessThanOrEqual(24);
+  }, 60_000);
+
+  it('a client that disconnects mid-generation stops spending tokens; the rest of its batch completes', async () => {
+    const policy: LlamaCppPolicy = await createLlamaCppPolicy({ modelPath: gguf, threads: 1, sequences: 8 });
+    cleanup.push(() => policy.dispose());
+    // Every generated token passes through isEogToken once: a token counter without touching the engine.
+    let tokens = 0;
+    const isEog = policy.model.isEogToken.bind(policy.model);
+    (policy.model as { isEogToken: (t: never) => boolean }).isEogToken = (t) => (tokens++, isEog(t));
+    const s: RunningServer = await startServer(policyBackend(policy), { port: 0, modelName: 'tiny', batcher: { windowMs: 20 } });
+    cleanup.push(() => s.close());
+    const body = { model: 'tiny', prompt: '1+2=', n: 8, max_tokens: 300, temperature: 1, seed: 1 };
+    const post = (b: unknown, signal?: AbortSignal): Promise<Response> => fetch(`${s.url}/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(b), ...(signal ? { signal } : {}) });
+
+    // The control: the same request left to finish.
+    const full = await post(body);
+    expect(full.status).toBe(200);
+    const fullTokens = tokens;
+    expect(fullTokens).toBeGreaterThan(1200);
+
+    // The same request, aborted once it has produced 100 tokens, batched with a small one.
+    tokens = 0;
+    const ctrl = new AbortController();
+    const aborted = post(body, ctrl.signal).catch((e: unknown) => e);
+    const small = post({ ...body, n: 1, max_tokens: 5 });
+    while (tokens < 100) await new Promise((r) => setTimeout(r, 5));
+    ctrl.abort();
+    expect(await aborted).toBeInstanceOf(Error);
+    const ok = await small;
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { choices: unknown[] }).choices).toHaveLength(1);
+    // Let anything still running finish, then count.
+    await new Promise((r) => setTimeout(r, 500));
+    while (s.batcher.stats.jobs < 3) await new Promise((r) => setTimeout(r, 20));
+    expect(s.stats.disconnected).toBe(1);
+    expect(tokens).toBeLessThan(fullTokens / 4);
+    console.log(`serve --gguf cancellation: ${tokens} tokens spent on an aborted request (and a 5-token neighbour) against ${fullTokens} for the same request run to the end`);
+  }, 120_000);
+});

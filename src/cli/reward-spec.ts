@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
+import { rootOf } from '../policy/http.js';
 import { loadRewardModel } from '../reward/prm.js';
 import type { RewardModel } from '../reward/reward.js';
 import { createVerifierReward } from '../reward/verifier.js';
 import type { Task } from '../tasks/task.js';
 
 /** The reward specs a command accepts (`--reward`). */
-export const rewardSpecs = ['verifier', 'prm:DIR', 'orm:DIR'] as const;
+export const rewardSpecs = ['verifier', 'prm:DIR', 'orm:DIR', 'pooling:URL[#MODEL]', 'logprob-prm:URL[#MODEL]', 'judge:URL[#MODEL]', 'judge-sample:URL[#MODEL]'] as const;
 
 const VALID = `valid: ${rewardSpecs.join(', ')}`;
 
@@ -14,12 +15,19 @@ const VALID = `valid: ${rewardSpecs.join(', ')}`;
  *   verifier   the task's exact verifier (outcome, 0/1)
  *   prm:DIR    a process reward model trained by `train-prm --kind process`
  *   orm:DIR    an outcome reward model trained by `train-prm --kind outcome|bt`
+ *   pooling:URL       a PRM served by vLLM's /pooling (Qwen2.5-Math-PRM style, src/reward/remote-prm.ts)
+ *   logprob-prm:URL   P("+") after each step from a served LM (Math-Shepherd style, src/reward/logprob-prm.ts)
+ *   judge:URL         an LLM judge read as P("Yes") (src/reward/judge.ts); judge-sample:URL samples verdicts
  * DIR is a reward checkpoint or the train-prm run directory holding it. A missing directory, a
  * model of the other kind or one trained for another task is one Error line saying what is valid
- * (callers such as common.ts's rewardFromFlag prefix the flag).
+ * (callers such as common.ts's rewardFromFlag prefix the flag). URL is one server or several
+ * (comma-separated replicas); `#MODEL` names the served model, needed only when a server serves
+ * more than one. Remote rewards need no gold answer: they are deployable, never oracle.
  */
 export async function parseRewardSpec(spec: string, task: Task): Promise<RewardModel> {
   if (spec === 'verifier') return createVerifierReward(task);
+  const remote = /^(pooling|logprob-prm|judge|judge-sample):(.*)$/.exec(spec);
+  if (remote) return remoteReward(remote[1] as RemoteKind, remote[2]!, task);
   const m = /^(prm|orm):(.+)$/.exec(spec);
   if (!m) throw new Error(`unknown reward (${VALID})`);
   const want = m[1] as 'prm' | 'orm';
@@ -44,4 +52,48 @@ export async function parseRewardSpec(spec: string, task: Task): Promise<RewardM
     throw new Error(`${loaded.dir} splits steps on ${JSON.stringify(meta.stepDelimiter)}, task "${task.name}" on ${JSON.stringify(task.stepDelimiter)}`);
   }
   return loaded.reward;
+}
+
+type RemoteKind = 'pooling' | 'logprob-prm' | 'judge' | 'judge-sample';
+
+/** `URL[,URL...][#MODEL]` → base URLs and the model (asked of /v1/models when not given). */
+async function servedTarget(kind: RemoteKind, rest: string): Promise<{ urls: string[]; model: string }> {
+  const hash = rest.indexOf('#');
+  const urls = (hash >= 0 ? rest.slice(0, hash) : rest).split(',').map((u) => u.trim()).filter((u) => u.length > 0);
+  if (urls.length === 0) throw new Error(`expected ${kind}:URL[,URL...][#MODEL], e.g. ${kind}:http://127.0.0.1:8000/v1`);
+  for (const u of urls) rootOf(u);
+  const given = hash >= 0 ? rest.slice(hash + 1).trim() : '';
+  if (given) return { urls, model: given };
+  const target = `${rootOf(urls[0]!)}/v1/models`;
+  const apiKey = process.env['OPENAI_API_KEY'];
+  let ids: string[];
+  try {
+    const res = await fetch(target, { signal: AbortSignal.timeout(30_000), ...(apiKey ? { headers: { authorization: `Bearer ${apiKey}` } } : {}) });
+    if (!res.ok) throw new Error(`answered ${res.status}`);
+    const body = (await res.json()) as { data?: { id?: unknown }[] };
+    ids = (body.data ?? []).map((m) => String(m.id));
+  } catch (e) {
+    const err = e as Error & { cause?: { code?: string } };
+    throw new Error(`${target}: ${err.cause?.code ?? err.message} (is the reward server up?)`);
+  }
+  if (ids.length !== 1) throw new Error(`${target} serves ${ids.length} models (${ids.join(', ') || 'none'}); name one: ${kind}:${urls.join(',')}#MODEL`);
+  return { urls, model: ids[0]! };
+}
+
+async function remoteReward(kind: RemoteKind, rest: string, task: Task): Promise<RewardModel> {
+  const { urls, model } = await servedTarget(kind, rest);
+  const apiKey = process.env['OPENAI_API_KEY'];
+  if (kind === 'pooling') {
+    const { createRemotePrm } = await import('../reward/remote-prm.js');
+    return createRemotePrm({ baseURLs: urls, model, ...(apiKey ? { apiKey } : {}) });
+  }
+  // The PRM or judge is a language model read through the openai backend (echo logprobs, or samples).
+  const { createOpenAIPolicy } = await import('../policy/openai.js');
+  const lm = await createOpenAIPolicy({ baseURLs: urls, model, ...(apiKey ? { apiKey } : {}) });
+  if (kind === 'logprob-prm') {
+    const { createLogprobPrm } = await import('../reward/logprob-prm.js');
+    return createLogprobPrm(lm);
+  }
+  const { createJudge } = await import('../reward/judge.js');
+  return createJudge(lm, { mode: kind === 'judge' ? 'logprob' : 'sample', stepDelimiter: task.stepDelimiter });
 }

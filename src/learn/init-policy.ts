@@ -41,6 +41,8 @@ export interface InitOptions {
   trainProblems: number;
   evalProblems: number;
   kernels: 'fast' | 'reference';
+  /** Training worker threads beside the main thread (TrainConfig.workers; default cores − 1, 0: main thread only). */
+  workers?: number;
   /** The task's options (recorded in config.json, so the loop can rebuild the same data). */
   taskOptions?: Record<string, unknown>;
   /**

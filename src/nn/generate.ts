@@ -35,8 +35,10 @@ export interface GenerateStats {
 
 export interface GeneratorOptions {
   /**
-   * Prefix cache budget in bytes of KV segments kept alive (default 32 MiB: 16K tokens of the
-   * demo size's 2 KiB per token; 0 disables reuse across calls).
+   * Prefix cache budget in bytes of KV segments kept alive (0 disables reuse across calls).
+   * Default 24 MiB: 12K tokens of the demo size's 2 KiB per token, so that with 64 samples in
+   * flight (segments at most twice their tokens: ≤ 32 MiB at the demo's 256-token context) a
+   * search from one prefix stays under 64 MiB of KV (issue 12's target).
    */
   prefixCacheBytes: number;
   /** Deprecated budget in tokens, kept for callers: 0 disables the prefix cache, other values are ignored (the bound is `prefixCacheBytes`). */
@@ -45,7 +47,7 @@ export interface GeneratorOptions {
   maxBatch: number;
 }
 
-export const defaultGeneratorOptions = { prefixCacheBytes: 32 * 2 ** 20, maxBatch: 256 } satisfies GeneratorOptions;
+export const defaultGeneratorOptions = { prefixCacheBytes: 24 * 2 ** 20, maxBatch: 256 } satisfies GeneratorOptions;
 
 /**
  * Batched sampling with a KV cache. Each prefix is computed once (or found in the prefix cache)

@@ -228,7 +228,7 @@ export class PrefixCache {
   private clock = 0;
   private counts = { lookups: 0, hits: 0, lookupTokens: 0, hitTokens: 0, evictions: 0 };
 
-  constructor(readonly maxBytes = 32 * 2 ** 20) {}
+  constructor(readonly maxBytes = 24 * 2 ** 20) {}
 
   private static key(ids: ArrayLike<number>, n: number): string {
     let s = '';

@@ -23,6 +23,12 @@ import { emptyUsage, type Completion, type GenerateRequest, type GenerateResult,
  * | `seed` | `seed`, prefix i gets seed + i·1000003 (so a single prefix gets the seed itself) | - |
  * | `logprobs` | `logprobs: 1` (`logprobs: 0` otherwise, for exact per-sample token counts) | warning |
  * | `topK` | `top_k` (vLLM, SGLang, llama.cpp extension) | - |
+ *
+ * Chat-only servers (no `/v1/completions`: a 404 or 405 there, or `api: 'chat'`) are asked through
+ * `/v1/chat/completions` with the prefix as a final assistant message that the server continues
+ * (vLLM's `continue_final_message: true, add_generation_prompt: false`), so search still extends
+ * raw text; `chatMessages` puts a problem in a user turn instead. Echo (`logprobsOf`) needs
+ * `/v1/completions`, and says so.
  */
 export interface OpenAIPolicyOptions {
   /** One server, e.g. `http://127.0.0.1:8000/v1` (the `/v1` is optional). */
@@ -50,6 +56,15 @@ export interface OpenAIPolicyOptions {
   engineExtras?: boolean;
   fetch?: typeof fetch;
   random?: () => number;
+  /** Which API generates: 'completions', 'chat' (chat-only servers), or 'auto' (completions, falling back to chat on 404/405). Default 'auto'. */
+  api?: 'auto' | 'completions' | 'chat';
+  /** Chat API: the messages a prefix becomes, the last one an assistant message to continue. Default: the whole prefix as that message. */
+  chatMessages?: (prefix: string) => ChatMessage[];
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
 }
 
 /** What the start-up probe found. */
@@ -61,6 +76,8 @@ export interface OpenAICapabilities {
   tokenize: 'vllm' | 'llamacpp' | 'none';
   /** False once a server answered fewer choices than `n`. */
   nativeN: boolean;
+  /** The API that generates: raw completions, or chat continuing a final assistant message. */
+  api: 'completions' | 'chat';
 }
 
 export interface OpenAIPolicy extends Policy {
@@ -85,7 +102,27 @@ export const defaultOpenAIPolicyOptions = {
   n: 'auto',
   contextLength: 4096,
   engineExtras: true,
+  api: 'auto',
 } satisfies Partial<OpenAIPolicyOptions>;
+
+const chatCompletionSchema = z.object({
+  choices: z.array(
+    z.object({
+      index: z.number().int().optional(),
+      message: z.object({ content: z.string().nullish() }),
+      finish_reason: z.string().nullish(),
+      stop_reason: z.union([z.string(), z.number(), z.null()]).optional(),
+      logprobs: z.object({ content: z.array(z.object({ token: z.string(), logprob: z.number().nullable() })).nullish() }).nullish(),
+    }),
+  ),
+  usage: z
+    .object({
+      prompt_tokens: z.number(),
+      completion_tokens: z.number().optional(),
+      prompt_tokens_details: z.object({ cached_tokens: z.number().nullish() }).nullish(),
+    })
+    .nullish(),
+});
 
 const modelsSchema = z.object({
   data: z.array(z.object({ id: z.string(), owned_by: z.string().optional(), max_model_len: z.number().int().positive().optional() })),
@@ -184,7 +221,7 @@ export async function createOpenAIPolicy(options: OpenAIPolicyOptions): Promise<
   if (tokenize === 'none') warnings.push(`${listed[0]!.url} has no /tokenize: countTokens estimates from characters per token seen in usage`);
   else warnings.push(`countTokens estimates from characters per token (exact counts: countTokensExact, via ${listed[0]!.url}/tokenize)`);
 
-  const caps: OpenAICapabilities = { server: info.owned_by ?? 'unknown', contextLength, tokenize, nativeN: o.n !== 'fanout' };
+  const caps: OpenAICapabilities = { server: info.owned_by ?? 'unknown', contextLength, tokenize, nativeN: o.n !== 'fanout', api: o.api === 'chat' ? 'chat' : 'completions' };
   const total = emptyUsage();
   // Characters per token, learnt from every prompt's exact count (start: the calibration, or 4).
   const ratio = { chars: calibrated ? calibration.length : 4, tokens: calibrated ?? 1 };
@@ -201,8 +238,51 @@ export async function createOpenAIPolicy(options: OpenAIPolicyOptions): Promise<
 
   const countTokens = (text: string): number => exact.get(text) ?? Math.max(1, Math.ceil((text.length * ratio.tokens) / ratio.chars));
 
-  const complete = async (body: Record<string, unknown>, signal: AbortSignal): Promise<CompletionBody> => {
-    const raw = await http.post('/v1/completions', body, signal);
+  const chatMessages = o.chatMessages ?? ((prefix: string): ChatMessage[] => [{ role: 'assistant', content: prefix }]);
+
+  /** A completions body sent as chat, continuing the final assistant message; the answer in the completions shape. */
+  const chatComplete = async (body: Record<string, unknown>, signal: AbortSignal, warn?: (w: string) => void): Promise<CompletionBody> => {
+    if (body['echo']) throw new Error(`${model}: the server has no /v1/completions, and prompt logprobs (echo) need it; logprob PRMs, judges and PPO cannot use this server`);
+    const { prompt, logprobs: _l, include_stop_str_in_output: _a, no_stop_trim: _b, ...rest } = body;
+    if (!o.engineExtras) warn?.(`${model}: chat without engine extras (continue_final_message) answers in a new message instead of continuing the prefix`);
+    const raw = await http.post('/v1/chat/completions', {
+      ...rest,
+      messages: chatMessages(String(prompt)),
+      // Per-token logprobs always, as `logprobs: 0` on completions: exact token counts per sample.
+      logprobs: true,
+      ...(o.engineExtras ? { continue_final_message: true, add_generation_prompt: false, ...(rest['stop'] ? { include_stop_str_in_output: true } : {}) } : {}),
+    }, signal);
+    const parsed = chatCompletionSchema.safeParse(raw);
+    if (!parsed.success) throw new Error(`/v1/chat/completions: unexpected response (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message})`);
+    return {
+      usage: parsed.data.usage,
+      choices: parsed.data.choices.map((c) => {
+        const text = c.message.content ?? '';
+        const lp = c.logprobs?.content;
+        let at = 0;
+        return {
+          ...(c.index !== undefined ? { index: c.index } : {}),
+          text,
+          finish_reason: c.finish_reason ?? null,
+          ...(c.stop_reason !== undefined ? { stop_reason: c.stop_reason } : {}),
+          logprobs: lp ? { tokens: lp.map((t) => t.token), token_logprobs: lp.map((t) => t.logprob), text_offset: lp.map((t) => ((at += t.token.length), at - t.token.length)) } : null,
+        };
+      }),
+    };
+  };
+
+  const complete = async (body: Record<string, unknown>, signal: AbortSignal, warn?: (w: string) => void): Promise<CompletionBody> => {
+    if (caps.api === 'chat') return chatComplete(body, signal, warn);
+    let raw: unknown;
+    try {
+      raw = await http.post('/v1/completions', body, signal);
+    } catch (e) {
+      // A chat-only server: continue the prefix as a final assistant message instead.
+      if (o.api !== 'auto' || !(e instanceof HttpError) || (e.status !== 404 && e.status !== 405)) throw e;
+      caps.api = 'chat';
+      warn?.(`${model}: the server has no /v1/completions (${e.status}); generating through /v1/chat/completions, continuing the prefix as an assistant message`);
+      return chatComplete(body, signal, warn);
+    }
     const parsed = completionSchema.safeParse(raw);
     if (!parsed.success) throw new Error(`/v1/completions: unexpected response (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message})`);
     return parsed.data;
@@ -275,7 +355,7 @@ export async function createOpenAIPolicy(options: OpenAIPolicyOptions): Promise<
         const seed = req.seed === undefined ? undefined : seedFor(req.seed, i);
         const out: Completion[] = [];
         if (caps.nativeN || n === 1) {
-          const res = await complete(base(prompt, n, seed), ctrl.signal);
+          const res = await complete(base(prompt, n, seed), ctrl.signal, once);
           account(res, prompt, prefix);
           out.push(...toCompletions(res, n, req.maxTokens, stop, !!req.logprobs, once));
           if (out.length > n) out.length = n;
@@ -288,7 +368,7 @@ export async function createOpenAIPolicy(options: OpenAIPolicyOptions): Promise<
         const missing = Array.from({ length: n - out.length }, (_, k) => out.length + k);
         const rest = await Promise.all(
           missing.map(async (j) => {
-            const res = await complete(base(prompt, 1, seed === undefined ? undefined : seedFor(seed, j)), ctrl.signal);
+            const res = await complete(base(prompt, 1, seed === undefined ? undefined : seedFor(seed, j)), ctrl.signal, once);
             account(res, prompt, prefix);
             return toCompletions(res, 1, req.maxTokens, stop, !!req.logprobs, once).slice(0, 1);
           }),

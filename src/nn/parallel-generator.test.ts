@@ -104,6 +104,16 @@ describe('sampling on worker threads', () => {
     expect(new Set(r.completions.flat().map((x) => x.text)).size).toBeGreaterThan(5);
   });
 
+  it('requests in flight together (several searches at once) come back as each alone would', async () => {
+    const solo = policy(m, 0);
+    const one = policy(m, 1);
+    const reqs: GenerateRequest[] = Array.from({ length: 5 }, (_, i) => ({ prefixes: [`${i}+${i + 1}=`], n: 6, maxTokens: 14, seed: 20 + i, logprobs: true }));
+    const alone: GenerateResult[] = [];
+    for (const r of reqs) alone.push(await solo.generate(r));
+    const together = await Promise.all(reqs.map((r) => one.generate(r)));
+    together.forEach((t, i) => expectSame(t, alone[i]!));
+  });
+
   it('counts usage exactly: prompt tokens once per prefix, cached tokens on a repeat', async () => {
     const solo = policy(m, 0);
     const one = policy(m, 1);

@@ -14,15 +14,29 @@ export interface ParallelGenerateOptions {
 
 export const defaultParallelGenerateOptions = { minSamplesPerEngine: 4 } satisfies ParallelGenerateOptions;
 
+type Request = Partial<Omit<GenerateOptions, 'sampleKey'>> & { maxTokens: number };
+
+interface Pending {
+  prefixes: string[];
+  options: Request;
+  resolve: (r: CallResult) => void;
+  reject: (e: unknown) => void;
+}
+
 /**
- * Sampling on both (all) cores: a request's samples are cut into equal runs (split-generate.ts),
- * the first run computed on the main thread's Generator while the others go to the pool's
- * worker engines at the same time; the pieces are merged back in order. The samples are those
- * of `main.generate` on the whole request (each keeps its own random stream), whatever the
- * number of workers; usage counts prompt tokens once per prefix.
+ * Sampling on both (all) cores. Requests that arrive together (the searches of several problems
+ * in flight, `eval --concurrency C`) go whole to different engines, each one full batch; a
+ * request alone is cut into equal runs (split-generate.ts), the first computed on the main
+ * thread's Generator while the others go to the pool's worker engines at the same time, and the
+ * pieces are merged back in order. Either way the samples are those of `main.generate` on the
+ * request (each keeps its own random stream), whatever the number of workers or the routing;
+ * usage counts prompt tokens once per prefix.
  */
 export class ParallelGenerator {
   private readonly o: ParallelGenerateOptions;
+  private queue: Pending[] = [];
+  /** Samples sent to each worker and not yet back. */
+  private readonly outstanding: number[];
 
   constructor(
     readonly main: Generator,
@@ -31,15 +45,76 @@ export class ParallelGenerator {
     opts: Partial<ParallelGenerateOptions> = {},
   ) {
     this.o = { ...defaultParallelGenerateOptions, ...opts };
+    this.outstanding = Array.from({ length: pool.workers }, () => 0);
   }
 
-  async generate(prefixes: string[], options: Partial<Omit<GenerateOptions, 'sampleKey'>> & { maxTokens: number }): Promise<CallResult> {
-    const { n = 1, ...rest } = options;
+  generate(prefixes: string[], options: Request): Promise<CallResult> {
+    return new Promise<CallResult>((resolve, reject) => {
+      this.queue.push({ prefixes, options, resolve, reject });
+      // Wait one turn of the event loop for the other searches' requests of this round.
+      if (this.queue.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  private flush(): void {
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 1 && this.outstanding.every((x) => x === 0)) {
+      const r = batch[0]!;
+      this.split(r.prefixes, r.options).then(r.resolve, r.reject);
+      return;
+    }
+    // Whole requests to the least loaded engines (the main thread is free now; a worker may still hold earlier work).
+    const load = [0, ...this.outstanding];
+    const here: Pending[] = [];
+    let published = false;
+    for (const r of batch) {
+      const size = r.prefixes.length * (r.options.n ?? 1);
+      const e = load.indexOf(Math.min(...load));
+      load[e]! += size;
+      if (e === 0) {
+        here.push(r);
+        continue;
+      }
+      if (!published) this.pool.publish();
+      published = true;
+      const call: EngineCall = { prefixStart: 0, prefixCount: r.prefixes.length, sampleFrom: 0, n: r.options.n ?? 1 };
+      this.outstanding[e - 1]! += size;
+      this.pool
+        .run(e - 1, { prefixes: r.prefixes, calls: [call], sampling: this.sampling(r.options), generator: this.generatorOptions })
+        .finally(() => (this.outstanding[e - 1]! -= size))
+        .then((results) => r.resolve(results[0]!), r.reject);
+    }
+    for (const r of here) {
+      try {
+        r.resolve(this.main.generate(r.prefixes, r.options));
+      } catch (e) {
+        r.reject(e);
+      }
+    }
+  }
+
+  private sampling(options: Request): CallSampling {
+    const { n: _n, ...rest } = options;
+    return { ...defaultSamplingParams, stop: [], seed: 0, ...rest };
+  }
+
+  /** One request cut across the main thread and the workers. */
+  private async split(prefixes: string[], options: Request): Promise<CallResult> {
+    const n = options.n ?? 1;
     const runs = planSplit(prefixes.length, n, 1 + this.pool.workers, this.o.minSamplesPerEngine);
     if (runs.length <= 1) return this.main.generate(prefixes, options);
-    const sampling: CallSampling = { ...defaultSamplingParams, stop: [], seed: 0, ...rest };
+    const sampling = this.sampling(options);
     this.pool.publish();
-    const away = runs.slice(1).map((calls, w) => this.pool.run(w, { prefixes, calls, sampling, generator: this.generatorOptions }));
+    const away = runs.slice(1).map((calls, w) => {
+      const size = calls.reduce((s, c) => s + c.prefixCount * c.n, 0);
+      this.outstanding[w]! += size;
+      return this.pool.run(w, { prefixes, calls, sampling, generator: this.generatorOptions }).finally(() => (this.outstanding[w]! -= size));
+    });
     // Workers compute while the main thread does the first run.
     let here: CallResult[];
     try {
@@ -55,9 +130,5 @@ export class ParallelGenerator {
     runs[0]!.forEach((call, j) => parts.push({ call, result: here[j]! }));
     there.forEach((r, w) => runs[w + 1]!.forEach((call, j) => parts.push({ call, result: (r as PromiseFulfilledResult<CallResult[]>).value[j]! })));
     return mergeCalls(prefixes.length, n, parts);
-  }
-
-  close(): Promise<void> {
-    return this.pool.close();
   }
 }

@@ -62,6 +62,13 @@ export const loopConfigSchema = z
     minAgreement: z.number().min(0).max(1).default(0.5),
     /** Initialization traces replayed into each SFT update. */
     replay: z.number().int().min(0).default(1000),
+    /**
+     * Share of the replayed rows drawn from the initialization's foothold traces (its few traces
+     * of the harder level) instead of uniformly from all of it (unset: uniform). The loop then
+     * keeps its seeded traces in view as the control does, which trains on all of them, so the
+     * margin over the control measures what the loop's own solutions add.
+     */
+    replayFoothold: z.number().min(0).max(1).optional(),
     /** Optimizer steps per update. */
     steps: z.number().int().min(1).default(200),
     batchSize: z.number().int().min(1).max(1024).default(32),

@@ -4,15 +4,16 @@ import type { RunDir } from '../learn/run-dir.js';
 import { defaultAdamWConfig } from '../nn/adamw.js';
 import { kernelsFor } from '../nn/engine.js';
 import { loadModel, saveModel } from '../nn/model-io.js';
-import { LmTrainer } from '../nn/train.js';
+import { encodeExamples, LmTrainer } from '../nn/train.js';
 import { BuiltinPolicy } from '../policy/builtin.js';
 import type { LoopConfig } from './config.js';
 import { evalConfigFor, evaluateLevels, type EvalLevel, type LevelScores } from './evaluate.js';
+import { replayMixture } from './replay.js';
 
 /**
  * The control that would explain a loop's gain away: the initial policy trained further on its
- * own initialization data (traces and foothold), with the loop's SFT settings, for as many
- * trained tokens as the loop spent, then evaluated the same way. A loop that does no better
+ * own initialization data (traces and foothold, in the loop's replay mixture), with the loop's
+ * SFT settings, for as many trained tokens as the loop spent, then evaluated the same way. A loop that does no better
  * than this has shown only that the initialization was undertrained.
  */
 export async function runControl(o: {
@@ -26,10 +27,14 @@ export async function runControl(o: {
   shouldStop?: () => boolean;
 }): Promise<{ levels: Record<string, LevelScores>; trainedTokens: number } | null> {
   const { model, tokenizer } = loadModel(o.initialDir, kernelsFor('fast'));
-  const examples = initData(o.init);
-  // Steps enough to pass the token target; the loop below stops as soon as it is reached.
+  // The initialization data in the mixture the loop replays it (with its foothold share).
+  const examples = replayMixture(initData(o.init), o.init.foothold?.count ?? 0, o.config.replayFoothold);
+  // The cosine schedule spans the steps that reach the token target (estimated from the data's
+  // mean length), so the control anneals as each of the loop's updates does; a schedule cut short
+  // at a high learning rate would handicap it. The loop below stops when the target is reached.
+  const meanInputs = encodeExamples(examples, tokenizer, model.config.contextLength).reduce((sum, e) => sum + e.ids.length - 1, 0) / examples.length;
   const trainer = new LmTrainer(model, tokenizer, examples, {
-    steps: Math.max(1, o.config.steps * o.config.iterations * 4),
+    steps: Math.max(1, Math.ceil((1.02 * o.trainedTokens) / (meanInputs * o.config.batchSize))),
     batchSize: o.config.batchSize,
     seed: o.config.seed + 31337,
     warmupSteps: Math.max(1, Math.round(o.config.steps * 0.05)),

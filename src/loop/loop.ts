@@ -6,10 +6,11 @@ import type { Problem } from '../core/problem.js';
 import { Rng } from '../core/rng.js';
 import { initData, type InitData } from '../learn/init-policy.js';
 import { defaultTrainPrmConfig, trainPrm } from '../learn/train-prm.js';
-import { sequencePairs, sftRows, stepPairs, rolloutGroups, exactStepLabels, type SftRow } from '../learn/examples.js';
+import { sequencePairs, sftRows, stepPairs, rolloutGroups, exactStepLabels } from '../learn/examples.js';
 import { frozenCopy, type LearnResult, type LearnerContext, type StepMetrics } from '../learn/learner.js';
 import { externalConfigOf, externalLearner } from '../learn/external.js';
 import { makeLearner } from '../learn/registry.js';
+import { replayRows } from './replay.js';
 import { RunDir } from '../learn/run-dir.js';
 import { kernelsFor } from '../nn/engine.js';
 import { loadModel, resolveCheckpointDir, saveModel } from '../nn/model-io.js';
@@ -188,15 +189,6 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     o.onIteration?.(row);
   }
 
-  const replayRows = (iteration: number): SftRow[] => {
-    if (config.replay === 0) return [];
-    const all = initData(init);
-    const rng = new Rng(`${config.seed}/replay/${iteration}`);
-    return Array.from({ length: Math.min(config.replay, all.length) }, () => {
-      const e = all[Math.floor(rng.next() * all.length)]!;
-      return { problemId: 'init', prompt: e.prompt ?? '', completion: e.completion };
-    });
-  };
   let trainReward = trainingReward(config.reward, harderTask);
   if (config.refreshPrm && !config.reward.startsWith('prm:')) throw new UserError(`loop: --refresh-prm retrains a learned PRM; give --reward prm:DIR, not ${config.reward}`);
   // A refreshed PRM from an earlier run of this loop guides the next iteration's search.
@@ -238,7 +230,7 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
       ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}),
     };
     o.onProgress?.({ stage: `learn ${config.learner}`, done: 0, total: config.steps, unit: 'step' });
-    const data = external ? { iteration: it, runDir: o.out, dataDir, checkpoint: served ? null : resolveCheckpointDir(it === 1 ? o.init : run.file(`checkpoints/iter-${it - 1}`)) } : config.learner === 'sft' ? [...rows, ...(rows.length > 0 ? replayRows(it) : [])] : config.learner === 'dpo' ? (config.pairs === 'step' ? stPairs : seqPairs) : rolloutGroups(harderTask, problems, results, filter === 'verified' ? undefined : (_p, t) => (t.score ?? 0));
+    const data = external ? { iteration: it, runDir: o.out, dataDir, checkpoint: served ? null : resolveCheckpointDir(it === 1 ? o.init : run.file(`checkpoints/iter-${it - 1}`)) } : config.learner === 'sft' ? [...rows, ...(rows.length > 0 ? replayRows(initData(init), init.foothold?.count ?? 0, config, it) : [])] : config.learner === 'dpo' ? (config.pairs === 'step' ? stPairs : seqPairs) : rolloutGroups(harderTask, problems, results, filter === 'verified' ? undefined : (_p, t) => (t.score ?? 0));
     let learned: LearnResult = { steps: 0, trainedTokens: 0, metrics: {} };
     if (external || (data as unknown[]).length > 0) learned = await learner.update(data as never, ctx);
     policy = served ? await external!.policyFor() : new BuiltinPolicy(policyModel, tokenizer);

@@ -1,0 +1,51 @@
+import { Rng } from '../core/rng.js';
+import type { SftRow } from '../learn/examples.js';
+import type { LmExample } from '../nn/train.js';
+
+export interface ReplayOptions {
+  /** Rows to draw (at most the data's size). */
+  replay: number;
+  /**
+   * Share of the rows drawn from the foothold traces (the last `footholdCount` examples, where
+   * `initData` puts them) instead of uniformly from all of the initialization data. Unset: uniform.
+   */
+  replayFoothold?: number | undefined;
+  seed: number;
+}
+
+/**
+ * Initialization traces replayed into an SFT update, so that a round of training on the policy's
+ * own solutions does not wash out what initialization taught (the replay buffer of expert
+ * iteration; Lee et al. 2025 keep training on the earlier levels' data for the same reason).
+ * Drawn with replacement, deterministically per iteration.
+ */
+export function replayRows(all: readonly LmExample[], footholdCount: number, o: ReplayOptions, iteration: number): SftRow[] {
+  if (o.replay === 0 || all.length === 0) return [];
+  const rng = new Rng(`${o.seed}/replay/${iteration}`);
+  const n = Math.min(o.replay, all.length);
+  const foothold = Math.min(footholdCount, all.length);
+  const fromFoothold = o.replayFoothold === undefined || foothold === 0 || foothold === all.length ? -1 : Math.round(o.replayFoothold * n);
+  return Array.from({ length: n }, (_, i) => {
+    const [lo, size] = fromFoothold < 0 ? [0, all.length] : i < fromFoothold ? [all.length - foothold, foothold] : [0, all.length - foothold];
+    const e = all[lo + Math.floor(rng.next() * size)]!;
+    return { problemId: 'init', prompt: e.prompt ?? '', completion: e.completion };
+  });
+}
+
+/**
+ * The initialization data in the mixture the loop replays it: with `replayFoothold` set, the
+ * foothold traces are repeated (or the initial level's, for a small share) so that a uniform draw
+ * from the list hits them at that share, rounded to whole repeats. The equal-token control trains
+ * on this list, so a loop that upweights its foothold is compared with a control that does too.
+ */
+export function replayMixture(all: readonly LmExample[], footholdCount: number, replayFoothold: number | undefined): LmExample[] {
+  const foothold = Math.min(footholdCount, all.length);
+  if (replayFoothold === undefined || foothold === 0 || foothold === all.length) return [...all];
+  const base = all.slice(0, all.length - foothold);
+  const hard = all.slice(all.length - foothold);
+  if (replayFoothold <= 0) return base;
+  if (replayFoothold >= 1) return hard;
+  const k = (replayFoothold * base.length) / ((1 - replayFoothold) * hard.length);
+  const repeat = <T>(xs: readonly T[], times: number): T[] => Array.from({ length: Math.max(1, Math.round(times)) }, () => xs).flat();
+  return k >= 1 ? [...base, ...repeat(hard, k)] : [...repeat(base, 1 / k), ...hard];
+}

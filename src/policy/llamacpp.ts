@@ -176,7 +176,8 @@ export class LlamaCppPolicy implements Policy {
     req.prefixes.forEach((_, i) => {
       for (let j = 0; j < n; j++) {
         jobs.push(async () => {
-          completions[i]![j] = await this.sample(prompts[i]!, { ...req, temperature, stop, seed: sampleSeed(seed, i, j) }, usage);
+          const onText = req.onText;
+          completions[i]![j] = await this.sample(prompts[i]!, { ...req, temperature, stop, seed: sampleSeed(seed, i, j) }, usage, onText ? (d) => onText(i, j, d) : undefined);
         });
       }
     });
@@ -184,7 +185,7 @@ export class LlamaCppPolicy implements Policy {
     return { completions, usage, warnings };
   }
 
-  private async sample(prompt: Token[], req: GenerateRequest & { temperature: number; stop: string[]; seed: number }, usage: Usage): Promise<Completion> {
+  private async sample(prompt: Token[], req: GenerateRequest & { temperature: number; stop: string[]; seed: number }, usage: Usage, onText?: (delta: string) => void): Promise<Completion> {
     const seq = await this.acquire();
     try {
       req.signal?.throwIfAborted();
@@ -198,6 +199,15 @@ export class LlamaCppPolicy implements Policy {
       let finishReason: FinishReason = 'length';
       if (limit <= 0) return { text, finishReason, tokens: 0 };
       const maxStop = Math.max(0, ...req.stop.map((s) => s.length));
+      // Streaming: text sent so far. The last maxStop characters wait, since a stop string may
+      // still complete there (and a server strips it); what was sent always begins the final text.
+      let sent = 0;
+      const emit = (upTo: number): void => {
+        if (onText && upTo > sent) {
+          onText(text.slice(sent, upTo));
+          sent = upTo;
+        }
+      };
       const it = seq.evaluateWithMetadata(prompt.slice(keep), { confidence: true }, {
         temperature: req.temperature,
         ...(req.topK ? { topK: req.topK } : {}),
@@ -225,6 +235,8 @@ export class LlamaCppPolicy implements Policy {
           }
         }
         if (out.length >= limit || req.signal?.aborted) break;
+        // A trailing U+FFFD is half a multi-byte character that the next token completes.
+        emit(text.length - maxStop - (text.endsWith('\uFFFD') ? 1 : 0));
       }
       usage.outputTokens += out.length;
       req.signal?.throwIfAborted();

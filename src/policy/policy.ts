@@ -25,6 +25,12 @@ export interface GenerateRequest {
   /** Return per-token log-probabilities of the generated tokens. */
   logprobs?: boolean;
   signal?: AbortSignal;
+  /**
+   * Token streaming: called with each piece of sample `sample` of prefix `prefix` as it is
+   * decoded, held back while it could still be part of a stop string, so the pieces always
+   * begin the final text. Backends that decode a whole batch in one call never call it.
+   */
+  onText?: (prefix: number, sample: number, delta: string) => void;
 }
 
 export interface Completion {

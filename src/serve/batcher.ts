@@ -21,6 +21,8 @@ export interface SampleJob {
   stop: string[];
   seed: number;
   signal: AbortSignal;
+  /** Token streaming (backends that decode token by token): text of sample `sample` of prompt `prompt` as it is decoded. */
+  onText?: (prompt: number, sample: number, delta: string) => void;
 }
 
 export interface ServedSample {
@@ -123,7 +125,7 @@ export function policyBackend(policy: Policy): ServeBackend {
         jobs.map(async (j) => {
           let res;
           try {
-            res = await policy.generate({ prefixes: j.prompts, n: j.n, maxTokens: j.maxTokens, temperature: j.temperature, topP: j.topP, topK: j.topK, stop: j.stop, seed: j.seed, logprobs: true, signal: j.signal });
+            res = await policy.generate({ prefixes: j.prompts, n: j.n, maxTokens: j.maxTokens, temperature: j.temperature, topP: j.topP, topK: j.topK, stop: j.stop, seed: j.seed, logprobs: true, signal: j.signal, ...(j.onText ? { onText: j.onText } : {}) });
           } catch (e) {
             // Its client has gone: nobody reads this result, and the other jobs must not fail with it.
             if (j.signal.aborted) return { samples: [], promptTokens: 0, cachedPromptTokens: 0 };

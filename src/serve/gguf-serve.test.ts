@@ -41,6 +41,44 @@ describe.skipIf(reason !== null)('serve --gguf', () => {
     expect(r.usage!.completion_tokens).toBeLessThanOrEqual(24);
   }, 60_000);
 
+  it('streams tokens as they are decoded (completions and chat), ending with the same text as without streaming', async () => {
+    const policy = await createLlamaCppPolicy({ modelPath: gguf, threads: 1, sequences: 4 });
+    cleanup.push(() => policy.dispose());
+    const s = await startServer(policyBackend(policy), { port: 0, modelName: 'tiny' });
+    cleanup.push(() => s.close());
+    const client = new OpenAI({ baseURL: s.url, apiKey: 'unused', maxRetries: 0 });
+    for (const stop of [undefined, ['5', '+']]) {
+      const req = { model: 'tiny', prompt: '1+2=', n: 2, max_tokens: 40, temperature: 1, seed: 3, ...(stop ? { stop } : {}) };
+      const whole = await client.completions.create(req);
+      const texts = ['', ''];
+      const finish: (string | null)[] = [null, null];
+      let chunks = 0;
+      for await (const ev of await client.completions.create({ ...req, stream: true, stream_options: { include_usage: true } })) {
+        for (const c of ev.choices) {
+          texts[c.index] += c.text;
+          chunks++;
+          if (c.finish_reason) finish[c.index] = c.finish_reason;
+        }
+      }
+      expect(texts).toEqual(whole.choices.map((c) => c.text));
+      expect(finish).toEqual(whole.choices.map((c) => c.finish_reason));
+      // Token by token, not one chunk per choice (held-back stop characters come with the last one).
+      expect(chunks).toBeGreaterThan(10);
+      // With stop strings, a choice ends on one (stripped): the held-back characters are not sent.
+      if (stop) expect(whole.choices.some((c) => c.finish_reason === 'stop' && c.text.length < 40)).toBe(true);
+    }
+    const chatReq = { model: 'tiny', messages: [{ role: 'user' as const, content: '1+2=' }], n: 1, max_tokens: 30, temperature: 1, seed: 5 };
+    const whole = await client.chat.completions.create(chatReq);
+    let text = '';
+    let chunks = 0;
+    for await (const ev of await client.chat.completions.create({ ...chatReq, stream: true })) {
+      text += ev.choices[0]?.delta.content ?? '';
+      chunks++;
+    }
+    expect(text).toBe(whole.choices[0]!.message.content);
+    expect(chunks).toBeGreaterThan(5);
+  }, 120_000);
+
   it('a client that disconnects mid-generation stops spending tokens; the rest of its batch completes', async () => {
     const policy: LlamaCppPolicy = await createLlamaCppPolicy({ modelPath: gguf, threads: 1, sequences: 8 });
     cleanup.push(() => policy.dispose());

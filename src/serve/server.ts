@@ -2,7 +2,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { z } from 'zod';
-import { Batcher, defaultBatcherConfig, type BatcherConfig, type JobResult, type ServeBackend, type ServedSample } from './batcher.js';
+import { Batcher, defaultBatcherConfig, type BatcherConfig, type JobResult, type SampleJob, type ServeBackend, type ServedSample } from './batcher.js';
 import { chatRequestSchema, completionRequestSchema, defaultServeLimits, errorBody, renderMessages, tokenizeRequestSchema, type ServeLimits } from './schemas.js';
 
 /**
@@ -12,10 +12,12 @@ import { chatRequestSchema, completionRequestSchema, defaultServeLimits, errorBo
  * (see batcher.ts). Bound to loopback unless told otherwise; beyond loopback every request needs
  * the API key (as vLLM's `--api-key`), given as `Authorization: Bearer KEY`.
  *
- * Streaming sends each choice as one chunk when its batch is done (the built-in engine decodes a
- * batch in one synchronous call, so there is nothing earlier to send), then `data: [DONE]`.
- * A client that disconnects before its batch starts is dropped from it; one that leaves during
- * its batch gets nothing sent (the batch is shared, so it runs to its end).
+ * Streaming: a backend that decodes token by token (GGUF) streams each choice's text as it is
+ * decoded (stop strings held back until they cannot match), and the rest with the finish reason
+ * at the end; the built-in engine decodes a batch in one synchronous call, so there each choice
+ * is one chunk when its batch is done. Then `data: [DONE]`. A client that disconnects before its
+ * batch starts is dropped from it; one that leaves during its batch stops its own generation on
+ * backends that check the signal per token (GGUF), and otherwise gets nothing sent.
  */
 export interface ServeConfig {
   host: string;
@@ -83,7 +85,7 @@ export async function startServer(backend: ServeBackend, config: Partial<ServeCo
   };
 
   /** Validates prompts against the model and runs one sampling job; undefined when the client left. */
-  const sample = async (prompts: string[], r: { n?: number | null; temperature?: number | null; top_p?: number | null; top_k?: number | null; seed?: number | null; stop: string[] }, maxNew: number | undefined, signal: AbortSignal): Promise<{ result: JobResult; maxTokens: number; promptLens: number[] }> => {
+  const sample = async (prompts: string[], r: { n?: number | null; temperature?: number | null; top_p?: number | null; top_k?: number | null; seed?: number | null; stop: string[] }, maxNew: number | undefined, signal: AbortSignal, onText?: SampleJob['onText']): Promise<{ result: JobResult; maxTokens: number; promptLens: number[] }> => {
     const n = r.n ?? 1;
     if (prompts.length * n > limits.maxSamples) throw new ApiError(400, `prompts × n = ${prompts.length * n} exceeds ${limits.maxSamples} samples per request`, 'invalid_request_error', 'n');
     const promptLens = prompts.map((p, i) => {
@@ -108,6 +110,7 @@ export async function startServer(backend: ServeBackend, config: Partial<ServeCo
       stop: r.stop,
       seed: r.seed ?? 0x5eed0000 + unseeded++,
       signal,
+      ...(onText ? { onText } : {}),
     });
     return { result, maxTokens: mt, promptLens };
   };
@@ -131,11 +134,13 @@ export async function startServer(backend: ServeBackend, config: Partial<ServeCo
     const id = `cmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
     const echoed = r.echo ? prompts.map((p) => backend.promptLogprobs?.(p)) : [];
+    // Live token streaming (echo puts the prompt first, so it streams at the end as before).
+    const live = r.stream && !r.echo ? liveStream(res, (index, text, end) => ({ id, object: 'text_completion', created, model: cfg.modelName, choices: [{ index, text, finish_reason: end?.finish_reason ?? null, ...(end ? { stop_reason: end.stop_reason, logprobs: end.logprobs } : { logprobs: null }) }] })) : undefined;
     if (r.echo && echoed.some((e) => e === undefined)) throw new ApiError(400, 'echo is not supported by this backend', 'invalid_request_error', 'echo');
     const { result } =
       maxNew === 0
         ? { result: { samples: prompts.map(() => Array.from({ length: r.n ?? 1 }, () => ({ text: '', tokens: [], logprobs: [], finishReason: 'length' as const }))), promptTokens: prompts.reduce((t, p) => t + backend.promptTokens(p), 0), cachedPromptTokens: 0 } }
-        : await sample(prompts, r, maxNew, signal);
+        : await sample(prompts, r, maxNew, signal, live?.onText(r.n ?? 1));
     const n = r.n ?? 1;
     const choices = result.samples.flatMap((row, p) =>
       row.map((s, j) => {
@@ -163,6 +168,10 @@ export async function startServer(backend: ServeBackend, config: Partial<ServeCo
       }),
     );
     const usage = usageOf(result);
+    if (live?.started) {
+      live.finish(choices.map((c) => ({ index: c.index, text: c.text, end: { finish_reason: c.finish_reason, stop_reason: c.stop_reason, logprobs: c.logprobs } })), r.stream_options?.include_usage ? { id, object: 'text_completion', created, model: cfg.modelName, choices: [], usage } : undefined);
+      return;
+    }
     if (r.stream) {
       sse(res, [
         ...choices.map((c) => ({ id, object: 'text_completion', created, model: cfg.modelName, choices: [c] })),
@@ -178,9 +187,13 @@ export async function startServer(backend: ServeBackend, config: Partial<ServeCo
     checkModel(r.model);
     const prompt = renderMessages(r.messages);
     const keepStop = r.include_stop_str_in_output === true || r.no_stop_trim === true;
-    const { result } = await sample([prompt], r, r.max_completion_tokens ?? r.max_tokens ?? undefined, signal);
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
+    const first = new Set<number>();
+    const live = r.stream
+      ? liveStream(res, (index, text, end) => ({ id, object: 'chat.completion.chunk', created, model: cfg.modelName, choices: [{ index, delta: { ...(first.has(index) ? {} : (first.add(index), { role: 'assistant' })), content: text }, finish_reason: end?.finish_reason ?? null, logprobs: end?.logprobs ?? null }] }))
+      : undefined;
+    const { result } = await sample([prompt], r, r.max_completion_tokens ?? r.max_tokens ?? undefined, signal, live?.onText(r.n ?? 1));
     const choices = result.samples[0]!.map((s, j) => {
       const stopStr = matchedStop(s, r.stop);
       const text = stopStr && !keepStop ? s.text.slice(0, s.text.length - stopStr.length) : s.text;
@@ -188,6 +201,10 @@ export async function startServer(backend: ServeBackend, config: Partial<ServeCo
       return { index: j, text, finish_reason: finish(s).reason, stop_reason: stopStr, logprobs };
     });
     const usage = usageOf(result);
+    if (live?.started) {
+      live.finish(choices.map((c) => ({ index: c.index, text: c.text, end: { finish_reason: c.finish_reason, stop_reason: c.stop_reason, logprobs: c.logprobs } })), r.stream_options?.include_usage ? { id, object: 'chat.completion.chunk', created, model: cfg.modelName, choices: [], usage } : undefined);
+      return;
+    }
     if (r.stream) {
       sse(res, [
         ...choices.map((c) => ({ id, object: 'chat.completion.chunk', created, model: cfg.modelName, choices: [{ index: c.index, delta: { role: 'assistant', content: c.text }, finish_reason: c.finish_reason, logprobs: c.logprobs }] })),
@@ -251,7 +268,11 @@ export async function startServer(backend: ServeBackend, config: Partial<ServeCo
       stats.ok++;
     } catch (e) {
       stats.errors++;
-      if (res.headersSent || res.destroyed) return;
+      // A live stream that fails mid-way: cut the connection, so the client sees an error rather than a short answer.
+      if (res.headersSent || res.destroyed) {
+        if (!res.writableEnded) res.destroy();
+        return;
+      }
       if (e instanceof ApiError) json(res, e.status, errorBody(e.message, e.type, e.param));
       else if (ctrl.signal.aborted) res.destroy();
       else json(res, 500, errorBody((e as Error).message.split('\n')[0]!, 'InternalServerError'));
@@ -286,6 +307,43 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+interface StreamEnd {
+  finish_reason: string;
+  stop_reason: string | null;
+  logprobs: unknown;
+}
+
+/**
+ * Token streaming over SSE: headers go out with the first piece of text (so a request that
+ * fails before any token still gets a JSON error), each piece is one event, and `finish` sends
+ * what each choice has left (its final text past what was sent, with the finish reason), the
+ * usage event and `[DONE]`. The pieces a backend sends always begin the final text (stop strings
+ * held back), so the remainder is a plain suffix.
+ */
+function liveStream(res: ServerResponse, event: (index: number, text: string, end?: StreamEnd) => unknown) {
+  const sent = new Map<number, number>();
+  const s = {
+    started: false,
+    onText: (n: number) => (prompt: number, sample: number, delta: string): void => {
+      if (res.destroyed || delta.length === 0) return;
+      if (!s.started) {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+        s.started = true;
+      }
+      const index = prompt * n + sample;
+      sent.set(index, (sent.get(index) ?? 0) + delta.length);
+      res.write(`data: ${JSON.stringify(event(index, delta))}\n\n`);
+    },
+    finish(choices: { index: number; text: string; end: StreamEnd }[], usage?: unknown): void {
+      if (res.destroyed) return;
+      for (const c of choices) res.write(`data: ${JSON.stringify(event(c.index, c.text.slice(sent.get(c.index) ?? 0), c.end))}\n\n`);
+      if (usage) res.write(`data: ${JSON.stringify(usage)}\n\n`);
+      res.end('data: [DONE]\n\n');
+    },
+  };
+  return s;
 }
 
 function sse(res: ServerResponse, events: unknown[]): void {

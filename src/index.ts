@@ -70,6 +70,7 @@ export { sftLearner, defaultSftConfig, type SftConfig } from './learn/sft.js';
 export { dpoLearner, defaultDpoConfig, type DpoConfig } from './learn/dpo.js';
 export { grpoLearner, defaultGrpoConfig, type GrpoConfig } from './learn/grpo.js';
 export { ppoLearner, defaultPpoConfig, type PpoConfig } from './learn/ppo.js';
+export { externalLearner, externalConfigOf, waitForServed, defaultExternalConfig, defaultPollConfig, type ExternalConfig, type ExternalLearner, type ExternalRound, type ServedModel } from './learn/external.js';
 export { initPolicy, initData, defaultInitConfig, type InitOptions, type InitResult } from './learn/init-policy.js';
 export { trainPrm, defaultTrainPrmConfig, type TrainPrmOptions, type TrainPrmResult } from './learn/train-prm.js';
 export { runLoop, type LoopOptions, type IterationRow, type LoopState } from './loop/loop.js';

@@ -148,8 +148,8 @@ export class InferenceEngine {
       rmsnormRows(x, m.weight(`blk.${l}.attn_norm.weight`), h, N, C, eps);
       const qkvW = m.params.subarray(m.named.get(`blk.${l}.attn_q.weight`)!.offset, m.named.get(`blk.${l}.attn_q.weight`)!.offset + 3 * C * C);
       const qkv = k.gemm(h, qkvW, N, C, 3 * C, false, true);
-      // Into the arena; RoPE on q and k at each row's absolute position; k, v into the cache.
-      // (Plain loops over the one arena view: a subarray per head cost more than the copy.)
+      // Into the arena; RoPE on q and k at each row's absolute position; k, v into the cache
+      // (copyWithin per head: element loops and subarrays per head both measured slower).
       f32.set(qkv.subarray(0, N * 3 * C), qkvAt);
       for (let r = 0; r < N; r++) {
         const row = qkvAt + r * 3 * C;
@@ -172,10 +172,8 @@ export class InferenceEngine {
           const dst = (hh * tail.capacity + slot) * D;
           const kSrc = row + C + hh * D;
           const vSrc = row + 2 * C + hh * D;
-          for (let d = 0; d < D; d++) {
-            f32[kAt + dst + d] = f32[kSrc + d]!;
-            f32[vAt + dst + d] = f32[vSrc + d]!;
-          }
+          f32.copyWithin(kAt + dst, kSrc, kSrc + D);
+          f32.copyWithin(vAt + dst, vSrc, vSrc + D);
         }
       }
       // Attention: each row attends over its sequence's history and its own tail up to itself.

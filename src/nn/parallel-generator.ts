@@ -5,9 +5,10 @@ import { mergeCalls, planSplit, runCall, type CallResult, type CallSampling, typ
 
 export interface ParallelGenerateOptions {
   /**
-   * Fewest samples an engine is given: a request of fewer than twice this many samples runs on
-   * the main thread alone, as before (a tree search's one-prefix calls, whose prefix cache
-   * lives there). Default 4.
+   * Fewest samples an engine is given when a request is split: a request alone with fewer than
+   * twice this many samples runs whole on the main thread, as before (a tree search's one-prefix
+   * calls, whose prefix cache lives there). Requests in flight together go whole to engines
+   * whatever their size. Default 4.
    */
   minSamplesPerEngine: number;
 }

@@ -24,6 +24,16 @@ describe('examples from search results', () => {
     expect(sftRows(task, [p], [result([right, alt])], { filter: 'verified', maxPerProblem: 1, minAgreement: 0.5, minScore: 0.5 })).toHaveLength(1);
   });
 
+  it('the process filter drops right answers reached through a wrong step or a wrong check, which the verifier keeps', () => {
+    const luckyStep = '7+5=13 w2 c1\n4+8+1=13 w132\nAnswer: 132';
+    const wrongCheck = '7+5=12 w2 c1\n4+8+1=13 w132\nCheck: 132-85=46 ok\nAnswer: 132';
+    const goodCheck = '7+5=12 w2 c1\n4+8+1=13 w132\nCheck: 132-85=47 ok\nAnswer: 132';
+    const config = { filter: 'process' as const, maxPerProblem: 4, minAgreement: 0.5, minScore: 0.5 };
+    const texts = [luckyStep, wrongCheck, goodCheck, right, wrongCol];
+    expect(sftRows(task, [p], [result(texts)]).map((r) => r.completion)).toEqual([luckyStep, wrongCheck, goodCheck, right]);
+    expect(sftRows(task, [p], [result(texts)], config).map((r) => r.completion)).toEqual([goodCheck, right]);
+  });
+
   it('the majority filter needs no gold answer and keeps what most samples agree on, right or wrong', () => {
     const wrongAgain = 'Plan: add columns right to left\n' + wrongCol;
     const rows = sftRows(task, [p], [result([wrongCol, wrongAgain, right])], { filter: 'majority', maxPerProblem: 4, minAgreement: 0.5, minScore: 0.5 });

@@ -48,7 +48,8 @@ export const loopConfigSchema = z
     /**
      * What decides which solutions are kept (and guides a search): `verifier` (the gold answer of
      * training problems, as outcome-reward RL uses), `majority` (no answer at all: self-consistency
-     * filtering, Lee et al. 2025), `step-check` (exact step checks as a perfect PRM), `prm:DIR` (a learned PRM).
+     * filtering, Lee et al. 2025), `step-check` (exact step checks as a perfect PRM: guides a search, and
+     * keeps only verified solutions whose every step is right), `prm:DIR` (a learned PRM).
      */
     reward: z.string().regex(/^(verifier|majority|step-check|prm:.+)$/, 'expected verifier, majority, step-check or prm:DIR').default('verifier'),
     /** Retrain the PRM on each new policy's samples (with exact step labels) before it guides the next round. */

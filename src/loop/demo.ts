@@ -13,7 +13,8 @@ import { LEVEL_HARDER, runLoop, type IterationRow } from './loop.js';
  *   2. loop iterations on fresh problems with two- and three-digit operands (a curriculum of
  *      operand mixes toward three digits) that come with no traces, only an answer:
  *      training-time search (samples of the current policy) → verified solutions → expert
- *      iteration (SFT on them, with replayed initialization traces);
+ *      iteration (SFT on them, with replayed initialization traces, half of them the foothold's:
+ *      measured on this plan, three rounds reached 56.5% greedy on the harder level with it, 26.5% without);
  *   3. per iteration, held-out greedy accuracy on both levels and a deployable test-time search
  *      (majority vote); at the end the control: SFT on the initialization data for the same tokens.
  */
@@ -37,7 +38,7 @@ export const demoPlans: Record<'default' | 'quick', DemoPlan> = {
     initSteps: 800,
     trainProblems: 10000,
     foothold: 1000,
-    loop: { iterations: 3, problems: 400, budget: 16, steps: 200, replay: 1000, evalProblems: 200, evalSamples: 8, voteN: 8 },
+    loop: { iterations: 3, problems: 400, budget: 16, steps: 200, replay: 1000, replayFoothold: 0.5, evalProblems: 200, evalSamples: 8, voteN: 8 },
   },
   quick: {
     initOptions: { ops: '+-', maxDigits: 2 },
@@ -46,7 +47,7 @@ export const demoPlans: Record<'default' | 'quick', DemoPlan> = {
     initSteps: 120,
     trainProblems: 2000,
     foothold: 200,
-    loop: { iterations: 2, problems: 40, budget: 4, steps: 20, replay: 100, evalProblems: 40, evalSamples: 4, voteN: 4 },
+    loop: { iterations: 2, problems: 40, budget: 4, steps: 20, replay: 100, replayFoothold: 0.5, evalProblems: 40, evalSamples: 4, voteN: 4 },
   },
 };
 

@@ -208,10 +208,12 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     // Examples for the learner, and every kind written for external trainers (export-data).
     const dataDir = run.file(`data/iter-${it}`);
     mkdirSync(dataDir, { recursive: true });
-    const filter = config.reward === 'majority' ? 'majority' : config.reward.startsWith('prm:') ? 'score' : 'verified';
+    // step-check keeps verified solutions whose every step is right (exact process supervision).
+    const filter = config.reward === 'majority' ? 'majority' : config.reward.startsWith('prm:') ? 'score' : config.reward === 'step-check' ? 'process' : 'verified';
+    const withAnswer = filter === 'verified' || filter === 'process';
     const rows = sftRows(harderTask, problems, results, { filter, maxPerProblem: config.maxPerProblem, minAgreement: config.minAgreement, minScore: 0.5 });
-    const seqPairs = filter === 'verified' ? sequencePairs(harderTask, problems, results, config.maxPerProblem) : [];
-    const stPairs = filter === 'verified' ? stepPairs(harderTask, problems, results, config.maxPerProblem) : [];
+    const seqPairs = withAnswer ? sequencePairs(harderTask, problems, results, config.maxPerProblem) : [];
+    const stPairs = withAnswer ? stepPairs(harderTask, problems, results, config.maxPerProblem) : [];
     writeJsonl(join(dataDir, 'problems.jsonl'), problems.map((p) => ({ id: p.id, prompt: harderTask.formatPrompt(p), answer: p.answer, task: harderTask.name })));
     writeJsonl(join(dataDir, 'sft.jsonl'), rows.map((r) => ({ prompt: r.prompt, completion: r.completion, problem_id: r.problemId })));
     writeJsonl(join(dataDir, 'pairs.jsonl'), [...seqPairs, ...stPairs].map((p) => ({ prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, problem_id: p.problemId, level: p.level })));
@@ -230,7 +232,7 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
       ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}),
     };
     o.onProgress?.({ stage: `learn ${config.learner}`, done: 0, total: config.steps, unit: 'step' });
-    const data = external ? { iteration: it, runDir: o.out, dataDir, checkpoint: served ? null : resolveCheckpointDir(it === 1 ? o.init : run.file(`checkpoints/iter-${it - 1}`)) } : config.learner === 'sft' ? [...rows, ...(rows.length > 0 ? replayRows(initData(init), init.foothold?.count ?? 0, config, it) : [])] : config.learner === 'dpo' ? (config.pairs === 'step' ? stPairs : seqPairs) : rolloutGroups(harderTask, problems, results, filter === 'verified' ? undefined : (_p, t) => (t.score ?? 0));
+    const data = external ? { iteration: it, runDir: o.out, dataDir, checkpoint: served ? null : resolveCheckpointDir(it === 1 ? o.init : run.file(`checkpoints/iter-${it - 1}`)) } : config.learner === 'sft' ? [...rows, ...(rows.length > 0 ? replayRows(initData(init), init.foothold?.count ?? 0, config, it) : [])] : config.learner === 'dpo' ? (config.pairs === 'step' ? stPairs : seqPairs) : rolloutGroups(harderTask, problems, results, withAnswer ? undefined : (_p, t) => (t.score ?? 0));
     let learned: LearnResult = { steps: 0, trainedTokens: 0, metrics: {} };
     if (external || (data as unknown[]).length > 0) learned = await learner.update(data as never, ctx);
     policy = served ? await external!.policyFor() : new BuiltinPolicy(policyModel, tokenizer);

@@ -1,7 +1,12 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RewardItem } from '../reward/reward.js';
+import { writeTinyCheckpoint } from '../serve/testing.js';
 import { getTask } from '../tasks/registry.js';
 import { parseRewardSpec } from './reward-spec.js';
 
@@ -95,6 +100,24 @@ describe('--reward remote specs', () => {
     const b = await sm.score([item(['1+1 is 2, ok']), item(['1+1 is 3'])]);
     expect(b.scores.map((x) => x.score)).toEqual([0.8, 0.4]);
   });
+
+  it('searchlearn search --reward pooling:URL guides best-of-n with the remote PRM (compiled CLI)', async () => {
+    models = ['prm-7b'];
+    const before = requests.filter((q) => q.path === '/pooling').length;
+    const dir = mkdtempSync(join(tmpdir(), 'searchlearn-reward-spec-'));
+    writeTinyCheckpoint(join(dir, 'ckpt'));
+    const main = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
+    const out = join(dir, 'search.jsonl');
+    const r = await new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(process.execPath, [main, 'search', '--checkpoint', join(dir, 'ckpt'), '--task', 'arith', '--algo', 'best-of-n', '--budget', '2', '--problems', '2', '--reward', `pooling:${url}`, '--out', out, '--json'], { encoding: 'utf8', timeout: 120_000 }, (err, _o, stderr) =>
+        resolve({ code: err ? Number((err as { code?: unknown }).code ?? -1) : 0, stderr }),
+      ),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(2);
+    // The PRM scored the samples' steps.
+    expect(requests.filter((q) => q.path === '/pooling').length).toBeGreaterThan(before);
+  }, 120_000);
 
   it('names a missing URL, an ambiguous model and a server that is down in one line', async () => {
     await expect(parseRewardSpec('pooling:', task)).rejects.toThrow(/expected pooling:URL\[,URL\.\.\.\]\[#MODEL\]/);

@@ -41,7 +41,7 @@ export interface InitOptions {
   trainProblems: number;
   evalProblems: number;
   kernels: 'fast' | 'reference';
-  /** Training worker threads beside the main thread (TrainConfig.workers; default cores − 1, 0: main thread only). */
+  /** Worker threads beside the main thread, for training (TrainConfig.workers) and the closing evaluation's sampling (default cores − 1; 0: the main thread alone). */
   workers?: number;
   /** The task's options (recorded in config.json, so the loop can rebuild the same data). */
   taskOptions?: Record<string, unknown>;
@@ -137,7 +137,7 @@ export async function initPolicy(o: InitOptions): Promise<InitResult> {
     ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}),
   });
   o.onProgress?.({ stage: 'init', done: o.steps, total: o.steps, unit: 'step', fields: { loss: r.finalLoss } });
-  const policy = new BuiltinPolicy(model, tokenizer);
+  const policy = new BuiltinPolicy(model, tokenizer, o.workers !== undefined ? { workers: o.workers } : {});
   const test = task.problems('test', o.evalProblems, o.seed);
   o.onProgress?.({ stage: 'eval', done: 0, total: test.length, unit: 'problem' });
   const ev = await greedyAccuracy(policy, task, test, { maxTokens: model.config.contextLength, onProgress: (d) => o.onProgress?.({ stage: 'eval', done: d, total: test.length, unit: 'problem' }) });

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
@@ -45,17 +44,6 @@ export interface TrainWorkerPoolOptions {
 }
 
 export const defaultTrainWorkerPoolOptions = { idleMs: 10_000, startTimeoutMs: 120_000, stepTimeoutMs: 600_000 } satisfies TrainWorkerPoolOptions;
-
-/**
- * Default number of training workers: one per core beyond the main thread's
- * (os.availableParallelism() − 1), or SEARCHLEARN_WORKERS when set (0: the main thread alone),
- * the same knob as the sampling workers'.
- */
-export function defaultTrainWorkers(): number {
-  const env = process.env['SEARCHLEARN_WORKERS'];
-  if (env !== undefined && env.trim() !== '' && Number.isInteger(Number(env)) && Number(env) >= 0) return Number(env);
-  return Math.max(0, availableParallelism() - 1);
-}
 
 interface Slot {
   worker: Worker;

@@ -3,7 +3,8 @@ import { AdamW, cosineSchedule, defaultAdamWConfig, type AdamWConfig } from './a
 import { accumulateGradients, rowSpan, splitRows } from './microbatch.js';
 import type { Transformer } from './model.js';
 import type { CharTokenizer } from './tokenizer.js';
-import { defaultTrainWorkers, sharedTrainWorkerPool, type TrainWorkerPool } from './train-workers.js';
+import { defaultWorkerCount } from './engine-pool.js';
+import { sharedTrainWorkerPool, type TrainWorkerPool } from './train-workers.js';
 
 /**
  * One training example. With a prompt, the loss covers the completion (and EOS) only: the loss
@@ -38,7 +39,8 @@ export interface TrainConfig {
   /**
    * Worker threads that compute the gradient of a share of each step's rows beside the main
    * thread (data parallelism; src/nn/train-workers.ts). Default: one per further core,
-   * os.availableParallelism() − 1, or SEARCHLEARN_WORKERS when set; 0: the main thread alone.
+   * os.availableParallelism() − 1, or SEARCHLEARN_WORKERS when set (the sampling workers' knob,
+   * defaultWorkerCount); 0: the main thread alone.
    * The step equals the single-thread step up to float summation order, and is deterministic
    * for a given count.
    */
@@ -61,7 +63,7 @@ export const defaultTrainConfig = {
   optimizer: defaultAdamWConfig,
   seed: 0,
   microBatchTokens: 4096,
-  workers: defaultTrainWorkers(),
+  workers: defaultWorkerCount(),
   parallelMinFlops: 1e9,
 } satisfies TrainConfig;
 

@@ -1,37 +1,91 @@
-// `npm run bench`: our engine and its peers measured side by side in one run on this machine,
-// printed as ratios: fast vs reference kernels, searchlearn vs PyTorch (when Debian's
-// python3-torch is installed), MFU against numpy/OpenBLAS's GEMM limit.
+// `npm run bench`: our engine and its peer measured side by side in one run on this machine,
+// printed as ratios: ours on one core (workers 0) and two (workers 1) against PyTorch with one
+// intra-op thread and two (the better of the two is the peer for each figure), every figure the
+// median of 3 repeats; fast vs reference kernels; MFU against numpy/OpenBLAS's GEMM limit.
+// `node bench/engine-vs-pytorch.mjs [REPEATS]` after `npx tsc -p tsconfig.json`.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+const started = performance.now();
+const repeats = process.argv[2] ?? '3';
+if (!/^([1-9]|1\d|20)$/.test(repeats)) {
+  console.error(`engine-vs-pytorch: repeats ${JSON.stringify(repeats)} is not valid (an integer 1-20)`);
+  process.exit(2);
+}
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const ours = JSON.parse(execFileSync(process.execPath, [join(root, 'dist/cli/main.js'), 'bench', 'engine', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop());
-let peer = null;
+const lastLine = (s) => JSON.parse(s.trim().split('\n').pop());
+const ours = lastLine(execFileSync(process.execPath, [join(root, 'dist/cli/main.js'), 'bench', 'engine', '--json', '--repeats', repeats], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
+
+const peers = [];
 const python = '/usr/bin/python3';
 if (existsSync(python)) {
-  try {
-    // Some machines set OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for old OpenBLAS builds; they slow a
-    // current one, so the peer runs without them (numpy's GEMM is the machine's practical limit).
-    const env = { ...process.env };
-    delete env.OPENBLAS_CORETYPE;
-    delete env.OPENBLAS_L2_SIZE;
-    peer = JSON.parse(execFileSync(python, [join(root, 'bench/pytorch_baseline.py'), '1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env }).trim().split('\n').pop());
-  } catch (e) {
-    console.error(`PyTorch baseline skipped: ${String(e.stderr ?? e.message).trim().split('\n').pop()} (install python3-torch python3-numpy libopenblas0-pthread)`);
+  // Some machines set OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for old OpenBLAS builds; they slow a
+  // current one, so the peer runs without them (numpy's GEMM is the machine's practical limit).
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  for (const threads of [1, 2]) {
+    try {
+      peers.push(lastLine(execFileSync(python, [join(root, 'bench/pytorch_baseline.py'), String(threads), repeats], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env })));
+    } catch (e) {
+      console.error(`PyTorch baseline (${threads} threads) skipped: ${String(e.stderr ?? e.message).trim().split('\n').pop()} (install python3-torch python3-numpy libopenblas0-pthread)`);
+    }
   }
 }
-const r = (a, b) => (b ? (a / b).toFixed(2) + '×' : 'n/a');
+
+const x = (a, b) => (a && b ? (a / b).toFixed(2) + '×' : 'n/a');
+const pct = (a) => (a * 100).toFixed(1) + '%';
+const col = (s, w) => String(s).padStart(w);
 console.log(`engine: ${JSON.stringify(ours)}`);
-if (peer) console.log(`pytorch: ${JSON.stringify(peer)}`);
-console.log('\nratios (same machine, same run):');
-console.log(`  train tokens/s, fast / reference kernels:      ${r(ours.train.tokens_per_s, ours.reference.train_tokens_per_s)}`);
-console.log(`  batch-64 sampling, fast / reference kernels:   ${r(ours.sample.batch64_tokens_per_s, ours.reference.batch64_tokens_per_s)}`);
-console.log(`  MFU vs our kernel library's GEMM peak:         ${(ours.train.mfu * 100).toFixed(1)}%`);
-if (peer) {
-  console.log(`  MFU vs numpy/OpenBLAS 1024³ (${peer.numpy_gemm_gflops} GFLOP/s): ${((ours.train.model_gflops / peer.numpy_gemm_gflops) * 100).toFixed(1)}% (PyTorch: ${(peer.train_mfu_vs_numpy * 100).toFixed(1)}%)`);
-  console.log(`  train tokens/s, searchlearn / PyTorch:         ${r(ours.train.tokens_per_s, peer.train_tokens_per_s)}`);
-  console.log(`  batch-1 sampling, searchlearn / PyTorch:       ${r(ours.sample.batch1_tokens_per_s, peer.sample_batch1_tokens_per_s)}`);
-  console.log(`  batch-64 sampling, searchlearn / PyTorch:      ${r(ours.sample.batch64_tokens_per_s, peer.sample_batch64_tokens_per_s)}`);
+for (const p of peers) console.log(`pytorch (${p.threads} threads): ${JSON.stringify(p)}`);
+
+// The peer for each figure: the better PyTorch setting.
+const peerOf = (name) => {
+  let best = null;
+  for (const p of peers) {
+    const v = p.figures?.[name]?.median;
+    if (v && (!best || v > best.value)) best = { value: v, threads: p.threads };
+  }
+  return best;
+};
+const torchAt = (threads, name) => peers.find((p) => p.threads === threads)?.figures?.[name]?.median ?? 'n/a';
+
+console.log(`\ntokens/s, median of ${ours.repeats} (same machine, same run; ours: workers 0 / 1, PyTorch: 1 / 2 threads):`);
+console.log(`  ${'figure'.padEnd(18)}${col('ours 1c', 9)}${col('ours 2c', 9)}${col('2c/1c', 7)}${col('torch 1t', 10)}${col('torch 2t', 10)}${col('ours 1c/peer', 14)}${col('ours 2c/peer', 14)}`);
+for (const [name, f] of Object.entries(ours.figures)) {
+  const peer = peerOf(name);
+  console.log(`  ${name.padEnd(18)}${col(f.one, 9)}${col(f.two, 9)}${col(f.speedup.toFixed(2) + '×', 7)}${col(torchAt(1, name), 10)}${col(torchAt(2, name), 10)}${col(x(f.one, peer?.value), 14)}${col(x(f.two, peer?.value), 14)}`);
 }
+const fills = Object.entries(ours.figures).filter(([, f]) => f.fill !== undefined);
+if (fills.length) console.log(`  (our samples stop at EOS: output tokens / (batch × 112) = ${fills.map(([n, f]) => `${n} ${f.fill}`).join(', ')}; PyTorch's never stop)`);
+
+console.log('\nratios (same machine, same run):');
+console.log(`  train tokens/s, fast / reference kernels:      ${x(ours.train.tokens_per_s, ours.reference.train_tokens_per_s)}`);
+console.log(`  batch-64 sampling, fast / reference kernels:   ${x(ours.sample.batch64_tokens_per_s, ours.reference.batch64_tokens_per_s)}`);
+console.log(`  decode attention, SIMD / plain TS:             ${ours.decode_attention.speedup}×`);
+console.log(`  MFU vs our kernel library's GEMM peak:         demo ${pct(ours.train.mfu)}, small ${pct(ours.small.train.mfu)} (one core)`);
+
+const best = (name) => Math.max(ours.figures[name].one, ours.figures[name].two);
+const target = (label, name, goal) => {
+  const peer = peerOf(name);
+  const r = peer ? best(name) / peer.value : NaN;
+  console.log(`  ${label.padEnd(46)}${peer ? `${r.toFixed(2)}× (ours ${best(name)} vs PyTorch ${peer.threads}t ${peer.value})` : 'n/a'}  target ≥ ${goal}× ${peer ? (r >= goal ? 'met' : 'not met') : ''}`);
+};
+console.log('\nissue 12 targets (ours: the better of one and two cores):');
+target('batch-64 sampling vs PyTorch, demo', 'demo.sample_b64', 2);
+target('batch-64 sampling vs PyTorch, small', 'small.sample_b64', 1.5);
+target('training vs PyTorch, demo', 'demo.train', 1.5);
+target('training vs PyTorch, small', 'small.train', 1.5);
+const gemm = Math.max(0, ...peers.map((p) => p.numpy_gemm_gflops ?? 0));
+if (gemm > 0) {
+  const flops = ours.small.flops_per_token;
+  const mfu = (tps) => (tps * flops) / 1e9 / gemm;
+  const torchBest = peerOf('small.train');
+  const r = mfu(best('small.train'));
+  console.log(`  ${'training MFU vs numpy 1024³, small'.padEnd(46)}${pct(r)} of ${gemm} GFLOP/s (one core ${pct(mfu(ours.figures['small.train'].one))}, two ${pct(mfu(ours.figures['small.train'].two))}; PyTorch ${torchBest ? pct(mfu(torchBest.value)) : 'n/a'})  target ≥ 20% ${r >= 0.2 ? 'met' : 'not met'}`);
+  console.log(`  ${'training MFU vs numpy 1024³, demo'.padEnd(46)}${pct((best('demo.train') * ours.model.flops_per_token) / 1e9 / gemm)}`);
+}
+console.log(`  two-core speedups (workers 1 / workers 0):     ${Object.entries(ours.figures).map(([n, f]) => `${n} ${f.speedup.toFixed(2)}×`).join(', ')}`);
+console.log(`\ntotal wall time: ${((performance.now() - started) / 1000).toFixed(0)} s`);

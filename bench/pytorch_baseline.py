@@ -1,7 +1,10 @@
 """The peer a user would pick instead: PyTorch, on the same Llama layout and sizes as
-`searchlearn bench engine` (demo size, batch 32, context 128; sampling with a KV cache at batch 1
-and 64), plus numpy/OpenBLAS's 1024^3 GEMM (the machine's practical limit). Prints one JSON line.
-Run with Debian's python3-torch and python3-numpy (`/usr/bin/python3`), one intra-op thread.
+`searchlearn bench engine` (src/nn/config.ts modelSizes: demo and small; training at batch 32,
+context 128; sampling with a KV cache, prompt 16, 112 new tokens, at batch 1, 64 and 256), plus
+numpy/OpenBLAS's 1024^3 GEMM (the machine's practical limit). Prints one JSON line whose
+"figures" carry the names of `bench engine --json`'s, each the median of REPEATS timed runs.
+Run with Debian's python3-torch and python3-numpy (`/usr/bin/python3`):
+    pytorch_baseline.py [THREADS (torch.set_num_threads, default 1)] [REPEATS (default 3)]
 """
 import json, math, sys, time
 
@@ -11,9 +14,21 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
+REPEATS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 torch.manual_seed(0)
-V, C, L, H, FF, T, B = 53, 128, 2, 4, 344, 128, 32
+V, T, B, NEW = 53, 128, 32, 112
+# src/nn/config.ts modelSizes: (dModel, nLayers, nHeads, dFF).
+SIZES = {"demo": (128, 2, 4, 344), "small": (256, 4, 8, 688)}
+C, L, H, FF = SIZES["demo"]
 D = C // H
+
+
+def use_size(name):
+    """The module-level shape the classes below read (one size at a time)."""
+    global C, L, H, FF, D, COS, SIN
+    C, L, H, FF = SIZES[name]
+    D = C // H
+    COS, SIN = rope_tables(256)
 
 
 def rope_tables(n):
@@ -101,49 +116,88 @@ def timeit(f):
     return time.perf_counter() - t0
 
 
-def train_tokens_per_s(m):
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def train_rates(m, steps):
+    """Tokens/s of REPEATS timed runs of `steps` steps each, after two warm-up steps."""
     opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
     ids = torch.randint(3, V, (B, T))
     tg = torch.randint(3, V, (B, T))
-    times = []
-    for i in range(11):
-        t0 = time.perf_counter()
+
+    def step():
         loss = F.cross_entropy(m(ids).view(-1, V), tg.view(-1))
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if i >= 3:
-            times.append(time.perf_counter() - t0)
-    times.sort()
-    return B * T / times[len(times) // 2]
+
+    for _ in range(2):
+        step()
+    rates = []
+    for _ in range(REPEATS):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        rates.append(B * T * steps / (time.perf_counter() - t0))
+    return rates
 
 
 @torch.no_grad()
-def sample_tokens_per_s(m, batch, new=112):
+def sample_once(m, batch):
+    ids = torch.randint(3, V, (batch, 16))
+    caches = [[None, None] for _ in range(L)]
+    logits = m(ids, caches, 0)[:, -1]
+    pos = 16
+    for _ in range(NEW):
+        nxt = torch.multinomial(F.softmax(logits, -1), 1)
+        logits = m(nxt, caches, pos)[:, -1]
+        pos += 1
+    return batch * NEW
+
+
+def sample_rates(m, batch, calls):
+    """Tokens/s of REPEATS timed runs of `calls` calls each, after one warm-up call."""
+    sample_once(m, batch)
     rates = []
-    for r in range(3):
-        ids = torch.randint(3, V, (batch, 16))
-        caches = [[None, None] for _ in range(L)]
+    for _ in range(REPEATS):
         t0 = time.perf_counter()
-        logits = m(ids, caches, 0)[:, -1]
-        pos = 16
-        for _ in range(new):
-            nxt = torch.multinomial(F.softmax(logits, -1), 1)
-            logits = m(nxt, caches, pos)[:, -1]
-            pos += 1
-        rates.append(batch * new / (time.perf_counter() - t0))
-    rates.sort()
-    return rates[1]
+        n = sum(sample_once(m, batch) for _ in range(calls))
+        rates.append(n / (time.perf_counter() - t0))
+    return rates
 
 
-m = Model()
-params = sum(p.numel() for p in m.parameters())
-flops = 6 * params + 12 * L * T * C
+# Same names and work per repeat as src/nn/bench-engine.ts's plan.
+PLAN = [
+    ("demo.train", "demo", lambda m: train_rates(m, 3)),
+    ("demo.sample_b1", "demo", lambda m: sample_rates(m, 1, 6)),
+    ("demo.sample_b64", "demo", lambda m: sample_rates(m, 64, 1)),
+    ("demo.sample_b256", "demo", lambda m: sample_rates(m, 256, 1)),
+    ("small.train", "small", lambda m: train_rates(m, 1)),
+    ("small.sample_b64", "small", lambda m: sample_rates(m, 64, 1)),
+]
+
 peak = gemm_peak()
-tps = train_tokens_per_s(m)
+figures, params, flops = {}, {}, {}
+for name, size, measure in PLAN:
+    use_size(size)
+    torch.manual_seed(0)
+    m = Model()
+    params[size] = sum(p.numel() for p in m.parameters())
+    flops[size] = 6 * params[size] + 12 * L * T * C
+    rates = measure(m)
+    figures[name] = {"median": round(median(rates)), "repeats": [round(r) for r in rates]}
+    print(f"{name}: {figures[name]['median']} tokens/s", file=sys.stderr)
+
+demo_tps = figures["demo.train"]["median"]
 print(json.dumps({
-    "torch": torch.__version__, "threads": torch.get_num_threads(), "numpy_gemm_gflops": round(peak, 1),
-    "parameters": params, "train_tokens_per_s": round(tps), "train_model_gflops": round(tps * flops / 1e9, 1),
-    "train_mfu_vs_numpy": round(tps * flops / 1e9 / peak, 3),
-    "sample_batch1_tokens_per_s": round(sample_tokens_per_s(m, 1)), "sample_batch64_tokens_per_s": round(sample_tokens_per_s(m, 64)),
+    "torch": torch.__version__, "threads": torch.get_num_threads(), "repeats": REPEATS, "numpy_gemm_gflops": round(peak, 1),
+    "parameters": params["demo"], "train_tokens_per_s": demo_tps, "train_model_gflops": round(demo_tps * flops["demo"] / 1e9, 1),
+    "train_mfu_vs_numpy": round(demo_tps * flops["demo"] / 1e9 / peak, 3),
+    "sample_batch1_tokens_per_s": figures["demo.sample_b1"]["median"], "sample_batch64_tokens_per_s": figures["demo.sample_b64"]["median"],
+    "sizes": {k: {"parameters": params[k], "flops_per_token": flops[k]} for k in params},
+    "small_train_mfu_vs_numpy": round(figures["small.train"]["median"] * flops["small"] / 1e9 / peak, 3),
+    "figures": figures,
 }))

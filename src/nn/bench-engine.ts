@@ -1,6 +1,9 @@
 import { Rng } from '../core/rng.js';
-import { configForSize, parameterCount, trainFlopsPerToken, type ModelConfig } from './config.js';
+import { configForSize, parameterCount, trainFlopsPerToken, type ModelConfig, type ModelSize } from './config.js';
+import { EnginePool } from './engine-pool.js';
 import { Generator } from './generate.js';
+import { ParallelGenerator } from './parallel-generator.js';
+import { LmTrainer, type LmExample } from './train.js';
 import { referenceKernels, type Kernels } from './kernels.js';
 import { Transformer } from './model.js';
 import { createOrtKernels } from './ort/ort-kernels.js';
@@ -15,13 +18,57 @@ import { referenceDecodeKernels, wasmDecodeKernels } from './wasm/decode-kernels
 export interface EngineBench {
   gemm_peak_gflops: number;
   train: { tokens_per_s: number; model_gflops: number; mfu: number; step_ms: number; peak_rss_mib: number };
-  sample: { batch1_tokens_per_s: number; batch64_tokens_per_s: number };
+  sample: { batch1_tokens_per_s: number; batch64_tokens_per_s: number; batch256_tokens_per_s: number };
+  /** Repeats behind each figure of `figures` (each figure is their median). */
+  repeats: number;
+  /** One core (workers 0) and two (workers 1: one worker thread beside the main thread), same run. */
+  figures: Record<FigureName, CoreFigure>;
+  /** The `small` size (3.2M parameters) on one core; MFU against our GEMM peak. */
+  small: { parameters: number; flops_per_token: number; train: { tokens_per_s: number; model_gflops: number; mfu: number }; sample: { batch64_tokens_per_s: number } };
   /** Decode attention alone (64 rows × 128 cached positions, one layer): SIMD kernel against the plain-TS reference. */
   decode_attention: { wasm_us: number; reference_us: number; speedup: number };
   reference: { train_tokens_per_s: number; batch64_tokens_per_s: number; gemm_gflops: number };
   ratios: { train_fast_over_reference: number; batch64_fast_over_reference: number };
   model: { size: string; parameters: number; d_model: number; n_layers: number; n_heads: number; d_ff: number; vocab: number; batch: number; context: number; flops_per_token: number };
   kernels: string;
+}
+
+/**
+ * The figures measured on one and on two cores: training (batch 32, context 128) and sampling
+ * with the KV cache (prompt 16 tokens, 112 new ones) at batch 1, 64 and 256. The PyTorch peer
+ * (bench/pytorch_baseline.py) prints the same names.
+ */
+export const figureNames = ['demo.train', 'demo.sample_b1', 'demo.sample_b64', 'demo.sample_b256', 'small.train', 'small.sample_b64'] as const;
+export type FigureName = (typeof figureNames)[number];
+
+/** Tokens/s on one core (workers 0) and on two (workers 1): medians of the repeats, and the repeats. */
+export interface CoreFigure {
+  one: number;
+  two: number;
+  /** two / one. */
+  speedup: number;
+  one_repeats: number[];
+  two_repeats: number[];
+  /**
+   * Sampling only: output tokens over batch × 112. Samples that draw EOS stop early (an
+   * untrained model draws it about once in 53 tokens), so the mean live batch is smaller than
+   * the nominal one; PyTorch's loop never stops early.
+   */
+  fill?: number;
+}
+
+export interface BenchEngineOptions {
+  /** Repeats per figure of `figures`; each figure is their median (default 3). */
+  repeats: number;
+}
+
+export const defaultBenchEngineOptions = { repeats: 3 } satisfies BenchEngineOptions;
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) throw new Error('median of nothing');
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 const ALPHABET = '0123456789+-*=: \nabcdefghijklmnopqrstuvwxyzAPQ.,()';
@@ -119,23 +166,125 @@ export function decodeAttentionMicros(cfg: ModelConfig, batch: number, history: 
   return { wasm_us: round(wasm), reference_us: round(ref), speedup: round(ref / wasm, 2) };
 }
 
-export function benchEngine(log: (line: string) => void = () => {}): EngineBench {
+/** Random text rows of exactly T tokens after BOS (no EOS): every batch is [B, T], every token trains. */
+function trainingRows(T: number, count: number): LmExample[] {
+  const rng = new Rng(5);
+  return Array.from({ length: count }, () => ({ completion: Array.from({ length: T }, () => ALPHABET[rng.int(0, ALPHABET.length - 1)]).join(''), eos: false }));
+}
+
+/**
+ * Training tokens/s through LmTrainer (what `train-lm` and the loop run: forward, backward,
+ * clipping, AdamW) with `workers` data-parallel worker threads: one warm-up step (it starts the
+ * workers and onnxruntime's per-shape plans), then `repeats` timed runs of `steps` steps each.
+ */
+export function trainRepeats(cfg: ModelConfig, k: Kernels, tok: CharTokenizer, workers: number, B: number, T: number, steps: number, repeats: number): { rates: number[]; stepMs: number } {
+  const m = new Transformer(cfg, k);
+  m.init(new Rng(1));
+  const trainer = new LmTrainer(m, tok, trainingRows(T, 2 * B), { steps: 10_000, batchSize: B, warmupSteps: 1, workers, seed: 1 });
+  try {
+    trainer.trainStep();
+    const rates: number[] = [];
+    const stepTimes: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      let tokens = 0;
+      const t0 = performance.now();
+      for (let s = 0; s < steps; s++) {
+        const info = trainer.trainStep();
+        tokens += info.tokens;
+        stepTimes.push(info.ms);
+      }
+      rates.push((tokens * 1000) / (performance.now() - t0));
+    }
+    return { rates, stepMs: median(stepTimes) };
+  } finally {
+    void trainer.close();
+  }
+}
+
+/**
+ * Sampling tokens/s with the KV cache (prompt 16 tokens, `tokens` new ones, no prefix reuse) on
+ * the main thread alone (workers 0) or through ParallelGenerator with `workers` engine threads
+ * (a lone request of ≥ 8 samples is cut between the engines; batch 1 stays on the main thread).
+ * One warm-up call, then `repeats` timed runs of `calls` calls each.
+ */
+export async function sampleRepeats(cfg: ModelConfig, k: Kernels, tok: CharTokenizer, workers: number, batch: number, tokens: number, calls: number, repeats: number): Promise<{ rates: number[]; fill: number }> {
+  const m = new Transformer(cfg, k);
+  m.init(new Rng(1));
+  const genOpts = { prefixCacheBytes: 0, prefixCacheTokens: 0, maxBatch: Math.max(256, batch) };
+  const gen = new Generator(m, tok, genOpts);
+  const pool = workers > 0 ? new EnginePool(m, tok, { workers }) : null;
+  const par = pool ? new ParallelGenerator(gen, pool, genOpts) : null;
+  const rng = new Rng(3);
+  const prompts = Array.from({ length: batch }, () => Array.from({ length: 15 }, () => ALPHABET[rng.int(0, ALPHABET.length - 1)]).join(''));
+  const run = async (seed: number): Promise<number> => (par ? await par.generate(prompts, { maxTokens: tokens, seed }) : gen.generate(prompts, { maxTokens: tokens, seed })).stats.outputTokens;
+  try {
+    await run(1); // warm up (JIT, kernel sessions, buffers, the worker's start)
+    const rates: number[] = [];
+    let out = 0;
+    for (let r = 0; r < repeats; r++) {
+      let n = 0;
+      const t0 = performance.now();
+      for (let c = 0; c < calls; c++) n += await run(2 + r * calls + c);
+      rates.push((n * 1000) / (performance.now() - t0));
+      out += n;
+    }
+    return { rates, fill: round(out / (repeats * calls * batch * tokens), 3) };
+  } finally {
+    await pool?.close();
+  }
+}
+
+/** How each figure is measured: work per timed repeat sized to about a second on one core. */
+const plan: Record<FigureName, { size: ModelSize } & ({ kind: 'train'; steps: number } | { kind: 'sample'; batch: number; calls: number })> = {
+  'demo.train': { size: 'demo', kind: 'train', steps: 3 },
+  'demo.sample_b1': { size: 'demo', kind: 'sample', batch: 1, calls: 6 },
+  'demo.sample_b64': { size: 'demo', kind: 'sample', batch: 64, calls: 1 },
+  'demo.sample_b256': { size: 'demo', kind: 'sample', batch: 256, calls: 1 },
+  'small.train': { size: 'small', kind: 'train', steps: 1 },
+  'small.sample_b64': { size: 'small', kind: 'sample', batch: 64, calls: 1 },
+};
+
+const TRAIN_B = 32;
+const TRAIN_T = 128;
+const NEW_TOKENS = 112;
+
+export async function benchEngine(log: (line: string) => void = () => {}, opts: Partial<BenchEngineOptions> = {}): Promise<EngineBench> {
+  const { repeats } = { ...defaultBenchEngineOptions, ...opts };
+  if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`repeats ${repeats}: expected an integer >= 1`);
   const tok = new CharTokenizer(ALPHABET);
   const cfg = configForSize('demo', tok.vocabSize);
-  const B = 32;
-  const T = 128;
+  const smallCfg = configForSize('small', tok.vocabSize);
+  const B = TRAIN_B;
+  const T = TRAIN_T;
   const fast = createOrtKernels();
   const flopsPerToken = trainFlopsPerToken(cfg, T);
+  const smallFlops = trainFlopsPerToken(smallCfg, T);
 
   const peak = gemmGflops(fast, 1024, 1024, 1024, 8);
   log(`gemm 1024³ (${fast.name}): ${peak.toFixed(1)} GFLOP/s`);
-  const train = trainTokensPerSec(cfg, fast, B, T, 3, 8);
-  const modelGflops = (train.tokensPerSec * flopsPerToken) / 1e9;
-  log(`train demo B=${B} T=${T}: ${Math.round(train.tokensPerSec)} tokens/s, ${modelGflops.toFixed(1)} GFLOP/s model, MFU ${(modelGflops / peak * 100).toFixed(1)}%`);
-  const b1 = sampleTokensPerSec(cfg, fast, tok, 1, 112, 5);
-  log(`sample batch 1: ${Math.round(b1)} tokens/s`);
-  const b64 = sampleTokensPerSec(cfg, fast, tok, 64, 112);
-  log(`sample batch 64: ${Math.round(b64)} tokens/s`);
+
+  // Each figure on one core then two, back to back, so that load from other jobs hits both alike.
+  const figures = {} as Record<FigureName, CoreFigure>;
+  let demoStepMs = 0;
+  for (const name of figureNames) {
+    const p = plan[name];
+    const c = p.size === 'demo' ? cfg : smallCfg;
+    const perCore: { rates: number[]; fill?: number }[] = [];
+    for (const workers of [0, 1]) {
+      if (p.kind === 'train') {
+        const r = trainRepeats(c, fast, tok, workers, B, T, p.steps, repeats);
+        if (name === 'demo.train' && workers === 0) demoStepMs = r.stepMs;
+        perCore.push(r);
+      } else {
+        perCore.push(await sampleRepeats(c, fast, tok, workers, p.batch, NEW_TOKENS, p.calls, repeats));
+      }
+    }
+    const [one, two] = perCore as [{ rates: number[]; fill?: number }, { rates: number[]; fill?: number }];
+    const f: CoreFigure = { one: Math.round(median(one.rates)), two: Math.round(median(two.rates)), speedup: round(median(two.rates) / median(one.rates), 2), one_repeats: one.rates.map(Math.round), two_repeats: two.rates.map(Math.round) };
+    if (one.fill !== undefined) f.fill = one.fill;
+    figures[name] = f;
+    log(`${name}: ${f.one} tokens/s on one core, ${f.two} on two (${f.speedup}×)${f.fill !== undefined ? `, fill ${f.fill}` : ''}`);
+  }
   const att = decodeAttentionMicros(cfg, 64, 128, 20);
   log(`decode attention 64×128: ${att.wasm_us} µs SIMD, ${att.reference_us} µs reference (${att.speedup}×)`);
   const peakRss = process.memoryUsage().rss / 2 ** 20;
@@ -147,13 +296,24 @@ export function benchEngine(log: (line: string) => void = () => {}): EngineBench
   const ref64 = sampleTokensPerSec(cfg, referenceKernels, tok, 64, 8, 1);
   log(`reference sample batch 64: ${Math.round(ref64)} tokens/s`);
 
+  const train = figures['demo.train'].one;
+  const modelGflops = (train * flopsPerToken) / 1e9;
+  const smallGflops = (figures['small.train'].one * smallFlops) / 1e9;
   return {
     gemm_peak_gflops: round(peak),
-    train: { tokens_per_s: Math.round(train.tokensPerSec), model_gflops: round(modelGflops), mfu: round(modelGflops / peak, 3), step_ms: round(train.stepMs), peak_rss_mib: Math.round(peakRss) },
-    sample: { batch1_tokens_per_s: Math.round(b1), batch64_tokens_per_s: Math.round(b64) },
+    train: { tokens_per_s: train, model_gflops: round(modelGflops), mfu: round(modelGflops / peak, 3), step_ms: round(demoStepMs), peak_rss_mib: Math.round(peakRss) },
+    sample: { batch1_tokens_per_s: figures['demo.sample_b1'].one, batch64_tokens_per_s: figures['demo.sample_b64'].one, batch256_tokens_per_s: figures['demo.sample_b256'].one },
+    repeats,
+    figures,
+    small: {
+      parameters: parameterCount(smallCfg),
+      flops_per_token: smallFlops,
+      train: { tokens_per_s: figures['small.train'].one, model_gflops: round(smallGflops), mfu: round(smallGflops / peak, 3) },
+      sample: { batch64_tokens_per_s: figures['small.sample_b64'].one },
+    },
     decode_attention: att,
     reference: { train_tokens_per_s: Math.round(refTrain.tokensPerSec), batch64_tokens_per_s: Math.round(ref64), gemm_gflops: round(refGemm) },
-    ratios: { train_fast_over_reference: round(train.tokensPerSec / refTrain.tokensPerSec), batch64_fast_over_reference: round(b64 / ref64) },
+    ratios: { train_fast_over_reference: round(train / refTrain.tokensPerSec), batch64_fast_over_reference: round(figures['demo.sample_b64'].one / ref64) },
     model: { size: 'demo', parameters: parameterCount(cfg), d_model: cfg.dModel, n_layers: cfg.nLayers, n_heads: cfg.nHeads, d_ff: cfg.dFF, vocab: cfg.vocabSize, batch: B, context: T, flops_per_token: flopsPerToken },
     kernels: fast.name,
   };

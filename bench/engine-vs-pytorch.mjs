@@ -19,7 +19,8 @@ const lastLine = (s) => JSON.parse(s.trim().split('\n').pop());
 const ours = lastLine(execFileSync(process.execPath, [join(root, 'dist/cli/main.js'), 'bench', 'engine', '--json', '--repeats', repeats], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
 
 const peers = [];
-const python = '/usr/bin/python3';
+// Debian's python3-torch by default; SEARCHLEARN_BENCH_PYTHON names another interpreter with torch and numpy.
+const python = process.env.SEARCHLEARN_BENCH_PYTHON || '/usr/bin/python3';
 if (existsSync(python)) {
   // Some machines set OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for old OpenBLAS builds; they slow a
   // current one, so the peer runs without them (numpy's GEMM is the machine's practical limit).
@@ -28,9 +29,10 @@ if (existsSync(python)) {
   delete env.OPENBLAS_L2_SIZE;
   for (const threads of [1, 2]) {
     try {
-      peers.push(lastLine(execFileSync(python, [join(root, 'bench/pytorch_baseline.py'), String(threads), repeats], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env })));
+      peers.push(lastLine(execFileSync(python, [join(root, 'bench/pytorch_baseline.py'), String(threads), repeats], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env })));
     } catch (e) {
-      console.error(`PyTorch baseline (${threads} threads) skipped: ${String(e.stderr ?? e.message).trim().split('\n').pop()} (install python3-torch python3-numpy libopenblas0-pthread)`);
+      console.error(`PyTorch baseline (${threads} threads) skipped: ${String(e.stderr || e.message).trim().split('\n').pop()} (needs python3-torch python3-numpy libopenblas0-pthread)`);
+      if (/not OpenBLAS/.test(String(e.stderr ?? ''))) break;
     }
   }
 }

@@ -6,7 +6,7 @@ numpy/OpenBLAS's 1024^3 GEMM (the machine's practical limit). Prints one JSON li
 Run with Debian's python3-torch and python3-numpy (`/usr/bin/python3`):
     pytorch_baseline.py [THREADS (torch.set_num_threads, default 1)] [REPEATS (default 3)]
 """
-import json, math, sys, time
+import json, math, os, sys, time
 
 import numpy as np
 import torch
@@ -102,6 +102,18 @@ class Model(nn.Module):
         return self.out(self.norm(x))
 
 
+def blas_libraries():
+    """The BLAS libraries this process has loaded (after a GEMM): Debian's numpy and torch use
+    whatever libblas.so.3 points to, which is netlib's reference BLAS (~0.5 GFLOP/s) unless
+    libopenblas0-pthread is installed."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
+        return sorted({os.path.realpath(p) for p in paths})
+    except OSError:
+        return []
+
+
 def gemm_peak():
     a = np.random.rand(1024, 1024).astype(np.float32)
     b = np.random.rand(1024, 1024).astype(np.float32)
@@ -179,6 +191,9 @@ PLAN = [
     ("small.sample_b64", "small", lambda m: sample_rates(m, 64, 1)),
 ]
 
+np.ones((64, 64), np.float32) @ np.ones((64, 64), np.float32)  # loads the BLAS
+if not any("openblas" in p for p in blas_libraries()):
+    sys.exit(f"pytorch_baseline: BLAS is {blas_libraries() or 'unknown'}, not OpenBLAS: PyTorch and numpy would run at netlib's reference speed (~0.5 GFLOP/s); install libopenblas0-pthread")
 peak = gemm_peak()
 figures, params, flops = {}, {}, {}
 for name, size, measure in PLAN:
@@ -194,6 +209,7 @@ for name, size, measure in PLAN:
 demo_tps = figures["demo.train"]["median"]
 print(json.dumps({
     "torch": torch.__version__, "threads": torch.get_num_threads(), "repeats": REPEATS, "numpy_gemm_gflops": round(peak, 1),
+    "blas": blas_libraries(),
     "parameters": params["demo"], "train_tokens_per_s": demo_tps, "train_model_gflops": round(demo_tps * flops["demo"] / 1e9, 1),
     "train_mfu_vs_numpy": round(demo_tps * flops["demo"] / 1e9 / peak, 3),
     "sample_batch1_tokens_per_s": figures["demo.sample_b1"]["median"], "sample_batch64_tokens_per_s": figures["demo.sample_b64"]["median"],

@@ -232,7 +232,9 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
       ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}),
     };
     o.onProgress?.({ stage: `learn ${config.learner}`, done: 0, total: config.steps, unit: 'step' });
-    const data = external ? { iteration: it, runDir: o.out, dataDir, checkpoint: served ? null : resolveCheckpointDir(it === 1 ? o.init : run.file(`checkpoints/iter-${it - 1}`)) } : config.learner === 'sft' ? [...rows, ...(rows.length > 0 ? replayRows(initData(init), init.foothold?.count ?? 0, config, it) : [])] : config.learner === 'dpo' ? (config.pairs === 'step' ? stPairs : seqPairs) : rolloutGroups(harderTask, problems, results, withAnswer ? undefined : (_p, t) => (t.score ?? 0));
+    // Replay alone trains only when it carries the foothold (--replay-foothold): a policy that
+    // solves none of the harder problems yet keeps learning from its seeded traces until it does.
+    const data = external ? { iteration: it, runDir: o.out, dataDir, checkpoint: served ? null : resolveCheckpointDir(it === 1 ? o.init : run.file(`checkpoints/iter-${it - 1}`)) } : config.learner === 'sft' ? [...rows, ...(rows.length > 0 || config.replayFoothold !== undefined ? replayRows(initData(init), init.foothold?.count ?? 0, config, it) : [])] : config.learner === 'dpo' ? (config.pairs === 'step' ? stPairs : seqPairs) : rolloutGroups(harderTask, problems, results, withAnswer ? undefined : (_p, t) => (t.score ?? 0));
     let learned: LearnResult = { steps: 0, trainedTokens: 0, metrics: {} };
     if (external || (data as unknown[]).length > 0) learned = await learner.update(data as never, ctx);
     policy = served ? await external!.policyFor() : new BuiltinPolicy(policyModel, tokenizer);

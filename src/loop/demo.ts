@@ -19,10 +19,12 @@ import { LEVEL_HARDER, runLoop, type IterationRow } from './loop.js';
  *      (majority vote); at the end the control: SFT on the initialization data in the same
  *      mixture (foothold upweighted as the loop's replay is) for the same trained tokens.
  *
- * Measured on this plan (busy 2-core machine): harder-level greedy 4.5% → 35.0 → 58.5 → 70.5%
- * after three rounds; the control 71.5%. Replaying the foothold is what lifts both: with uniform
- * replay the loop reached 26.5%; the loop's own solutions match, not beat, more SFT on the
- * foothold at equal tokens here (see the issue's closing note).
+ * Measured on this plan (seed 0): harder-level greedy 1.0% → 6.5 → 13.0 → 41.5% (two threads,
+ * 17 min on a quiet 2-core VM), and 4.5% → 35.0 → 58.5 → 70.5% in a single-thread run whose
+ * initialization differed only by float summation order: the loop is that sensitive to where
+ * the initialization lands. The control in the loop's mixture matched it both times (41.5%,
+ * 71.5%); a control with uniform replay reached 45.5% in the single-thread run. Replaying the
+ * foothold is what lifts both: with uniform replay the loop reached 26.5%.
  */
 export interface DemoPlan {
   /** Task options of the initialization level, of the harder level (foothold traces, held-out evaluation), and of the loop's training problems. */

@@ -1,20 +1,14 @@
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { trainTinyCheckpoint } from '../nn/gguf-fixture.js';
 import { readGguf } from '../nn/gguf-read.js';
 import { commands } from './commands.js';
+import { runCli } from './run-cli.js';
 
-/** End to end through the compiled CLI (`npm test` builds dist/ with tsc first). */
-const main = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-/** Runs the CLI without blocking the event loop (a busy machine makes spawnSync starve vitest's RPC). */
-const run = (args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> =>
-  new Promise((resolve) => {
-    execFile('node', [main, 'export', ...args], { encoding: 'utf8' }, (err, stdout, stderr) => resolve({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }));
-  });
+/** End to end through the compiled CLI. */
+const run = (args: string[]) => runCli(['export', ...args]);
 const root = mkdtempSync(join(tmpdir(), 'searchlearn-export-cli-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 

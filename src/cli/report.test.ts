@@ -1,22 +1,13 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { writeFixtureRun } from '../report/fixtures.js';
 import { commands } from './commands.js';
+import { runCli } from './run-cli.js';
 
-/** End to end through the compiled CLI (`npm test` builds dist/ with tsc first). */
-const main = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-/** Runs the CLI without blocking the test worker (a blocked worker misses vitest's heartbeats on a busy machine). */
-function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('node', [main, 'report', ...args], { encoding: 'utf8' }, (err, stdout, stderr) => {
-      resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+/** End to end through the compiled CLI. */
+const run = (args: string[]) => runCli(['report', ...args]);
 
 describe('searchlearn report, compiled CLI', () => {
   it('is registered as a command', () => expect(commands.some((c) => c.name === 'report')).toBe(true));

@@ -105,6 +105,15 @@ export const defaultOpenAIPolicyOptions = {
   api: 'auto',
 } satisfies Partial<OpenAIPolicyOptions>;
 
+/** Token accounting, the same on /v1/completions and /v1/chat/completions. */
+const usageSchema = z
+  .object({
+    prompt_tokens: z.number(),
+    completion_tokens: z.number().optional(),
+    prompt_tokens_details: z.object({ cached_tokens: z.number().nullish() }).nullish(),
+  })
+  .nullish();
+
 const chatCompletionSchema = z.object({
   choices: z.array(
     z.object({
@@ -115,13 +124,7 @@ const chatCompletionSchema = z.object({
       logprobs: z.object({ content: z.array(z.object({ token: z.string(), logprob: z.number().nullable() })).nullish() }).nullish(),
     }),
   ),
-  usage: z
-    .object({
-      prompt_tokens: z.number(),
-      completion_tokens: z.number().optional(),
-      prompt_tokens_details: z.object({ cached_tokens: z.number().nullish() }).nullish(),
-    })
-    .nullish(),
+  usage: usageSchema,
 });
 
 const modelsSchema = z.object({
@@ -145,13 +148,7 @@ const completionSchema = z.object({
         .nullish(),
     }),
   ),
-  usage: z
-    .object({
-      prompt_tokens: z.number(),
-      completion_tokens: z.number().optional(),
-      prompt_tokens_details: z.object({ cached_tokens: z.number().nullish() }).nullish(),
-    })
-    .nullish(),
+  usage: usageSchema,
 });
 type CompletionBody = z.infer<typeof completionSchema>;
 type Choice = CompletionBody['choices'][number];

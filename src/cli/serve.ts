@@ -19,7 +19,8 @@ const options = {
   'model-name': { type: 'string' },
   'max-tokens': { type: 'string', default: String(defaultServeLimits.maxTokens) },
   'max-n': { type: 'string', default: String(defaultServeLimits.maxN) },
-  'batch-window-ms': { type: 'string', default: String(defaultServeConfig.batcher.windowMs) },
+  // Unset: the scheduler's own default (built-in continuous batching: 0; GGUF's window: 3 ms).
+  'batch-window-ms': { type: 'string' },
   kernels: { type: 'string', default: 'fast' },
 } as const;
 
@@ -34,7 +35,7 @@ const schema = z.object({
   'model-name': z.string().min(1).optional(),
   'max-tokens': num({ int: true, min: 1 }),
   'max-n': num({ int: true, min: 1, max: 256 }),
-  'batch-window-ms': num({ min: 0, max: 1000 }),
+  'batch-window-ms': num({ min: 0, max: 1000 }).optional(),
   kernels: kernelsSchema,
 });
 
@@ -74,7 +75,7 @@ export const serveCommand: Command = {
       modelName,
       ...(a['api-key'] ? { apiKey: a['api-key'] } : {}),
       limits: { ...defaultServeLimits, maxTokens: a['max-tokens'], maxN: a['max-n'] },
-      batcher: { windowMs: a['batch-window-ms'] },
+      batcher: a['batch-window-ms'] !== undefined ? { windowMs: a['batch-window-ms'] } : {},
     }).catch((e: unknown) => {
       throw new CliError(`serve: ${(e as Error).message}`);
     });

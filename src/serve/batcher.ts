@@ -1,16 +1,19 @@
 import type { FinishReason } from '../core/trajectory.js';
-import type { BuiltinPolicy } from '../policy/builtin.js';
 import type { Policy } from '../policy/policy.js';
 
 /**
- * Continuous-ish batching for the server: requests that arrive within a short window are merged
- * into one `generate` call, so 16 concurrent clients cost one batched forward pass per token,
- * not 16 (the built-in Generator decodes every sequence of a call together).
+ * How the server hands sampling jobs to a backend. The built-in model schedules its own jobs
+ * with continuous batching (continuous-batcher.ts: a request joins the running batch at the next
+ * decode step). Any other Policy goes through the window `Batcher` below: requests that arrive
+ * within a short window go out together, each as its own `generate` call with its client's
+ * signal (node-llama-cpp batches the sequences of concurrent calls itself).
  *
  * Merging must not change what a seeded request gets: the built-in backend gives each sample of
  * each request its own Rng key (`seed/promptIndex/sampleIndex`, exactly what an unmerged call
  * would use), so a request's samples are the same whatever else shares its batch.
  */
+export { builtinBackend, ContinuousBatcher, defaultContinuousBatcherConfig } from './continuous-batcher.js';
+
 export interface SampleJob {
   prompts: string[];
   n: number;
@@ -40,6 +43,27 @@ export interface JobResult {
   cachedPromptTokens: number;
 }
 
+/** What a scheduler did: what `/health` reports and tests check. */
+export interface SchedulerStats {
+  /** Busy periods (the engine going from idle to work; for the window Batcher, its calls). */
+  batches: number;
+  /** Forward passes (continuous batching: decode steps; the window Batcher counts a call as one). */
+  steps: number;
+  /** Jobs run, and of those the ones that joined a batch already decoding. */
+  jobs: number;
+  joinedMidBatch: number;
+  /** Jobs dropped because their client left (before or during their generation). */
+  cancelled: number;
+  /** Time inside the engine (the server's own generation time). */
+  generationMs: number;
+}
+
+/** Takes jobs one at a time and batches those in flight together. */
+export interface JobScheduler {
+  submit(job: SampleJob): Promise<JobResult>;
+  readonly stats: SchedulerStats;
+}
+
 /** What the server runs jobs on. */
 export interface ServeBackend {
   readonly contextLength: number;
@@ -47,68 +71,10 @@ export interface ServeBackend {
   promptTokens(prompt: string): number;
   /** Runs several jobs, merged where the backend can. */
   run(jobs: SampleJob[]): Promise<JobResult[]>;
+  /** A backend that schedules its own jobs (continuous batching) gives the server its scheduler; others get the window Batcher. */
+  scheduler?(config: Partial<BatcherConfig>): JobScheduler;
   /** Log-probabilities of a prompt's own tokens (echo), or undefined when the backend has none. */
   promptLogprobs?(prompt: string): { tokens: string[]; logprobs: number[] };
-}
-
-/** The built-in model: jobs with the same decoding settings share one Generator call. */
-export function builtinBackend(policy: BuiltinPolicy): ServeBackend {
-  const { generator, tokenizer } = policy;
-  const tokenString = (id: number): string => (id === tokenizer.eos ? '' : tokenizer.tokenString(id));
-  return {
-    contextLength: policy.contextLength,
-    promptTokens: (prompt) => tokenizer.encode(prompt, { bos: true }).length,
-    async run(jobs) {
-      const results: JobResult[] = new Array(jobs.length);
-      const groups = new Map<string, number[]>();
-      jobs.forEach((j, k) => {
-        const key = JSON.stringify([j.maxTokens, j.temperature, j.topP, j.topK, j.stop]);
-        groups.set(key, [...(groups.get(key) ?? []), k]);
-      });
-      for (const members of groups.values()) {
-        const first = jobs[members[0]!]!;
-        // Flatten to one sample per entry: identical prefixes are computed once by the Generator.
-        const prefixes: string[] = [];
-        const keys: string[] = [];
-        const owner: { job: number; prompt: number; sample: number }[] = [];
-        for (const k of members) {
-          const j = jobs[k]!;
-          j.prompts.forEach((p, pi) => {
-            for (let s = 0; s < j.n; s++) {
-              prefixes.push(p);
-              keys.push(`${j.seed}/${pi}/${s}`);
-              owner.push({ job: k, prompt: pi, sample: s });
-            }
-          });
-          results[k] = { samples: j.prompts.map(() => []), promptTokens: j.prompts.reduce((t, p) => t + tokenizer.encode(p, { bos: true }).length, 0), cachedPromptTokens: 0 };
-        }
-        const { samples, stats } = generator.generate(prefixes, {
-          n: 1,
-          maxTokens: first.maxTokens,
-          temperature: first.temperature,
-          topP: first.topP,
-          topK: first.topK,
-          stop: first.stop,
-          seed: 0,
-          sampleKey: (i) => keys[i]!,
-        });
-        samples.forEach((row, i) => {
-          const s = row[0]!;
-          const o = owner[i]!;
-          results[o.job]!.samples[o.prompt]![o.sample] = { text: s.text, tokens: s.tokenIds.map(tokenString), logprobs: s.logprobs, finishReason: s.finishReason };
-        });
-        // The Generator counts cache hits over the distinct prefixes of the call; each job gets its share.
-        const distinct = [...new Set(prefixes)].reduce((t, p) => t + tokenizer.encode(p, { bos: true }).length, 0);
-        const hit = stats.cachedPromptTokens / Math.max(1, distinct);
-        for (const k of members) results[k]!.cachedPromptTokens = Math.min(results[k]!.promptTokens, Math.round(hit * results[k]!.promptTokens));
-      }
-      return results;
-    },
-    promptLogprobs(prompt) {
-      const [r] = generator.logprobsOf([{ prefix: '', continuation: prompt }]);
-      return { tokens: [...prompt], logprobs: r!.logprobs };
-    },
-  };
 }
 
 /**
@@ -143,7 +109,7 @@ export function policyBackend(policy: Policy): ServeBackend {
 }
 
 export interface BatcherConfig {
-  /** How long the first request of a batch waits for company. */
+  /** How long the first request of a batch waits for company (continuous batching: only when the engine is idle). */
   windowMs: number;
 }
 
@@ -153,14 +119,16 @@ export const defaultBatcherConfig = {
 } satisfies BatcherConfig;
 
 /** Collects jobs for `windowMs`, then runs every live one in one backend call; one call at a time. */
-export class Batcher {
+export class Batcher implements JobScheduler {
   private pending: { job: SampleJob; resolve: (r: JobResult) => void; reject: (e: unknown) => void }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private running = false;
-  /** Batches run, jobs run, jobs dropped because their client left, and time inside the backend. */
-  readonly stats = { batches: 0, jobs: 0, cancelled: 0, generationMs: 0 };
+  readonly stats: SchedulerStats = { batches: 0, steps: 0, jobs: 0, joinedMidBatch: 0, cancelled: 0, generationMs: 0 };
+  private readonly config: BatcherConfig;
 
-  constructor(private readonly backend: ServeBackend, private readonly config: BatcherConfig = defaultBatcherConfig) {}
+  constructor(private readonly backend: ServeBackend, config: Partial<BatcherConfig> = {}) {
+    this.config = { ...defaultBatcherConfig, ...config };
+  }
 
   submit(job: SampleJob): Promise<JobResult> {
     return new Promise((resolve, reject) => {
@@ -198,6 +166,7 @@ export class Batcher {
       } finally {
         this.stats.generationMs += performance.now() - t0;
         this.stats.batches++;
+        this.stats.steps++;
         this.stats.jobs += live.length;
         this.running = false;
       }

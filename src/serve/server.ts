@@ -2,22 +2,23 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { z } from 'zod';
-import { Batcher, defaultBatcherConfig, type BatcherConfig, type JobResult, type SampleJob, type ServeBackend, type ServedSample } from './batcher.js';
+import { Batcher, type BatcherConfig, type JobResult, type JobScheduler, type SampleJob, type ServeBackend, type ServedSample } from './batcher.js';
 import { chatRequestSchema, completionRequestSchema, defaultServeLimits, errorBody, renderMessages, tokenizeRequestSchema, type ServeLimits } from './schemas.js';
 
 /**
  * An OpenAI-compatible HTTP server over a local model (node:http, no framework): `/v1/models`,
  * `/v1/completions`, `/v1/chat/completions` (n, stop, logprobs, seed, max_tokens, temperature,
- * top_p, top_k, streaming), vLLM's `/tokenize`, and `/health`. Concurrent requests are batched
- * (see batcher.ts). Bound to loopback unless told otherwise; beyond loopback every request needs
- * the API key (as vLLM's `--api-key`), given as `Authorization: Bearer KEY`.
+ * top_p, top_k, streaming), vLLM's `/tokenize`, and `/health`. Concurrent requests are batched:
+ * the built-in model with continuous batching (continuous-batcher.ts: a request joins the running
+ * batch at the next decode step), other backends through the window Batcher (batcher.ts). Bound
+ * to loopback unless told otherwise; beyond loopback every request needs the API key (as vLLM's
+ * `--api-key`), given as `Authorization: Bearer KEY`.
  *
- * Streaming: a backend that decodes token by token (GGUF) streams each choice's text as it is
- * decoded (stop strings held back until they cannot match), and the rest with the finish reason
- * at the end; the built-in engine decodes a batch in one synchronous call, so there each choice
- * is one chunk when its batch is done. Then `data: [DONE]`. A client that disconnects before its
- * batch starts is dropped from it; one that leaves during its batch stops its own generation on
- * backends that check the signal per token (GGUF), and otherwise gets nothing sent.
+ * Streaming: each choice's text streams as it is decoded (the built-in engine after every decode
+ * step, GGUF per token), stop strings held back until they cannot match, and the rest with the
+ * finish reason at the end; then `data: [DONE]`. A client that disconnects before its job starts
+ * is dropped; one that leaves during generation stops its own sequences (the built-in engine at
+ * the next step, GGUF at the next token) while the rest of the batch runs on.
  */
 export interface ServeConfig {
   host: string;
@@ -28,7 +29,8 @@ export interface ServeConfig {
   /** Name in /v1/models; requests naming another model get 404. */
   modelName: string;
   limits: ServeLimits;
-  batcher: BatcherConfig;
+  /** Scheduler settings; unset ones take the scheduler's own defaults (continuous: no window; window Batcher: 3 ms). */
+  batcher: Partial<BatcherConfig>;
 }
 
 export const defaultServeConfig = {
@@ -37,14 +39,14 @@ export const defaultServeConfig = {
   port: 8000,
   modelName: 'searchlearn',
   limits: defaultServeLimits,
-  batcher: defaultBatcherConfig,
+  batcher: {},
 } satisfies ServeConfig;
 
 export interface RunningServer {
   /** `http://host:port/v1` (what a client takes as its base URL). */
   url: string;
   server: Server;
-  batcher: Batcher;
+  batcher: JobScheduler;
   /** Requests by route and outcome: what a test or a benchmark checks. */
   stats: { requests: number; ok: number; errors: number; disconnected: number };
   close(): Promise<void>;
@@ -61,13 +63,13 @@ class ApiError extends Error {
 }
 
 export async function startServer(backend: ServeBackend, config: Partial<ServeConfig> = {}): Promise<RunningServer> {
-  const cfg: ServeConfig = { ...defaultServeConfig, ...config, limits: { ...defaultServeLimits, ...config.limits }, batcher: { ...defaultBatcherConfig, ...config.batcher } };
+  const cfg: ServeConfig = { ...defaultServeConfig, ...config, limits: { ...defaultServeLimits, ...config.limits }, batcher: { ...config.batcher } };
   if (!isLoopback(cfg.host) && !cfg.apiKey) throw new Error(`serving on ${cfg.host} (beyond loopback) needs an API key (--api-key KEY)`);
   const maxTokens = Math.min(cfg.limits.maxTokens, backend.contextLength);
   const limits = { ...cfg.limits, maxTokens };
   const completionSchema = completionRequestSchema(limits);
   const chatSchema = chatRequestSchema(limits);
-  const batcher = new Batcher(backend, cfg.batcher);
+  const batcher: JobScheduler = backend.scheduler?.(cfg.batcher) ?? new Batcher(backend, cfg.batcher);
   const stats = { requests: 0, ok: 0, errors: 0, disconnected: 0 };
   const key = cfg.apiKey ? Buffer.from(`Bearer ${cfg.apiKey}`) : undefined;
   let unseeded = 0;
@@ -234,7 +236,8 @@ export async function startServer(backend: ServeBackend, config: Partial<ServeCo
     });
     try {
       if (path === '/health' && req.method === 'GET') {
-        json(res, 200, { status: 'ok', model: cfg.modelName, batches: batcher.stats.batches, jobs: batcher.stats.jobs, cancelled: batcher.stats.cancelled, generation_ms: batcher.stats.generationMs });
+        const st = batcher.stats;
+        json(res, 200, { status: 'ok', model: cfg.modelName, batches: st.batches, steps: st.steps, jobs: st.jobs, joined_mid_batch: st.joinedMidBatch, cancelled: st.cancelled, generation_ms: st.generationMs });
         return;
       }
       if (key) {

@@ -1,0 +1,251 @@
+import { Rng } from '../core/rng.js';
+import type { GeneratedSample, Generator } from './generate.js';
+import type { CachedSequence } from './kv-cache.js';
+import { sampleToken, type SamplingParams } from './sampler.js';
+
+/**
+ * Step-wise decoding over a Generator's engine and prefix cache: the API a server needs for
+ * continuous batching (Orca, Yu et al. 2022; vLLM's scheduler). Sequences are added at any time;
+ * each `step()` samples one token for every live sequence and runs ONE forward pass that feeds
+ * those tokens back and prefills the prompts added since the last step. A finished sequence
+ * leaves the batch at once; the caller yields to its event loop between steps.
+ *
+ * Same samples as `Generator.generate`: a sequence draws from its own Rng key (generate's
+ * `${seed}/${prefix}/${sample}`), its first token from its prompt's logits, each next one from
+ * the logits after the last, the same stop, length and end-of-sequence rules and the same cut
+ * after the first stop string. So what a sequence gets does not depend on what shares its steps
+ * or when it joined (decode-session.test.ts checks this against generate).
+ */
+export interface DecodeRequest extends SamplingParams {
+  prefix: string;
+  /** Maximum new tokens. */
+  maxTokens: number;
+  /** Stop strings (kept in the text, as generate does). */
+  stop: string[];
+  /** This sample's Rng key (generate's is `${seed}/${prefixIndex}/${sampleIndex}`). */
+  rngKey: string;
+}
+
+export interface DecodeSessionOptions {
+  /** Most sequences sampling together; later ones wait their turn in order (default: generate's 256). */
+  maxBatch: number;
+}
+
+export const defaultDecodeSessionOptions = { maxBatch: 256 } satisfies DecodeSessionOptions;
+
+/** A prompt computed once and shared by every sequence that starts from it while it is live. */
+export interface DecodeRoot {
+  key: string;
+  ids: number[];
+  seq: CachedSequence;
+  /** Next-token logits after the prompt; null until its prefill has run. */
+  next: Float32Array | null;
+  /** Tokens still to compute (after a prefix-cache hit, only the rest). */
+  rest: number[];
+  /** Live sequences started from it (their forks hold its KV anyway, so it stays shareable until they end). */
+  users: number;
+}
+
+/** One sample being decoded. `sample` grows token by token; its text is final once `done`. */
+export class DecodeSequence {
+  readonly sample: GeneratedSample = { text: '', tokenIds: [], logprobs: [], finishReason: 'length' };
+  done = false;
+  cancelled = false;
+  /** Prompt tokens, and those not computed for it (prefix cache hit, or a prompt already live). */
+  readonly promptTokens: number;
+  readonly cachedPromptTokens: number;
+  /** @internal */ seq: CachedSequence | null = null;
+  /** @internal */ next: Float32Array | null = null;
+  /** @internal */ readonly rng: Rng;
+  /** @internal */ readonly maxStop: number;
+
+  constructor(readonly request: DecodeRequest, /** @internal */ readonly root: DecodeRoot, cached: number) {
+    this.rng = new Rng(request.rngKey);
+    this.maxStop = Math.max(0, ...request.stop.map((x) => x.length));
+    this.promptTokens = root.ids.length;
+    this.cachedPromptTokens = cached;
+  }
+}
+
+export interface DecodeStep {
+  /** Sequences that got a token this step and go on (their `sample.text` grew). */
+  advanced: DecodeSequence[];
+  /** Sequences that ended this step (text final, KV released). */
+  finished: DecodeSequence[];
+  /** Tokens run through the model in this step's forward pass (prefill and decode). */
+  tokensComputed: number;
+}
+
+export class DecodeSession {
+  private readonly opts: DecodeSessionOptions;
+  private readonly roots = new Map<string, DecodeRoot>();
+  private active: DecodeSequence[] = [];
+  private waiting: DecodeSequence[] = [];
+  private readonly banned: number[];
+
+  constructor(readonly generator: Generator, opts: Partial<DecodeSessionOptions> = {}) {
+    this.opts = { ...defaultDecodeSessionOptions, ...opts };
+    this.banned = [generator.tokenizer.pad, generator.tokenizer.bos];
+  }
+
+  /** Live sequences (decoding or waiting for a slot). */
+  get size(): number {
+    return this.active.length + this.waiting.length;
+  }
+
+  /**
+   * Adds sequences; they are prefilled in the next step's forward pass (a prompt found whole in
+   * the prefix cache, or already live in this session, costs nothing) and sample from the one after.
+   * Throws one line when a prompt does not fit the context.
+   */
+  add(requests: DecodeRequest[]): DecodeSequence[] {
+    const g = this.generator;
+    const ctx = g.model.config.contextLength;
+    const encoded = requests.map((r) => {
+      const ids = g.tokenizer.encode(r.prefix, { bos: true });
+      if (ids.length >= ctx) throw new Error(`prompt of ${ids.length} tokens does not fit the context length ${ctx}`);
+      return ids;
+    });
+    return requests.map((r, i) => {
+      const ids = encoded[i]!;
+      const key = ids.join(',');
+      let root = this.roots.get(key);
+      let cached = ids.length;
+      if (!root) {
+        const hit = g.cache.longest(ids);
+        if (hit && hit.length === ids.length) root = { key, ids, seq: hit.seq.share(), next: hit.nextLogits, rest: [], users: 0 };
+        else {
+          const rest = ids.slice(hit ? hit.length : 0);
+          cached = hit ? hit.length : 0;
+          root = { key, ids, seq: hit ? hit.seq.fork(rest.length) : g.engine.newSequence(rest.length), next: null, rest, users: 0 };
+        }
+        this.roots.set(key, root);
+      }
+      root.users++;
+      const s = new DecodeSequence(r, root, cached);
+      this.waiting.push(s);
+      return s;
+    });
+  }
+
+  /** Stops a sequence (its client left): it leaves the batch and its KV memory is released. */
+  cancel(s: DecodeSequence): void {
+    if (s.done) return;
+    s.cancelled = true;
+    this.release(s);
+    this.active = this.active.filter((x) => x !== s);
+    this.waiting = this.waiting.filter((x) => x !== s);
+  }
+
+  /**
+   * One token for every live sequence whose prompt is computed, then one forward pass: those
+   * tokens fed back, together with the prefill of prompts added since the last step.
+   */
+  step(): DecodeStep {
+    const g = this.generator;
+    const tok = g.tokenizer;
+    const ctx = g.model.config.contextLength;
+    while (this.waiting.length > 0 && this.active.length < this.opts.maxBatch) this.active.push(this.waiting.shift()!);
+    const advanced: DecodeSequence[] = [];
+    const finished: DecodeSequence[] = [];
+    const still: DecodeSequence[] = [];
+    for (const s of this.active) {
+      if (!s.next) {
+        if (!s.root.next) {
+          still.push(s);
+          continue;
+        }
+        s.next = s.root.next;
+      }
+      const r = s.request;
+      const out = s.sample;
+      const { id, logprob } = sampleToken(s.next, r, s.rng, this.banned);
+      out.tokenIds.push(id);
+      out.logprobs.push(logprob);
+      if (id === tok.eos) {
+        out.finishReason = 'eos';
+        this.finish(s, finished);
+        continue;
+      }
+      out.text += tok.tokenString(id);
+      if (s.maxStop > 0) {
+        const from = Math.max(0, out.text.length - s.maxStop - 8);
+        if (r.stop.some((x) => x.length > 0 && out.text.indexOf(x, from) >= 0)) {
+          out.finishReason = 'stop';
+          // As generate: the step goes to the prefix cache, so a tree node continued later is not recomputed.
+          if (s.seq && out.tokenIds.length >= 2) g.cache.put([...s.root.ids, ...out.tokenIds.slice(0, -1)], s.seq, s.next);
+          this.finish(s, finished);
+          continue;
+        }
+      }
+      if (out.tokenIds.length >= r.maxTokens || s.root.ids.length + out.tokenIds.length >= ctx) {
+        out.finishReason = 'length';
+        this.finish(s, finished);
+        continue;
+      }
+      advanced.push(s);
+      still.push(s);
+    }
+    this.active = still;
+    // One forward pass: decode rows of the advanced sequences, prefill rows of new prompts.
+    for (const s of advanced) {
+      if (!s.seq) {
+        // Sized to need: the tail starts small and doubles.
+        s.seq = s.root.seq.fork();
+      }
+    }
+    const prefill = [...this.roots.values()].filter((r) => r.next === null);
+    const seqs = [...advanced.map((s) => s.seq!), ...prefill.map((r) => r.seq)];
+    const tokens = [...advanced.map((s) => [s.sample.tokenIds[s.sample.tokenIds.length - 1]!]), ...prefill.map((r) => r.rest)];
+    const before = g.engine.tokensComputed;
+    if (seqs.length > 0) {
+      const logits = g.engine.append(seqs, tokens);
+      advanced.forEach((s, j) => (s.next = logits[j]!));
+      prefill.forEach((r, j) => {
+        r.next = logits[advanced.length + j]!;
+        r.rest = [];
+        g.cache.put(r.ids, r.seq, r.next);
+      });
+    }
+    return { advanced, finished, tokensComputed: g.engine.tokensComputed - before };
+  }
+
+  /** Runs steps until every sequence is done (tests, and callers without an event loop to serve). */
+  drain(): void {
+    while (this.size > 0) this.step();
+  }
+
+  private finish(s: DecodeSequence, finished: DecodeSequence[]): void {
+    const out = s.sample;
+    if (out.finishReason === 'stop') {
+      // Cut just after the first stop string (a token may carry characters past it).
+      let cut = Infinity;
+      for (const st of s.request.stop) {
+        const at = st.length > 0 ? out.text.indexOf(st) : -1;
+        if (at >= 0) cut = Math.min(cut, at + st.length);
+      }
+      if (cut < out.text.length) {
+        out.text = out.text.slice(0, cut);
+        const keep = [...out.text].length;
+        out.tokenIds.length = keep;
+        out.logprobs.length = keep;
+      }
+    }
+    this.release(s);
+    finished.push(s);
+  }
+
+  /** KV back to the engine (except what the prefix cache keeps). */
+  private release(s: DecodeSequence): void {
+    s.done = true;
+    s.seq?.dispose();
+    s.seq = null;
+    this.unuse(s.root);
+  }
+
+  private unuse(root: DecodeRoot): void {
+    if (--root.users > 0) return;
+    root.seq.dispose();
+    this.roots.delete(root.key);
+  }
+}

@@ -42,12 +42,15 @@ describe('countdown traces', () => {
     }
   });
 
-  it('search with dead ends and back markers when alternatives are on', () => {
+  it('search with dead ends and back markers when alternatives are on, in both search modes', () => {
     const all = parseBehaviours('alternatives');
-    const p = task.problems('train', 1, 0)[0]!;
-    const trace = task.trace(p, new Rng(0), all);
-    expect(trace.split('\n').filter((l) => l === 'back').length).toBeGreaterThanOrEqual(1);
-    expect(trace.split('\n').at(-1)).toBe(`Answer: ${p.answer}`);
+    const p = { id: 'x', prompt: 'make 30 from 22 15 11', answer: '30' };
+    for (const search of ['dfs', 'random'] as const) {
+      const trace = countdownTask({ search }).trace(p, new Rng(0), all);
+      expect(trace.split('\n').filter((l) => l === 'back').length, trace).toBeGreaterThanOrEqual(1);
+      expect(trace.split('\n').at(-1)).toBe(`Answer: ${p.answer}`);
+    }
+    expect(task.trace(p, new Rng(0), parseBehaviours('none'))).not.toMatch(/back/);
   });
 
   it('stay inside the alphabet and the length budget for 3, 4 and 5 numbers, in both formats', () => {
@@ -67,7 +70,7 @@ describe('countdown traces', () => {
 describe('countdown state format', () => {
   it('writes the numbers left after every step, dead ends included', () => {
     const t = countdownTask({ format: 'state' });
-    const p = { id: 'x', prompt: 'make 24 from 3 7 12 2', answer: '24' };
+    const p = { id: 'x', prompt: 'make 30 from 22 15 11', answer: '30' };
     const trace = t.trace(p, new Rng(3), parseBehaviours('alternatives'));
     const steps = trace.split('\n').filter((l) => /^\d/.test(l));
     expect(steps.length).toBeGreaterThan(1);
@@ -83,8 +86,9 @@ describe('countdown state format', () => {
     expect(v('12*2=24 ()\nAnswer: 24').reason).toMatch(/numbers left are 3 7 24, not none/);
   });
 
-  it('rejects an unknown format', () => {
+  it('rejects an unknown format or search', () => {
     expect(() => countdownTask({ format: 'tree' })).toThrow(/format must be one of plain, state/);
+    expect(() => countdownTask({ search: 'bfs' })).toThrow(/search must be one of dfs, random/);
   });
 });
 

@@ -3,7 +3,8 @@
  * every intermediate result a positive integer. Traces are written as a search, after Stream of
  * Search (Gandhi et al. 2024): with the `alternatives` behaviour the trace first follows paths that
  * use up the numbers without reaching the target, marks each dead end with a `back` line (which
- * returns to the starting numbers), and then writes a path that reaches the target.
+ * returns to the starting numbers), and then writes a path that reaches the target. By default the
+ * dead ends are the failed branches of a heuristic depth-first search (countdown-search.ts).
  *
  *   Q: make 24 from 3 7 12 5        prompt
  *   12*5=60                         a failed attempt (all numbers used, 24 not reached)
@@ -31,6 +32,7 @@ import { UserError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { lastAnswerLine } from './answer.js';
 import { checkKeys, intOption } from './config.js';
+import { dfsSearch, countdownSearches, type CountdownSearch } from './countdown-search.js';
 import { after, apply, formatStep, moves, solveCountdown, toExpression, type CountdownOp, type CountdownStep } from './countdown-solve.js';
 import { splitOf } from './split.js';
 import type { Behaviours, BuiltinTask, Split, VerifyResult } from './task.js';
@@ -58,6 +60,12 @@ export interface CountdownConfig {
   maxChars: number;
   /** Step format of the traces (see the file comment). Default 'state' (measured: see the README section of issue 8). */
   format: CountdownFormat;
+  /**
+   * Which dead ends a search trace shows (countdown-search.ts): `dfs`, the failed branches of a
+   * heuristic depth-first search that ends at the solution (Stream of Search, Gandhi et al. 2024),
+   * or `random`, up to two random paths unrelated to the solution. Default 'dfs' (issue 8).
+   */
+  search: CountdownSearch;
 }
 
 export const defaultCountdownConfig = {
@@ -67,15 +75,22 @@ export const defaultCountdownConfig = {
   maxTarget: 100,
   maxChars: 230,
   format: 'state' as CountdownFormat,
+  search: 'dfs' as CountdownSearch,
 } satisfies CountdownConfig;
 
-/** Default behaviour rates: search with a dead end about half of the time. */
-export const defaultCountdownBehaviours: Behaviours = { plan: 0.3, check: 0.3, correct: 0.2, alternatives: 0.5 };
+/**
+ * Default behaviour rates: every trace shows its search (Stream of Search trains on search traces
+ * only), and a closing Check line 30% of the time (the self-verdict reward reads it). No `plan`:
+ * a plan line written after dead ends names the last step before the search has found it. No
+ * `correct`: its deliberately wrong step trains the small model on wrong arithmetic, the failure
+ * that dominated in issue 8; the search's own dead ends teach backing up instead.
+ */
+export const defaultCountdownBehaviours: Behaviours = { plan: 0, check: 0.3, correct: 0, alternatives: 1 };
 
 /** Every character a prompt or trace of this task can contain (checked by the tests). */
 export const countdownAlphabet = '\n ()*+,-./0123456789:=ACPQabcefghiklmnorstw';
 
-/** Most failed attempts a trace shows (each one with probability `alternatives`). */
+/** Most failed attempts a `random` search trace shows (each one with probability `alternatives`). */
 const maxDeadEnds = 2;
 
 export function resolveCountdownConfig(options: Record<string, unknown> = {}): CountdownConfig {
@@ -90,7 +105,11 @@ export function resolveCountdownConfig(options: Record<string, unknown> = {}): C
   if (!countdownFormats.includes(format as CountdownFormat)) {
     throw new Error(`countdown: option format must be one of ${countdownFormats.join(', ')}, got ${JSON.stringify(options.format)}`);
   }
-  return { numbers, maxNumber, minTarget, maxTarget, maxChars, format: format as CountdownFormat };
+  const search = options.search ?? d.search;
+  if (!countdownSearches.includes(search as CountdownSearch)) {
+    throw new Error(`countdown: option search must be one of ${countdownSearches.join(', ')}, got ${JSON.stringify(options.search)}`);
+  }
+  return { numbers, maxNumber, minTarget, maxTarget, maxChars, format: format as CountdownFormat, search: search as CountdownSearch };
 }
 
 export interface CountdownProblem {
@@ -197,15 +216,20 @@ function deadEnd(numbers: readonly number[], target: number, rng: Rng): Countdow
 }
 
 /** Writes the search trace (the solution text after the prompt). `maxChars` bounds prompt + trace. */
-export function countdownTrace(problem: Problem, rng: Rng, behaviours: Behaviours, maxChars = defaultCountdownConfig.maxChars, format: CountdownFormat = defaultCountdownConfig.format): string {
+export function countdownTrace(problem: Problem, rng: Rng, behaviours: Behaviours, maxChars = defaultCountdownConfig.maxChars, format: CountdownFormat = defaultCountdownConfig.format, search: CountdownSearch = defaultCountdownConfig.search): string {
   const { numbers, target } = readCountdown(problem);
-  const path = solveCountdown(numbers, target, rng);
+  const found = search === 'dfs' ? dfsSearch(numbers, target, rng) : null;
+  const path = found ? found.path : solveCountdown(numbers, target, rng);
   if (path === null) throw new Error(`countdown: ${problem.prompt} has no solution`);
   // Draw every random choice first, in a fixed order, then assemble.
   const deadEnds: string[][] = [];
-  for (let k = 0; k < maxDeadEnds && rng.bernoulli(behaviours.alternatives); k++) {
-    const steps = deadEnd(numbers, target, rng);
-    if (steps) deadEnds.push([...pathLines(numbers, steps, format), 'back']);
+  if (found) {
+    if (rng.bernoulli(behaviours.alternatives)) deadEnds.push(...found.deadEnds.map((steps) => [...pathLines(numbers, steps, format), 'back']));
+  } else {
+    for (let k = 0; k < maxDeadEnds && rng.bernoulli(behaviours.alternatives); k++) {
+      const steps = deadEnd(numbers, target, rng);
+      if (steps) deadEnds.push([...pathLines(numbers, steps, format), 'back']);
+    }
   }
   const last = path[path.length - 1];
   const plan = rng.bernoulli(behaviours.plan) && last ? [`Plan: ${target}=${last.a}${last.op}${last.b}`] : [];
@@ -307,6 +331,6 @@ export function countdownTask(options: Partial<CountdownConfig> | Record<string,
     problems: (split: Split, count: number, seed: number) => collectCountdown(split, count, seed, config),
     formatPrompt: (problem) => `Q: ${problem.prompt}\n`,
     verify: (problem, solution) => verifyCountdown(readCountdown(problem), solution),
-    trace: (problem, rng, behaviours) => countdownTrace(problem, rng, behaviours, config.maxChars, config.format),
+    trace: (problem, rng, behaviours) => countdownTrace(problem, rng, behaviours, config.maxChars, config.format, config.search),
   };
 }

@@ -126,7 +126,7 @@ describe('searchlearn loop --learner external', () => {
     expect(iters[1]!['data/examples']).toBeGreaterThan(0);
   }, 300_000);
 
-  it('waits for the new model to be served before the next iteration (openai: policy)', async () => {
+  it('waits for the new model to be served before the next iteration (openai: policy, no init run: --task names the task)', async () => {
     const port = await freePort();
     const first = spawn(process.execPath, [main, 'serve', '--checkpoint', init, '--model-name', 'policy-iter-0', '--port', String(port)], { detached: true, stdio: 'ignore' });
     first.unref();
@@ -137,10 +137,13 @@ describe('searchlearn loop --learner external', () => {
     const out = join(tmp, 'loop-served');
     const url = `http://127.0.0.1:${port}/v1`;
     try {
-      const r = await run(['loop', '--init', init, '--out', out, ...tiny, '--learner', 'external', '--policy', `openai:${url}`, '--model', 'policy-iter-{iteration}', '--export-format', 'verl', '--serve-timeout', '60', '--train-cmd', `node ${script} ${main} ${stateFile} ${port}`, '--json']);
+      // A served model (vLLM, say) has no init run here: the task and its options come from flags.
+      const r = await run(['loop', '--task', 'arith', '--task-option', 'ops=+-', '--task-option', 'maxDigits=2', '--out', out, ...tiny, '--learner', 'external', '--policy', `openai:${url}`, '--model', 'policy-iter-{iteration}', '--export-format', 'verl', '--serve-timeout', '60', '--train-cmd', `node ${script} ${main} ${stateFile} ${port}`, '--json']);
       expect(r.code, r.stderr).toBe(0);
       const iters = lines(join(out, 'metrics.jsonl')).filter((m) => m['event'] === 'iteration');
       expect(iters.map((m) => m['iteration'])).toEqual([0, 1, 2]);
+      expect(Object.keys(iters[0]!)).toContain('eval/greedy/harder');
+      expect((JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { initData: { taskOptions: unknown } }).initData.taskOptions).toEqual({ ops: '+-', maxDigits: '2' });
       for (const m of iters.slice(1)) {
         // The command returned before its server was up (it starts one second later): the loop polled until it was.
         expect(m['learn/external/serve_wait_s']).toBeGreaterThan(0.5);
@@ -165,6 +168,12 @@ describe('searchlearn loop --learner external', () => {
     expect(b.code).toBe(2);
     expect(b.stderr.trim().split('\n')).toHaveLength(1);
     expect(b.stderr).toMatch(/field policy: .*--learner external/);
+    const d = await run(['loop', '--out', join(tmp, 'x'), '--task', 'arith']);
+    expect(d.code).toBe(2);
+    expect(d.stderr.trim()).toMatch(/^[^\n]*--init RUN is required for the built-in policy/);
+    const e = await run(['loop', '--out', join(tmp, 'x'), '--policy', 'openai:http://127.0.0.1:1/v1', '--learner', 'external', '--train-cmd', 'true']);
+    expect(e.code).toBe(2);
+    expect(e.stderr.trim()).toMatch(/^[^\n]*a served policy without --init needs --task T/);
     const c = await run(['loop', '--init', init, '--out', join(tmp, 'y'), ...tiny, '--learner', 'external', '--export-format', 'trl-prm', '--train-cmd', 'echo no GPU here >&2; exit 7']);
     expect(c.code).toBe(2);
     // Progress lines come first (stderr); the failure is the last line, one line.

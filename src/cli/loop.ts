@@ -12,6 +12,7 @@ import { progressPrinter } from './progress.js';
 
 const options = {
   task: { type: 'string' },
+  'task-option': { type: 'string', multiple: true },
   init: { type: 'string' },
   out: { type: 'string' },
   config: { type: 'string' },
@@ -44,7 +45,8 @@ const options = {
 
 const schema = z.object({
   task: z.string().optional(),
-  init: z.string({ message: 'required: the run directory of `searchlearn init`' }),
+  'task-option': z.array(z.string()).optional(),
+  init: z.string().optional(),
   out: z.string({ message: 'required: the run directory to write' }),
   config: z.string().optional(),
   learner: z.string().optional(),
@@ -80,7 +82,7 @@ const numeric = (v: string | undefined): number | string | undefined => (v === u
 export const loopCommand: Command = {
   name: 'loop',
   summary: 'the search ↔ learning loop: training-time search → data → learner update → held-out evaluation, per iteration, with an equal-token SFT control',
-  usage: 'loop --init RUN --out RUN [--task T] [--learner sft|dpo|ppo|grpo|external] [--train-cmd CMD] [--export-format trl-sft|trl-dpo|trl-prm|openrlhf-sft|openrlhf-dpo|verl] [--train-timeout S] [--policy builtin|openai:URL[,URL...]] [--model NAME] [--health-url URL] [--serve-timeout S] [--search sample|ALGO] [--budget N] [--reward verifier|majority|step-check|prm:DIR] [--refresh-prm] [--iterations K] [--train-option key=value ...] [--eval-option key=value ...] [--problems P] [--steps S] [--replay R] [--replay-foothold SHARE] [--config FILE] [--no-control] [--json]',
+  usage: 'loop (--init RUN | --policy openai:URL --learner external --task T [--task-option key=value ...]) --out RUN [--task T] [--learner sft|dpo|ppo|grpo|external] [--train-cmd CMD] [--export-format trl-sft|trl-dpo|trl-prm|openrlhf-sft|openrlhf-dpo|verl] [--train-timeout S] [--policy builtin|openai:URL[,URL...]] [--model NAME] [--health-url URL] [--serve-timeout S] [--search sample|ALGO] [--budget N] [--reward verifier|majority|step-check|prm:DIR] [--refresh-prm] [--iterations K] [--train-option key=value ...] [--eval-option key=value ...] [--problems P] [--steps S] [--replay R] [--replay-foothold SHARE] [--config FILE] [--no-control] [--json]',
   async run(argv) {
     const a = parseCommand('loop', argv, options, schema);
     let fileConfig: Record<string, unknown> = {};
@@ -104,13 +106,18 @@ export const loopCommand: Command = {
     } catch (e) {
       throw new CliError((e as Error).message);
     }
-    const init = readInitData(a.init);
-    if (a.task && a.task !== init.task) throw new CliError(`loop: --task ${a.task}: the init run ${a.init} trained on ${init.task}`);
+    if (a.init) {
+      const init = readInitData(a.init);
+      if (a.task && a.task !== init.task) throw new CliError(`loop: --task ${a.task}: the init run ${a.init} trained on ${init.task}`);
+      if (a['task-option']) throw new CliError(`loop: --task-option: the init run ${a.init} fixes the task's options; change the level with --train-option and --eval-option`);
+    } else if (config.policy === 'builtin') throw new CliError('loop: --init RUN is required for the built-in policy (the run directory of `searchlearn init`)');
+    else if (!a.task) throw new CliError('loop: a served policy without --init needs --task T (and its --task-option key=value)');
+    const task = !a.init && a.task ? { task: { name: a.task, options: parseTaskOptions(a['task-option'] ?? []) } } : {};
     const stop = onInterrupt();
     const rows: IterationRow[] = [];
     if (!a.json) console.log(loopTableHeader());
     const { state } = await runLoop({
-      init: a.init, out: a.out, config, onProgress: progressPrinter(), shouldStop: stop.requested,
+      ...(a.init ? { init: a.init } : {}), ...task, out: a.out, config, onProgress: progressPrinter(), shouldStop: stop.requested,
       onIteration: (r) => {
         rows.push(r);
         if (!a.json) console.log(formatLoopRow(r));
@@ -118,7 +125,7 @@ export const loopCommand: Command = {
     });
     stop.dispose();
     if (stop.requested()) console.error(`stopped after iteration ${state.iteration}; rerun the same command to resume`);
-    const report = await writeReport([a.init, a.out], join(a.out, 'report.html'));
+    const report = await writeReport(a.init ? [a.init, a.out] : [a.out], join(a.out, 'report.html'));
     if (a.json) console.log(JSON.stringify({ ...state, report: report.path }));
     else console.error(`run directory: ${a.out} (metrics.jsonl, checkpoints/, search/, data/); report: ${report.path}`);
   },

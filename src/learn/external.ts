@@ -122,6 +122,8 @@ export interface ExternalLearner extends Learner<ExternalRound> {
    * served; after an update, give nothing (an iteration without data keeps the model it had).
    */
   policyFor(resumeAfter?: number, signal?: AbortSignal): Promise<OpenAIPolicy>;
+  /** A served policy's update needs no context (its weights live on the server): give null. */
+  update(round: ExternalRound, ctx: LearnerContext | null): Promise<LearnResult>;
 }
 
 /** Single-quotes a value for /bin/sh. */
@@ -251,7 +253,7 @@ export function externalLearner(config: ExternalConfig): ExternalLearner {
       return createOpenAIPolicy({ baseURLs: s.baseURLs, ...(model ? { model } : {}), ...(s.apiKey ? { apiKey: s.apiKey } : {}) });
     },
 
-    async update(round: ExternalRound, ctx: LearnerContext): Promise<LearnResult> {
+    async update(round: ExternalRound, ctx: LearnerContext | null): Promise<LearnResult> {
       const { iteration, runDir, dataDir } = round;
       const file = join(dataDir, `${config.exportFormat}.${config.exportFormat === 'verl' ? 'parquet' : 'jsonl'}`);
       const exported = exportData({ run: runDir, format: config.exportFormat, out: file, iteration });
@@ -292,6 +294,7 @@ export function externalLearner(config: ExternalConfig): ExternalLearner {
         if (!existsSync(join(out, CHECKPOINT_FILES.weights))) {
           throw new UserError(`loop: --train-cmd wrote no checkpoint in ${out} (expected ${Object.values(CHECKPOINT_FILES).join(', ')}, as {checkpoint} holds them; output in ${log})`);
         }
+        if (!ctx) throw new Error('external learner: updating the built-in policy needs its learner context');
         const model = ctx.policy.model;
         let loaded;
         try {

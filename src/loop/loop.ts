@@ -6,14 +6,17 @@ import type { Problem } from '../core/problem.js';
 import { Rng } from '../core/rng.js';
 import { initData, type InitData } from '../learn/init-policy.js';
 import { defaultTrainPrmConfig, trainPrm } from '../learn/train-prm.js';
-import { sequencePairs, sftRows, stepPairs, rolloutGroups, exactStepLabels } from '../learn/examples.js';
+import { sequencePairs, sftRows, stepPairs, rolloutGroups, exactStepLabels, type PreferencePair, type RolloutGroup, type SftRow } from '../learn/examples.js';
 import { frozenCopy, type LearnResult, type LearnerContext, type StepMetrics } from '../learn/learner.js';
-import { externalConfigOf, externalLearner } from '../learn/external.js';
+import { externalConfigOf, externalLearner, type ExternalRound } from '../learn/external.js';
 import { makeLearner } from '../learn/registry.js';
 import { replayRows } from './replay.js';
 import { RunDir } from '../learn/run-dir.js';
 import { kernelsFor } from '../nn/engine.js';
 import { loadModel, resolveCheckpointDir, saveModel } from '../nn/model-io.js';
+import type { Transformer } from '../nn/model.js';
+import type { CharTokenizer } from '../nn/tokenizer.js';
+import type { LmExample } from '../nn/train.js';
 import { BuiltinPolicy } from '../policy/builtin.js';
 import type { Policy } from '../policy/policy.js';
 import { loadRewardModel } from '../reward/prm.js';
@@ -48,8 +51,13 @@ import { sampleProblems } from './rollouts.js';
  * state.json is written last, and metrics written by an unfinished iteration are cut off.
  */
 export interface LoopOptions {
-  /** The init run directory (its config.json says what it trained on). */
-  init: string;
+  /**
+   * The init run directory (its config.json says what it trained on). A served policy trained by
+   * an external command may go without one: `task` then names the task and its options.
+   */
+  init?: string;
+  /** The task, when there is no init run (served policies only). */
+  task?: { name: string; options: Record<string, unknown> };
   out: string;
   config: LoopConfig;
   onProgress?: OnProgress;
@@ -89,6 +97,17 @@ export function readInitData(initDir: string): InitData {
   const c = JSON.parse(readFileSync(p, 'utf8')) as Partial<InitData> & { command?: string };
   if (c.command !== 'init' || typeof c.task !== 'string' || typeof c.trainProblems !== 'number') throw new UserError(`--init ${initDir}: config.json is not from \`searchlearn init\``);
   return { task: c.task, taskOptions: c.taskOptions ?? {}, behaviours: c.behaviours ?? 'default', trainProblems: c.trainProblems, seed: c.seed ?? 0, ...(c.foothold ? { foothold: c.foothold } : {}) };
+}
+
+/**
+ * What the loop needs to know of its start: the init run's record, or, for a served policy with
+ * no init run here, the task alone (no traces to replay, no foothold, no control).
+ */
+export function loopStart(o: Pick<LoopOptions, 'init' | 'task'>, config: LoopConfig): InitData {
+  if (o.init) return readInitData(o.init);
+  if (config.policy === 'builtin') throw new UserError('loop: --init RUN is required for the built-in policy (the run directory of `searchlearn init`)');
+  if (!o.task) throw new UserError('loop: a served policy without --init needs --task T (and its --task-option key=value)');
+  return { task: o.task.name, taskOptions: o.task.options, behaviours: 'default', trainProblems: 0, seed: config.seed };
 }
 
 /** The held-out levels: the init's distribution and the harder one the loop trains on. */
@@ -147,7 +166,7 @@ function writeJsonl(path: string, rows: readonly unknown[]): void {
 export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; levels: string[] }> {
   const { config } = o;
   const run = new RunDir(o.out);
-  const init = readInitData(o.init);
+  const init = loopStart(o, config);
   const { harderTask, levels } = loopLevels(init, config);
   const kernels = kernelsFor('fast');
   const statePath = run.file('state.json');
@@ -158,24 +177,21 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     const metrics = run.file('metrics.jsonl');
     if (existsSync(metrics) && statSync(metrics).size > state.metricsBytes) truncateSync(metrics, state.metricsBytes);
   } else {
-    run.writeJson('config.json', { command: 'loop', init: o.init, initData: init, ...config });
+    run.writeJson('config.json', { command: 'loop', init: o.init ?? null, initData: init, ...config });
   }
   const saveState = (): void => {
     state.metricsBytes = existsSync(run.file('metrics.jsonl')) ? statSync(run.file('metrics.jsonl')).size : 0;
     run.writeJson('state.json', state);
   };
-  const initial = loadModel(o.init, kernels);
   // A served policy (openai:URL) searches and is evaluated; only the external learner updates it.
   const served = config.policy !== 'builtin';
-  const start = state.iteration > 0 && !served ? loadModel(run.file(`checkpoints/iter-${state.iteration}`), kernels) : initial;
-  const policyModel = state.iteration > 0 ? start.model : frozenCopy(initial.model);
-  const tokenizer = initial.tokenizer;
+  const external = config.learner === 'external' ? externalLearner(externalConfigOf(config)) : null;
+  // The built-in policy's weights: the initial model (ReST-EM's restart point), and the model that
+  // learns (the last checkpoint when resuming). A served policy's weights live on its server.
+  const builtin = served ? null : builtinStart(o.init!, state.iteration, run, kernels);
   // A policy object per set of weights: its prefix cache holds keys and values computed with
   // the weights of its time, which must not outlive an update.
-  let policy: Policy = new BuiltinPolicy(policyModel, tokenizer);
-  const external = config.learner === 'external' ? externalLearner(externalConfigOf(config)) : null;
-  if (served) policy = await external!.policyFor(state.iteration);
-  const initialModel = initial.model;
+  let policy: Policy = builtin ? new BuiltinPolicy(builtin.model, builtin.tokenizer) : await external!.policyFor(state.iteration);
   const levelNames = levels.map((l) => l.name);
 
   if (state.iteration === 0 && state.rows.length === 0) {
@@ -193,7 +209,10 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
   if (config.refreshPrm && !config.reward.startsWith('prm:')) throw new UserError(`loop: --refresh-prm retrains a learned PRM; give --reward prm:DIR, not ${config.reward}`);
   // A refreshed PRM from an earlier run of this loop guides the next iteration's search.
   if (config.refreshPrm && state.iteration > 0 && existsSync(run.file(`prm/iter-${state.iteration}`))) trainReward = loadRewardModel(run.file(`prm/iter-${state.iteration}`)).reward;
-  const learner = external ?? makeLearner(config);
+  const learner = external ? null : makeLearner(config);
+  // The initialization data, built once when the learner replays it.
+  let replayData: LmExample[] | undefined;
+  const replaySource = (): LmExample[] => (replayData ??= init.trainProblems > 0 ? initData(init) : []);
 
   for (let it = state.iteration + 1; it <= config.iterations; it++) {
     if (o.shouldStop?.()) break;
@@ -219,10 +238,10 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     writeJsonl(join(dataDir, 'pairs.jsonl'), [...seqPairs, ...stPairs].map((p) => ({ prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, problem_id: p.problemId, level: p.level })));
     writeJsonl(join(dataDir, 'step-labels.jsonl'), exactStepLabels(harderTask, problems, results).map((r) => ({ prompt: r.prompt, completions: r.steps, labels: r.labels.hard.map((l) => l === 1), problem_id: r.problemId })));
 
-    const ctx: LearnerContext = {
-      policy: { model: policyModel, tokenizer },
-      reference: frozenCopy(policyModel),
-      initial: initialModel,
+    const ctx: LearnerContext | null = builtin && {
+      policy: { model: builtin.model, tokenizer: builtin.tokenizer },
+      reference: frozenCopy(builtin.model),
+      initial: builtin.initial,
       seed: iterSeed,
       onStep: (m: StepMetrics) => {
         run.log({ event: 'train', iteration: it, ...m });
@@ -232,15 +251,15 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
       ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}),
     };
     o.onProgress?.({ stage: `learn ${config.learner}`, done: 0, total: config.steps, unit: 'step' });
-    // Replay alone trains only when it carries the foothold (--replay-foothold): a policy that
-    // solves none of the harder problems yet keeps learning from its seeded traces until it does.
-    const data = external ? { iteration: it, runDir: o.out, dataDir, checkpoint: served ? null : resolveCheckpointDir(it === 1 ? o.init : run.file(`checkpoints/iter-${it - 1}`)) } : config.learner === 'sft' ? [...rows, ...(rows.length > 0 || config.replayFoothold !== undefined ? replayRows(initData(init), init.foothold?.count ?? 0, config, it) : [])] : config.learner === 'dpo' ? (config.pairs === 'step' ? stPairs : seqPairs) : rolloutGroups(harderTask, problems, results, withAnswer ? undefined : (_p, t) => (t.score ?? 0));
+    const examples = { rows, seqPairs, stPairs, groups: () => rolloutGroups(harderTask, problems, results, withAnswer ? undefined : (_p, t) => (t.score ?? 0)), replay: () => replayRows(replaySource(), init.foothold?.count ?? 0, config, it) };
+    const data = external ? { iteration: it, runDir: o.out, dataDir, checkpoint: served ? null : resolveCheckpointDir(it === 1 ? o.init! : run.file(`checkpoints/iter-${it - 1}`)) } : learnerData(config, examples);
     let learned: LearnResult = { steps: 0, trainedTokens: 0, metrics: {} };
-    if (external || (data as unknown[]).length > 0) learned = await learner.update(data as never, ctx);
-    policy = served ? await external!.policyFor() : new BuiltinPolicy(policyModel, tokenizer);
+    if (external) learned = await external.update(data as ExternalRound, ctx);
+    else if ((data as unknown[]).length > 0) learned = await learner!.update(data as never, ctx!);
+    policy = builtin ? new BuiltinPolicy(builtin.model, builtin.tokenizer) : await external!.policyFor();
     o.onProgress?.({ stage: `learn ${config.learner}`, done: config.steps, total: config.steps, unit: 'step' });
 
-    if (!served) saveModel(run.file(`checkpoints/iter-${it}`), policyModel, tokenizer, { command: 'loop', iteration: it, learner: config.learner });
+    if (builtin) saveModel(run.file(`checkpoints/iter-${it}`), builtin.model, builtin.tokenizer, { command: 'loop', iteration: it, learner: config.learner });
     if (config.refreshPrm) {
       // A PRM trained on one policy's samples transfers poorly to the next (the distribution
       // shift of Gao et al. 2023): relabel the new policy's samples (Monte-Carlo rollouts) and retrain.
@@ -262,7 +281,7 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     o.onIteration?.(row);
   }
 
-  if (config.control && !served && state.iteration === config.iterations && !state.control) {
+  if (config.control && builtin && o.init && state.iteration === config.iterations && !state.control) {
     const t0 = performance.now();
     const control = await runControl({ run, init, initialDir: o.init, config, levels, trainedTokens: state.trainedTokens, ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}) });
     if (control) {
@@ -274,4 +293,34 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     }
   }
   return { state, levels: levelNames };
+}
+
+/** The built-in policy's models at the loop's start (or its resume point). */
+function builtinStart(initDir: string, resumedAfter: number, run: RunDir, kernels: ReturnType<typeof kernelsFor>): { model: Transformer; initial: Transformer; tokenizer: CharTokenizer } {
+  const initial = loadModel(initDir, kernels);
+  const model = resumedAfter > 0 ? loadModel(run.file(`checkpoints/iter-${resumedAfter}`), kernels).model : frozenCopy(initial.model);
+  return { model, initial: initial.model, tokenizer: initial.tokenizer };
+}
+
+/** One iteration's examples, in every form a learner takes. */
+interface IterationExamples {
+  rows: SftRow[];
+  seqPairs: PreferencePair[];
+  stPairs: PreferencePair[];
+  groups: () => RolloutGroup[];
+  replay: () => SftRow[];
+}
+
+/** What the configured learner trains on this iteration. */
+function learnerData(config: LoopConfig, e: IterationExamples): unknown[] {
+  switch (config.learner) {
+    case 'sft':
+      // Replay alone trains only when it carries the foothold (--replay-foothold): a policy that
+      // solves none of the harder problems yet keeps learning from its seeded traces until it does.
+      return e.rows.length > 0 || config.replayFoothold !== undefined ? [...e.rows, ...e.replay()] : [];
+    case 'dpo':
+      return config.pairs === 'step' ? e.stPairs : e.seqPairs;
+    default:
+      return e.groups();
+  }
 }

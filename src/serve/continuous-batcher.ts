@@ -1,6 +1,7 @@
 import { DecodeSession, type DecodeRequest, type DecodeSequence, type DecodeStep } from '../nn/decode-session.js';
 import type { BuiltinPolicy } from '../policy/builtin.js';
 import type { BatcherConfig, JobResult, JobScheduler, SampleJob, SchedulerStats, ServeBackend, ServedSample } from './batcher.js';
+import { cpuMs } from './cpu-time.js';
 
 /**
  * Continuous batching for the built-in model (Orca, Yu et al. 2022; vLLM's scheduler): one
@@ -50,7 +51,7 @@ export function stopHoldBack(text: string, stop: readonly string[]): number {
 }
 
 export class ContinuousBatcher implements JobScheduler {
-  readonly stats: SchedulerStats = { batches: 0, steps: 0, jobs: 0, joinedMidBatch: 0, cancelled: 0, generationMs: 0 };
+  readonly stats: SchedulerStats = { batches: 0, steps: 0, jobs: 0, joinedMidBatch: 0, cancelled: 0, generationMs: 0, generationCpuMs: 0 };
   private readonly config: BatcherConfig;
   private session: DecodeSession;
   private queue: Job[] = [];
@@ -86,6 +87,7 @@ export class ContinuousBatcher implements JobScheduler {
         this.dropAborted();
         if (this.session.size === 0) break;
         const t0 = performance.now();
+        const c0 = cpuMs();
         let ev: DecodeStep;
         try {
           ev = this.session.step();
@@ -94,6 +96,7 @@ export class ContinuousBatcher implements JobScheduler {
           continue;
         }
         this.stats.generationMs += performance.now() - t0;
+        this.stats.generationCpuMs += cpuMs() - c0;
         this.stats.steps++;
         this.deliver(ev);
         // Let the event loop read new requests (and client disconnects) before the next step.

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { z } from 'zod';
 import { Batcher, type BatcherConfig, type JobResult, type JobScheduler, type SampleJob, type ServeBackend, type ServedSample } from './batcher.js';
+import { cpuMs } from './cpu-time.js';
 import { chatRequestSchema, completionRequestSchema, defaultServeLimits, errorBody, renderMessages, tokenizeRequestSchema, type ServeLimits } from './schemas.js';
 
 /**
@@ -237,7 +238,7 @@ export async function startServer(backend: ServeBackend, config: Partial<ServeCo
     try {
       if (path === '/health' && req.method === 'GET') {
         const st = batcher.stats;
-        json(res, 200, { status: 'ok', model: cfg.modelName, batches: st.batches, steps: st.steps, jobs: st.jobs, joined_mid_batch: st.joinedMidBatch, cancelled: st.cancelled, generation_ms: st.generationMs });
+        json(res, 200, { status: 'ok', model: cfg.modelName, batches: st.batches, steps: st.steps, jobs: st.jobs, joined_mid_batch: st.joinedMidBatch, cancelled: st.cancelled, generation_ms: st.generationMs, generation_cpu_ms: st.generationCpuMs, process_cpu_ms: cpuMs() });
         return;
       }
       if (key) {

@@ -47,12 +47,14 @@ const reqs: Req[] = [
 describe('DecodeSession (step-wise decoding for continuous batching)', () => {
   it('gives each request exactly what generate gives it alone, also when requests join mid-batch', () => {
     const want = reqs.map(alone);
-    for (const joinAt of [
-      [0, 0, 0, 0],
-      [0, 1, 3, 7],
-      [0, 5, 5, 2],
-    ]) {
-      const session = new DecodeSession(new Generator(model(), tok));
+    for (const [joinAt, opts] of [
+      [[0, 0, 0, 0], {}],
+      [[0, 1, 3, 7], {}],
+      [[0, 5, 5, 2], {}],
+      // Few slots (later sequences wait for one) and prompts prefilled one per step.
+      [[0, 0, 2, 2], { maxBatch: 4, maxPrefillTokens: 3 }],
+    ] as const) {
+      const session = new DecodeSession(new Generator(model(), tok), opts);
       const got: ReturnType<DecodeSession['add']>[] = [];
       let steps = 0;
       let joinedWhileBusy = 0;
@@ -100,8 +102,10 @@ describe('DecodeSession (step-wise decoding for continuous batching)', () => {
     const second = session.add(requests({ prefix, n: 1, seed: 2, maxTokens: 10, stop: [], temperature: 1 }));
     const before = g.engine.tokensComputed;
     session.drain();
-    // Only generated tokens are computed after the prompt: each sample's tokens but its last.
-    const fed = [...first, ...second].reduce((t, s) => t + s.sample.tokenIds.length - 1, 0) - (first[0]!.sample.tokenIds.length > 1 ? 1 : 0) - (first[1]!.sample.tokenIds.length > 1 ? 1 : 0);
+    // Only generated tokens are computed after the prompt: each sample's tokens but its last
+    // (never fed back), less the first request's first tokens, fed back before `before`.
+    const fedBack = (s: (typeof first)[number]): number => s.sample.tokenIds.length - 1;
+    const fed = [...first, ...second].reduce((t, s) => t + fedBack(s), 0) - first.filter((s) => fedBack(s) > 0).length;
     expect(g.engine.tokensComputed - before).toBe(fed);
     expect(second[0]!.cachedPromptTokens).toBe(21);
     expect(first[0]!.cachedPromptTokens).toBe(0);

@@ -29,9 +29,15 @@ export interface DecodeRequest extends SamplingParams {
 export interface DecodeSessionOptions {
   /** Most sequences sampling together; later ones wait their turn in order (default: generate's 256). */
   maxBatch: number;
+  /**
+   * Most prompt tokens prefilled in one step (at least one prompt per step): a burst of long
+   * prompts is spread over steps, so one step's scratch memory and the pause it puts on the
+   * running sequences stay bounded (vLLM's max_num_batched_tokens plays this part).
+   */
+  maxPrefillTokens: number;
 }
 
-export const defaultDecodeSessionOptions = { maxBatch: 256 } satisfies DecodeSessionOptions;
+export const defaultDecodeSessionOptions = { maxBatch: 256, maxPrefillTokens: 4096 } satisfies DecodeSessionOptions;
 
 /** A prompt computed once and shared by every sequence that starts from it while it is live. */
 export interface DecodeRoot {
@@ -194,7 +200,14 @@ export class DecodeSession {
         s.seq = s.root.seq.fork();
       }
     }
-    const prefill = [...this.roots.values()].filter((r) => r.next === null);
+    const prefill: DecodeRoot[] = [];
+    let budget = this.opts.maxPrefillTokens;
+    for (const r of this.roots.values()) {
+      if (r.next !== null) continue;
+      if (prefill.length > 0 && r.rest.length > budget) break;
+      prefill.push(r);
+      budget -= r.rest.length;
+    }
     const seqs = [...advanced.map((s) => s.seq!), ...prefill.map((r) => r.seq)];
     const tokens = [...advanced.map((s) => [s.sample.tokenIds[s.sample.tokenIds.length - 1]!]), ...prefill.map((r) => r.rest)];
     const before = g.engine.tokensComputed;

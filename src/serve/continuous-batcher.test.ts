@@ -7,7 +7,7 @@ import { BuiltinPolicy } from '../policy/builtin.js';
 import type { JobResult, SampleJob } from './batcher.js';
 import { builtinBackend, ContinuousBatcher, stopHoldBack } from './continuous-batcher.js';
 import { startServer, type RunningServer } from './server.js';
-import { writeTinyCheckpoint } from './testing.js';
+import { spawnServe, writeTinyCheckpoint } from './testing.js';
 
 /**
  * Continuous batching of the built-in model: a request that arrives while a batch decodes joins
@@ -147,4 +147,27 @@ describe('continuous batching (built-in model)', () => {
     expect(n.choices[0]!.text).toBe(local.completions[0]![0]!.text);
     console.log(`serve (built-in) cancellation: ${spent} tokens computed for an aborted request and its neighbour against ${fullTokens} for the same request run to the end`);
   });
+
+  it('searchlearn serve --checkpoint batches continuously and streams per token (CLI)', async () => {
+    const srv = await spawnServe(dir, ['--model-name', 'tiny'], { compiled: true });
+    try {
+      const c = new OpenAI({ baseURL: srv.url, apiKey: 'unused', maxRetries: 0 });
+      const req = { model: 'tiny', prompt: '1+2=', n: 2, max_tokens: 30, temperature: 1, seed: 3 };
+      let chunks = 0;
+      const streamed = ['', ''];
+      const [, whole] = await Promise.all([
+        (async () => {
+          for await (const ev of await c.completions.create({ ...req, stream: true })) for (const ch of ev.choices) (chunks++, (streamed[ch.index] += ch.text));
+        })(),
+        c.completions.create(req),
+      ]);
+      expect(streamed).toEqual(whole.choices.map((x) => x.text));
+      expect(chunks).toBeGreaterThan(10);
+      const health = (await (await fetch(srv.url.replace(/\/v1$/, '/health'))).json()) as { steps: number; jobs: number };
+      expect(health.jobs).toBe(2);
+      expect(health.steps).toBeGreaterThan(10);
+    } finally {
+      await srv.stop();
+    }
+  }, 60_000);
 });

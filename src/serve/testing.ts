@@ -23,15 +23,16 @@ export function writeTinyCheckpoint(dir: string, opts: { contextLength?: number;
 }
 
 /**
- * Starts `searchlearn serve` in a child process (through tsx, so no build is needed) and resolves
+ * Starts `searchlearn serve` in a child process (through tsx unless `compiled`) and resolves
  * with its base URL. A server in its own process, as vLLM would be: its synchronous decoding does
  * not stall the test's client and timers.
  */
-export async function spawnServe(checkpoint: string, args: string[] = []): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }> {
-  const main = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+export async function spawnServe(checkpoint: string, args: string[] = [], opts: { compiled?: boolean } = {}): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }> {
+  // `compiled`: the built CLI in dist/ (what a user runs; `npm test` builds it first, and it starts faster than through tsx).
+  const main = fileURLToPath(new URL(opts.compiled ? '../../dist/cli/main.js' : '../cli/main.ts', import.meta.url));
   // A .gguf file is served through node-llama-cpp (`--gguf`), anything else as a checkpoint.
   const model = checkpoint.endsWith('.gguf') ? ['--gguf', checkpoint] : ['--checkpoint', checkpoint];
-  const child = spawn(process.execPath, ['--import', 'tsx', main, 'serve', ...model, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(opts.compiled ? [] : ['--import', 'tsx']), main, 'serve', ...model, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));

@@ -71,3 +71,32 @@ describe('fast kernels agree with the reference kernels', () => {
     }
   });
 });
+
+describe('element-wise kernels: onnxruntime agrees with the reference', () => {
+  const fast = createOrtKernels({ threads: 1 });
+  const ref = referenceKernels;
+  const rng = new Rng(11);
+
+  it('swiglu forward and backward', () => {
+    const N = 7, F = 12;
+    const gu = rand(N * 2 * F, rng);
+    const dy = rand(N * F, rng);
+    expect(relErr(fast.swigluForward(gu, N, F), ref.swigluForward(gu, N, F))).toBeLessThan(1e-5);
+    expect(relErr(fast.swigluBackward(gu, dy, N, F), ref.swigluBackward(gu, dy, N, F))).toBeLessThan(1e-5);
+  });
+
+  it('rmsnorm forward and backward', () => {
+    const N = 9, C = 16;
+    const x = rand(N * C, rng);
+    const w = rand(C, rng);
+    const dy = rand(N * C, rng);
+    const f = fast.rmsnormForward(x, w, N, C, 1e-5);
+    const r = ref.rmsnormForward(x, w, N, C, 1e-5);
+    expect(relErr(f.out, r.out)).toBeLessThan(1e-5);
+    expect(relErr(f.rstd, r.rstd)).toBeLessThan(1e-5);
+    const fb = fast.rmsnormBackward(x, w, f.rstd, dy, N, C);
+    const rb = ref.rmsnormBackward(x, w, r.rstd, dy, N, C);
+    expect(relErr(fb.dx, rb.dx)).toBeLessThan(1e-5);
+    expect(relErr(fb.dw, rb.dw)).toBeLessThan(1e-5);
+  });
+});

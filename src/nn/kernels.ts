@@ -27,14 +27,93 @@ export interface Kernels {
   attentionForward(qkv: Float32Array, B: number, T: number, H: number, D: number): { out: Float32Array; probs: Float32Array };
   /** Gradient of attentionForward: given dOut [B,T,H,D], returns dQKV [B,T,3,H,D]. */
   attentionBackward(qkv: Float32Array, probs: Float32Array, dOut: Float32Array, B: number, T: number, H: number, D: number): Float32Array;
+  /**
+   * SwiGLU (Shazeer 2020): gu [N,2F] holding gate then up per row → silu(gate)·up [N,F].
+   * The element-wise ops sit behind the interface too: as JavaScript loops they were a third of
+   * a training step's time (Math.exp alone a tenth), onnxruntime runs them vectorized.
+   */
+  swigluForward(gu: Float32Array, N: number, F: number): Float32Array;
+  /** Gradient of swigluForward: given dy [N,F], d(gu) [N,2F] (the sigmoid is recomputed, not kept). */
+  swigluBackward(gu: Float32Array, dy: Float32Array, N: number, F: number): Float32Array;
+  /** RMSNorm (Zhang & Sennrich 2019) over rows: x [N,C], w [C] → out = x·rstd·w and rstd [N] = 1/√(mean(x²)+eps), kept for backward. */
+  rmsnormForward(x: Float32Array, w: Float32Array, N: number, C: number, eps: number): { out: Float32Array; rstd: Float32Array };
+  /** Gradient of rmsnormForward: given dy [N,C], dx [N,C] and dw [C] (this call's share; the op adds it into w's gradient). */
+  rmsnormBackward(x: Float32Array, w: Float32Array, rstd: Float32Array, dy: Float32Array, N: number, C: number): { dx: Float32Array; dw: Float32Array };
 }
 
 /** Plain-TypeScript reference kernels: straightforward loops, no tricks. */
 export function createReferenceKernels(): Kernels {
-  return { ...referenceLoops, pool: new BufferPool() };
+  const pool = new BufferPool();
+  return { ...referenceLoops, ...referenceElementwise(pool), pool };
 }
 
-const referenceLoops: Omit<Kernels, 'pool'> = {
+/** The element-wise kernels as plain loops, their outputs taken from `pool`. */
+export function referenceElementwise(pool: BufferPool): Pick<Kernels, 'swigluForward' | 'swigluBackward' | 'rmsnormForward' | 'rmsnormBackward'> {
+  return {
+    swigluForward(gu, N, F) {
+      const out = pool.take(N * F);
+      for (let n = 0; n < N; n++) {
+        const o = n * 2 * F;
+        for (let f = 0; f < F; f++) {
+          const g = gu[o + f]!;
+          out[n * F + f] = (g / (1 + Math.exp(-g))) * gu[o + F + f]!;
+        }
+      }
+      return out;
+    },
+
+    swigluBackward(gu, dy, N, F) {
+      const dgu = pool.take(N * 2 * F);
+      for (let n = 0; n < N; n++) {
+        const o = n * 2 * F;
+        for (let f = 0; f < F; f++) {
+          const g = gu[o + f]!;
+          const u = gu[o + F + f]!;
+          const sg = 1 / (1 + Math.exp(-g));
+          const gyv = dy[n * F + f]!;
+          // d silu(g)/dg = σ(g)·(1 + g·(1 − σ(g)))
+          dgu[o + f] = gyv * u * sg * (1 + g * (1 - sg));
+          dgu[o + F + f] = gyv * g * sg;
+        }
+      }
+      return dgu;
+    },
+
+    rmsnormForward(x, w, N, C, eps) {
+      const out = pool.take(N * C);
+      const rstd = pool.take(N);
+      for (let n = 0; n < N; n++) {
+        const o = n * C;
+        let ss = 0;
+        for (let c = 0; c < C; c++) ss += x[o + c]! * x[o + c]!;
+        const r = 1 / Math.sqrt(ss / C + eps);
+        rstd[n] = r;
+        for (let c = 0; c < C; c++) out[o + c] = x[o + c]! * r * w[c]!;
+      }
+      return { out, rstd };
+    },
+
+    rmsnormBackward(x, w, rstd, dy, N, C) {
+      const dx = pool.take(N * C);
+      const dw = pool.zeros(C);
+      for (let n = 0; n < N; n++) {
+        const o = n * C;
+        const r = rstd[n]!;
+        // d/dx of x·r·w: dx = r·(dy⊙w) − x·r³·mean(x⊙dy⊙w)
+        let dot = 0;
+        for (let c = 0; c < C; c++) {
+          dot += dy[o + c]! * w[c]! * x[o + c]!;
+          dw[c]! += dy[o + c]! * x[o + c]! * r;
+        }
+        const k = (dot / C) * r * r * r;
+        for (let c = 0; c < C; c++) dx[o + c] = dy[o + c]! * w[c]! * r - x[o + c]! * k;
+      }
+      return { dx, dw };
+    },
+  };
+}
+
+const referenceLoops: Omit<Kernels, 'pool' | 'swigluForward' | 'swigluBackward' | 'rmsnormForward' | 'rmsnormBackward'> = {
   name: 'reference',
 
   gemm(a, b, M, K, N, transA, transB, accumulate) {

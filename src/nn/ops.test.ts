@@ -21,6 +21,12 @@ describe('every op passes a finite-difference gradient check', () => {
     it(`linear (${k.name})`, () => {
       expect(gradcheck(([x, w]) => linear(x!, w!, k), [param([5, 4]), param([3, 4])])).toBeLessThan(TOL);
     });
+    it(`rmsnorm (${k.name})`, () => {
+      expect(gradcheck(([x, w]) => rmsnorm(x!, w!, 1e-5, k), [param([3, 6]), param([6])])).toBeLessThan(TOL);
+    });
+    it(`swiglu (${k.name})`, () => {
+      expect(gradcheck(([x]) => swiglu(x!, k), [param([3, 8])])).toBeLessThan(TOL);
+    });
     it(`attention (${k.name})`, () => {
       const B = 2, T = 4, H = 2, D = 4;
       expect(gradcheck(([qkv]) => attention(qkv!, B, T, H, D, k), [param([B * T, 3 * H * D])])).toBeLessThan(TOL);

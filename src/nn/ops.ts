@@ -38,40 +38,16 @@ export function embedding(table: Tensor, ids: Int32Array, k: Kernels): Tensor {
 export function rmsnorm(x: Tensor, w: Tensor, eps: number, k: Kernels): Tensor {
   const C = w.size;
   const N = x.size / C;
-  const out = k.pool.take(x.size);
-  const rstd = k.pool.take(N);
-  const xd = x.data;
-  const wd = w.data;
-  for (let n = 0; n < N; n++) {
-    const o = n * C;
-    let ss = 0;
-    for (let c = 0; c < C; c++) ss += xd[o + c]! * xd[o + c]!;
-    const r = 1 / Math.sqrt(ss / C + eps);
-    rstd[n] = r;
-    for (let c = 0; c < C; c++) out[o + c] = xd[o + c]! * r * wd[c]!;
-  }
+  const { out, rstd } = k.rmsnormForward(x.data, w.data, N, C, eps);
   const y: Tensor = new Tensor(out, x.shape, {
     parents: [x, w],
     backward: () => {
-      const gy = y.grad!;
-      const gw = w.requiresGrad ? w.gradBuffer() : null;
-      const gx = x.requiresGrad ? k.pool.take(x.size) : null;
-      for (let n = 0; n < N; n++) {
-        const o = n * C;
-        const r = rstd[n]!;
-        // d/dx of x·r·w: gx = r·(g⊙w) − x·r³·mean(x⊙g⊙w)
-        let dot = 0;
-        for (let c = 0; c < C; c++) {
-          const gwc = gy[o + c]! * wd[c]!;
-          dot += gwc * xd[o + c]!;
-          if (gw) gw[c]! += gy[o + c]! * xd[o + c]! * r;
-        }
-        if (gx) {
-          const k = (dot / C) * r * r * r;
-          for (let c = 0; c < C; c++) gx[o + c] = gy[o + c]! * wd[c]! * r - xd[o + c]! * k;
-        }
+      const { dx, dw } = k.rmsnormBackward(x.data, w.data, rstd, y.grad!, N, C);
+      if (w.requiresGrad) {
+        const gw = w.gradBuffer();
+        for (let c = 0; c < C; c++) gw[c]! += dw[c]!;
       }
-      if (gx) x.accumulateGrad(gx);
+      if (x.requiresGrad) x.accumulateGrad(dx);
     },
   });
   return y;
@@ -188,37 +164,9 @@ export function attention(qkv: Tensor, B: number, T: number, H: number, D: numbe
 export function swiglu(gu: Tensor, k: Kernels): Tensor {
   const F = gu.shape[gu.shape.length - 1]! / 2;
   const N = gu.size / (2 * F);
-  const out = k.pool.take(N * F);
-  // sigmoid(gate), kept for backward (one exp per element, not two).
-  const sig = k.pool.take(N * F);
-  const d = gu.data;
-  for (let n = 0; n < N; n++) {
-    const o = n * 2 * F;
-    for (let f = 0; f < F; f++) {
-      const g = d[o + f]!;
-      const sg = 1 / (1 + Math.exp(-g));
-      sig[n * F + f] = sg;
-      out[n * F + f] = g * sg * d[o + F + f]!;
-    }
-  }
-  const y: Tensor = new Tensor(out, [N, F], {
+  const y: Tensor = new Tensor(k.swigluForward(gu.data, N, F), [N, F], {
     parents: [gu],
-    backward: () => {
-      const gy = y.grad!;
-      const gg = k.pool.take(gu.size);
-      for (let n = 0; n < N; n++) {
-        const o = n * 2 * F;
-        for (let f = 0; f < F; f++) {
-          const g = d[o + f]!;
-          const u = d[o + F + f]!;
-          const sg = sig[n * F + f]!;
-          const gyv = gy[n * F + f]!;
-          gg[o + f] = gyv * u * sg * (1 + g * (1 - sg));
-          gg[o + F + f] = gyv * g * sg;
-        }
-      }
-      gu.accumulateGrad(gg);
-    },
+    backward: () => gu.accumulateGrad(k.swigluBackward(gu.data, y.grad!, N, F)),
   });
   return y;
 }

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../../core/rng.js';
+import { referenceElementwise } from '../kernels.js';
+import { BufferPool } from '../pool.js';
+import { wasmSwigluTrain } from './train-elementwise.js';
+
+function maxRelErr(x: Float32Array, y: Float32Array): number {
+  expect(x.length).toBe(y.length);
+  let worst = 0;
+  for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!) / Math.max(1, Math.abs(y[i]!)));
+  return worst;
+}
+
+describe('WebAssembly SIMD SwiGLU for training', () => {
+  const ref = referenceElementwise(new BufferPool());
+  const simd = wasmSwigluTrain(new BufferPool());
+
+  it('forward and backward agree with the plain-TS reference to 1e-5 across the range of exp', () => {
+    const rng = new Rng(9);
+    for (let trial = 0; trial < 12; trial++) {
+      const N = rng.int(1, 9);
+      const F = 4 * rng.int(1, 30);
+      const spread = [0.1, 1, 10, 200][trial % 4]!;
+      const gu = Float32Array.from({ length: N * 2 * F }, () => rng.normal() * spread);
+      const dy = Float32Array.from({ length: N * F }, () => rng.normal());
+      expect(maxRelErr(simd.swigluForward(gu, N, F), ref.swigluForward(gu, N, F))).toBeLessThan(1e-5);
+      expect(maxRelErr(simd.swigluBackward(gu, dy, N, F), ref.swigluBackward(gu, dy, N, F))).toBeLessThan(1e-5);
+    }
+  });
+
+  it('grows its scratch memory for a larger call and still agrees', () => {
+    const rng = new Rng(10);
+    const N = 300, F = 344;
+    const gu = Float32Array.from({ length: N * 2 * F }, () => rng.normal());
+    const dy = Float32Array.from({ length: N * F }, () => rng.normal());
+    expect(maxRelErr(simd.swigluBackward(gu, dy, N, F), ref.swigluBackward(gu, dy, N, F))).toBeLessThan(1e-5);
+  });
+
+  it('refuses a width that is not a multiple of 4', () => {
+    expect(() => simd.swigluForward(new Float32Array(6), 1, 3)).toThrow(/multiple of 4/);
+  });
+});

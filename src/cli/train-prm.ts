@@ -22,6 +22,7 @@ const options = {
   'batch-size': { type: 'string', default: String(d.batchSize) },
   lr: { type: 'string', default: String(d.lr) },
   labels: { type: 'string', default: d.labels },
+  'label-source': { type: 'string', default: d.labelSource },
   aggregation: { type: 'string', default: d.aggregation },
   temperature: { type: 'string', default: String(d.temperature) },
   'held-out': { type: 'string', default: String(d.heldOut) },
@@ -42,6 +43,7 @@ const schema = z.object({
   'batch-size': num({ int: true, min: 1, max: 4096 }),
   lr: num({ gt: 0, max: 1 }),
   labels: z.enum(['soft', 'hard'], { message: 'expected soft (fraction of correct rollouts) or hard (any rollout correct)' }),
+  'label-source': z.enum(['mc', 'exact'], { message: "expected mc (Monte-Carlo rollouts) or exact (the task's step checker)" }),
   aggregation: z.enum(['min', 'prod', 'last', 'mean'], { message: 'expected min, prod, last or mean' }),
   temperature: num({ gt: 0, max: 2 }),
   'held-out': num({ min: 0, max: 0.9 }),
@@ -52,7 +54,7 @@ export const trainPrmCommand: Command = {
   name: 'train-prm',
   summary: 'learned reward model: label steps by Monte-Carlo rollouts of a policy (Math-Shepherd), then train a PRM, ORM or Bradley–Terry ORM from the policy',
   usage:
-    'train-prm --checkpoint POLICY_DIR --task T [--task-option key=value ...] --out RUN_DIR [--kind process|outcome|bt] [--rollouts K (8)] [--samples S (4)] [--problems P (200)] [--steps N (200)] [--seed K] [--labels soft|hard] [--aggregation min|prod|last|mean (min)] [--temperature T (0.8, search\'s)] [--held-out F (0.2)] [--batch-size B] [--lr LR]',
+    'train-prm --checkpoint POLICY_DIR --task T [--task-option key=value ...] --out RUN_DIR [--kind process|outcome|bt] [--rollouts K (8)] [--samples S (4)] [--problems P (200)] [--steps N (200)] [--seed K] [--labels soft|hard] [--label-source mc|exact] [--aggregation min|prod|last|mean (min)] [--temperature T (0.8, search\'s)] [--held-out F (0.2)] [--batch-size B] [--lr LR]',
   async run(argv) {
     const a = parseCommand('train-prm', argv, options, schema);
     const task = taskFromFlag(a.task, a['task-option']);
@@ -79,6 +81,7 @@ export const trainPrmCommand: Command = {
         batchSize: a['batch-size'],
         lr: a.lr,
         labels: a.labels,
+        labelSource: a['label-source'],
         aggregation: a.aggregation,
         temperature: a.temperature,
         heldOut: a['held-out'],

@@ -1,7 +1,7 @@
 import { UserError } from '../core/errors.js';
 import type { Problem } from '../core/problem.js';
 import type { Trajectory } from '../core/trajectory.js';
-import type { StepLabelRow } from './mc-labels.js';
+import { exactLabels, type StepLabelRow } from './mc-labels.js';
 import type { SearchResult } from '../search/search.js';
 import type { Task } from '../tasks/task.js';
 
@@ -218,8 +218,8 @@ export function rolloutGroups(
 }
 
 /**
- * Fresh PRM step labels from exact step checks (the label of a step: every step up to it is
- * right), in the row format of Monte-Carlo labels (mc-labels.ts), for refreshing a PRM on the
+ * Fresh PRM step labels from exact step checks (exactLabels: every step up to it is right, and
+ * the answer at the last), in the row format of Monte-Carlo labels (mc-labels.ts), for a PRM of the
  * new policy's own samples.
  */
 export function exactStepLabels(task: Task, problems: readonly Problem[], results: readonly SearchResult[]): StepLabelRow[] {
@@ -230,9 +230,9 @@ export function exactStepLabels(task: Task, problems: readonly Problem[], result
     return distinct(r.trajectories)
       .filter((t) => t.steps.length > 0)
       .map((t) => {
-        let ok = true;
-        const hard = task.checkSteps!(problem, t.steps).map((c) => ((ok = ok && c) ? 1 : 0));
-        return { problemId: problem.id, prompt: task.formatPrompt(problem), steps: t.steps, labels: { hard, soft: [...hard] }, outcome: verified(task, problem, t) };
+        const outcome = verified(task, problem, t);
+        const hard = exactLabels(task, problem, t.steps, outcome);
+        return { problemId: problem.id, prompt: task.formatPrompt(problem), steps: t.steps, labels: { hard, soft: [...hard] }, outcome };
       });
   });
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { getTask } from '../tasks/registry.js';
-import { fromTrlStepwise, mcStepLabels, splitSolution, toTrlStepwise } from './mc-labels.js';
+import { exactLabels, fromTrlStepwise, mcStepLabels, splitSolution, toTrlStepwise } from './mc-labels.js';
+import { createMockPolicy } from '../policy/mock.js';
+import { arithTask } from '../tasks/arith.js';
 import { scriptedArithPolicy } from './reward-fixtures.js';
 
 const task = getTask('arith');
@@ -60,5 +62,27 @@ describe('Monte-Carlo step labels (Math-Shepherd)', () => {
     expect(splitSolution('a\nb\n', '\n')).toEqual(['a', 'b']);
     expect(splitSolution('', '\n')).toEqual([]);
     expect(splitSolution('a\n\nb', '\n\n')).toEqual(['a', 'b']);
+  });
+
+  it("exact labels come from the task's step checker, not from rollouts: a lucky right answer after a wrong step is labelled wrong", async () => {
+    const arith = arithTask({ ops: '+-', maxDigits: 2 });
+    const p = { id: 'arith-47+85', prompt: '47+85', answer: '132' };
+    const texts = [
+      '7+5=12 w2 c1\n4+8+1=13 w132\nAnswer: 132', // right throughout
+      '7+5=13 w2 c1\n4+8+1=13 w132\nAnswer: 132', // wrong first step, right answer (luck)
+      '7+5=12 w2 c1\n4+8+1=14 w142\nAnswer: 142', // wrong second step
+      '7+5=12 w2 c1\n4+8+1=13 w132\nAnswer: 133', // right steps, wrong answer line
+    ];
+    const policy = createMockPolicy((_prefix, i) => texts[i % texts.length]!);
+    const { rows, rollouts } = await mcStepLabels(arith, policy, [p], { samples: 4, rollouts: 8, source: 'exact' });
+    expect(rollouts).toBe(0);
+    expect(policy.calls).toHaveLength(1);
+    expect(rows.map((r) => r.labels.hard)).toEqual([[1, 1, 1], [0, 0, 0], [1, 0, 0], [1, 1, 0]]);
+    expect(rows.map((r) => r.outcome)).toEqual([true, true, false, false]);
+    expect(rows.map((r) => r.labels.soft)).toEqual(rows.map((r) => r.labels.hard));
+    expect(exactLabels(arith, p, texts[1]!.split('\n'), true)).toEqual([0, 0, 0]);
+    // Monte-Carlo labels of the same lucky sample would call its first step right whenever a rollout recovers.
+    const unchecked = Object.create(arith, { checkSteps: { value: undefined } }) as typeof arith;
+    await expect(mcStepLabels(unchecked, policy, [p], { source: 'exact' })).rejects.toThrow(/has no step checker/);
   });
 });

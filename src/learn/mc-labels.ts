@@ -1,3 +1,4 @@
+import { UserError } from '../core/errors.js';
 import type { Problem } from '../core/problem.js';
 import { Rng } from '../core/rng.js';
 import { emptyUsage, type Policy, type Usage } from '../policy/policy.js';
@@ -34,6 +35,15 @@ export interface McLabelConfig {
   /** Problems whose solutions are sampled in one call (default 16). */
   problemBatch: number;
   seed: number;
+  /**
+   * Where step labels come from (default `mc`): Monte-Carlo rollouts (Math-Shepherd: the chance
+   * that the policy finishes right from the step), or `exact`: the task's own step checker, where
+   * it has one (arith's column arithmetic, Countdown's equations). Exact labels are process
+   * supervision as PRM800K's human labels are (Lightman et al. 2023): a step is right or wrong
+   * whatever the policy does next. Every step after the first wrong one is labelled wrong, and
+   * the last also needs the right answer. No rollouts are drawn.
+   */
+  source: 'mc' | 'exact';
 }
 
 export const defaultMcLabelConfig = {
@@ -43,6 +53,7 @@ export const defaultMcLabelConfig = {
   prefixBatch: 32,
   problemBatch: 16,
   seed: 0,
+  source: 'mc',
 } satisfies McLabelConfig;
 
 /** One sampled solution with a label per step: what reward training consumes. */
@@ -62,6 +73,16 @@ export interface McLabelResult {
   prefixes: number;
   /** Rollouts generated. */
   rollouts: number;
+}
+
+/**
+ * Exact step labels from the task's step checker (McLabelConfig.source `exact`): 1 up to the
+ * first wrong step, 0 from there on; the last step also needs the right answer.
+ */
+export function exactLabels(task: Task, problem: Problem, steps: readonly string[], outcome: boolean): number[] {
+  const checks = task.checkSteps!(problem, steps);
+  let ok = true;
+  return steps.map((_, i) => ((ok = ok && (checks[i] ?? true) && (i < steps.length - 1 || outcome)) ? 1 : 0));
 }
 
 /** Splits solution text on the delimiter; a trailing delimiter does not make an empty step. */
@@ -92,6 +113,7 @@ export async function mcStepLabels(
   onProgress?: (problemsDone: number) => void,
 ): Promise<McLabelResult> {
   const c: McLabelConfig = { ...defaultMcLabelConfig, ...config };
+  if (c.source === 'exact' && !task.checkSteps) throw new UserError(`exact step labels: task ${task.name} has no step checker (use Monte-Carlo labels)`);
   const delim = task.stepDelimiter;
   const maxTokens = c.maxTokens ?? policy.contextLength;
   const rng = new Rng(`${c.seed}/mc-labels`);
@@ -116,6 +138,11 @@ export async function mcStepLabels(
         const steps = splitSolution(comp.text, delim);
         const outcome = comp.finishReason !== 'length' && task.verify(problem, comp.text).correct;
         const row: StepLabelRow = { problemId: problem.id, prompt: prompts[pi]!, steps, labels: { hard: [], soft: [] }, outcome };
+        if (c.source === 'exact') {
+          const hard = exactLabels(task, problem, steps, outcome);
+          rows.push({ ...row, labels: { hard, soft: [...hard] } });
+          continue;
+        }
         const stepJobs: (number | null)[] = [];
         steps.forEach((_, i) => {
           const last = i === steps.length - 1;

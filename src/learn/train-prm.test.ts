@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -10,6 +10,7 @@ import { CharTokenizer } from '../nn/tokenizer.js';
 import { BuiltinPolicy } from '../policy/builtin.js';
 import { getTask } from '../tasks/registry.js';
 import type { BuiltinTask } from '../tasks/task.js';
+import { exactLabels, fromTrlStepwise } from './mc-labels.js';
 import { defaultTrainPrmConfig, trainPrm } from './train-prm.js';
 
 const arith = getTask('arith') as BuiltinTask;
@@ -63,5 +64,19 @@ describe('trainPrm (library)', () => {
       log.mockRestore();
       err.mockRestore();
     }
+  });
+
+  it('trains on exact step labels from the task checker when asked (no rollouts), and does not reuse them for Monte-Carlo labels', async () => {
+    const base = { ...defaultTrainPrmConfig, policy: tinyPolicy(), policyDir: 'memory', task: arith, out: join(dir, 'exact'), problems: 4, samples: 2, steps: 2, batchSize: 4, heldOut: 0.25 };
+    const lines: string[] = [];
+    await trainPrm({ ...base, labelSource: 'exact', log: (l) => lines.push(l) });
+    const metrics = readFileSync(join(dir, 'exact', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+    expect(metrics.find((m) => 'labels/rollouts' in m)!['labels/rollouts']).toBe(0);
+    const problems = new Map(arith.problems('train', 4, 0).map((p) => [p.id, p]));
+    const rows = readFileSync(join(dir, 'exact', 'labels.jsonl'), 'utf8').trim().split('\n').map((l, i) => fromTrlStepwise(JSON.parse(l), i));
+    expect(rows).toHaveLength(8);
+    for (const r of rows) expect(r.labels.hard).toEqual(exactLabels(arith, problems.get(r.problemId)!, r.steps, r.outcome));
+    await trainPrm({ ...base, labelSource: 'mc', rollouts: 2, log: (l) => lines.push(l) });
+    expect(lines.filter((l) => l.startsWith('reusing'))).toEqual([]);
   });
 });

@@ -15,7 +15,8 @@ import { RunDir } from './run-dir.js';
  * The PRM pipeline as one library function (the CLI's `train-prm` and the learning loop, which
  * refreshes its PRM on a new policy's samples, both call it):
  *
- *     1. Monte-Carlo step labels from the policy (Math-Shepherd), at the temperature search samples at
+ *     1. step labels on the policy's samples, at the temperature search samples at: Monte-Carlo
+ *        rollouts (Math-Shepherd), or the task's exact step checker where it has one
  *     2. a value model started from the policy, trained on them (process, outcome or Bradley–Terry)
  *     3. saved with its aggregation, then evaluated on held-out problems: step and solution AUC,
  *        and what search needs, within-problem ranking (per-problem AUC, best-of-k vs majority@k)
@@ -39,6 +40,8 @@ export interface TrainPrmOptions {
   batchSize: number;
   lr: number;
   labels: 'soft' | 'hard';
+  /** Step labels from Monte-Carlo rollouts (`mc`) or from the task's exact step checker (`exact`; see McLabelConfig.source). */
+  labelSource: 'mc' | 'exact';
   aggregation: Aggregation;
   heldOut: number;
   /**
@@ -64,6 +67,7 @@ export const defaultTrainPrmConfig = {
   batchSize: 32,
   lr: 1e-3,
   labels: 'soft',
+  labelSource: 'mc',
   aggregation: 'min',
   heldOut: 0.2,
   // The search algorithms' default sampling temperature (search-and-learn's 0.8).
@@ -131,11 +135,11 @@ export async function trainPrm(o: TrainPrmOptions): Promise<TrainPrmResult> {
   const log = o.log ?? (() => {});
   const { task, policy } = o;
   const run = new RunDir(o.out);
-  const labelling = { checkpoint: o.policyDir, task: task.name, taskOptions: o.taskOptions ?? {}, problems: o.problems, samples: o.samples, rollouts: o.rollouts, temperature: o.temperature, seed: o.seed };
+  const labelling = { checkpoint: o.policyDir, task: task.name, taskOptions: o.taskOptions ?? {}, problems: o.problems, samples: o.samples, rollouts: o.labelSource === 'exact' ? 0 : o.rollouts, temperature: o.temperature, seed: o.seed, ...(o.labelSource === 'exact' ? { source: 'exact' } : {}) };
   const previous = run.readJson('config.json') as { labelling?: unknown } | undefined;
   run.writeJson('config.json', { command: 'train-prm', kind: o.kind, labelling, steps: o.steps, batchSize: o.batchSize, lr: o.lr, labels: o.labels, aggregation: o.aggregation, heldOut: o.heldOut, policy: policy.model.config });
 
-  // 1. Monte-Carlo labels (reused when this run directory already holds them for the same settings).
+  // 1. Step labels, Monte-Carlo or exact (reused when this run directory already holds them for the same settings).
   const problems = task.problems('train', o.problems, o.seed);
   const labelsPath = run.file('labels.jsonl');
   let rows: StepLabelRow[];
@@ -144,7 +148,7 @@ export async function trainPrm(o: TrainPrmOptions): Promise<TrainPrmResult> {
     log(`reusing ${rows.length} labelled solutions from ${labelsPath}`);
   } else {
     const tl = performance.now();
-    const res = await mcStepLabels(task, policy, problems, { samples: o.samples, rollouts: o.rollouts, temperature: o.temperature, seed: o.seed }, (d) =>
+    const res = await mcStepLabels(task, policy, problems, { samples: o.samples, rollouts: o.rollouts, temperature: o.temperature, seed: o.seed, source: o.labelSource }, (d) =>
       o.onProgress?.({ stage: 'label', done: d, total: problems.length, unit: 'problem' }),
     );
     rows = res.rows;

@@ -46,7 +46,7 @@ describe('fast kernels agree with the reference kernels', () => {
     expect(relErr(f.out, r.out)).toBeLessThan(1e-4);
     expect(relErr(f.probs, r.probs)).toBeLessThan(1e-4);
     const dOut = rand(B * T * H * D, rng);
-    expect(relErr(fast.attentionBackward(qkv, f.probs, dOut, B, T, H, D), ref.attentionBackward(qkv, r.probs, dOut, B, T, H, D))).toBeLessThan(1e-4);
+    expect(relErr(fast.attentionBackward(qkv, f.probs, f.out, dOut, B, T, H, D), ref.attentionBackward(qkv, r.probs, r.out, dOut, B, T, H, D))).toBeLessThan(1e-4);
   });
 
   it('reference attention backward matches finite differences', () => {
@@ -59,8 +59,8 @@ describe('fast kernels agree with the reference kernels', () => {
       for (let i = 0; i < out.length; i++) s += out[i]! * w[i]!;
       return s;
     };
-    const { probs } = ref.attentionForward(qkv, B, T, H, D);
-    const g = ref.attentionBackward(qkv, probs, w, B, T, H, D);
+    const { out, probs } = ref.attentionForward(qkv, B, T, H, D);
+    const g = ref.attentionBackward(qkv, probs, out, w, B, T, H, D);
     const x = Float64Array.from(qkv);
     for (let i = 0; i < qkv.length; i++) {
       const h = 1e-2;

@@ -25,8 +25,12 @@ export interface Kernels {
    * then values; RoPE already applied). Returns out [B,T,H,D] and probs [B,H,T,T] (kept for backward).
    */
   attentionForward(qkv: Float32Array, B: number, T: number, H: number, D: number): { out: Float32Array; probs: Float32Array };
-  /** Gradient of attentionForward: given dOut [B,T,H,D], returns dQKV [B,T,3,H,D]. */
-  attentionBackward(qkv: Float32Array, probs: Float32Array, dOut: Float32Array, B: number, T: number, H: number, D: number): Float32Array;
+  /**
+   * Gradient of attentionForward: given its output `out` and dOut [B,T,H,D], returns dQKV
+   * [B,T,3,H,D]. `out` lets a kernel take softmax backward's row term Σ_s P·dP as dOut·out
+   * (D products per row instead of T: FlashAttention's D_i, Dao et al. 2022); the reference ignores it.
+   */
+  attentionBackward(qkv: Float32Array, probs: Float32Array, out: Float32Array, dOut: Float32Array, B: number, T: number, H: number, D: number): Float32Array;
   /**
    * SwiGLU (Shazeer 2020): gu [N,2F] holding gate then up per row → silu(gate)·up [N,F].
    * The element-wise ops sit behind the interface too: as JavaScript loops they were a third of
@@ -170,7 +174,7 @@ const referenceLoops: Omit<Kernels, 'pool' | 'swigluForward' | 'swigluBackward' 
     return { out, probs };
   },
 
-  attentionBackward(qkv, probs, dOut, B, T, H, D) {
+  attentionBackward(qkv, probs, _out, dOut, B, T, H, D) {
     const C = H * D;
     const dqkv = new Float32Array(B * T * 3 * C);
     const scale = 1 / Math.sqrt(D);

@@ -155,7 +155,7 @@ export function attention(qkv: Tensor, B: number, T: number, H: number, D: numbe
   const { out, probs } = k.attentionForward(qkv.data, B, T, H, D);
   const y: Tensor = new Tensor(out, [B * T, H * D], {
     parents: [qkv],
-    backward: () => qkv.accumulateGrad(k.attentionBackward(qkv.data, probs, y.grad!, B, T, H, D)),
+    backward: () => qkv.accumulateGrad(k.attentionBackward(qkv.data, probs, out, y.grad!, B, T, H, D)),
   });
   return y;
 }

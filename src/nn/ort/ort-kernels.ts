@@ -75,9 +75,11 @@ function attentionBackwardGraph(D: number): OnnxGraph {
       fusedMatMul('probs', 'dO', 'dV', 1, 0),
       fusedMatMul('dO', 'v', 'dP', 0, 1),
       // softmax backward: dS = P ⊙ (dP − Σ_s P·dP); the 1/√D scale is folded into dQ and dK.
-      { op: 'Mul', inputs: ['dP', 'probs'], outputs: ['pdp'] },
+      // Σ_s P[t,s]·dP[t,s] = dO[t]·O[t] (FlashAttention's D_i): a pass over B·T·H·D, not two over B·H·T·T.
+      { op: 'Mul', inputs: ['dout', 'out'], outputs: ['dOO'] },
       { op: 'Constant', inputs: [], outputs: ['lastAxis'], attrs: { value: { tensor: { dtype: 'int64', dims: [1], values: [-1] } } } },
-      { op: 'ReduceSum', inputs: ['pdp', 'lastAxis'], outputs: ['rowsum'], attrs: { keepdims: 1 } },
+      { op: 'ReduceSum', inputs: ['dOO', 'lastAxis'], outputs: ['rowsumT'], attrs: { keepdims: 1 } },
+      { op: 'Transpose', inputs: ['rowsumT'], outputs: ['rowsum'], attrs: { perm: [0, 1, 3, 2, 4] } },
       { op: 'Sub', inputs: ['dP', 'rowsum'], outputs: ['centered'] },
       { op: 'Mul', inputs: ['centered', 'probs'], outputs: ['dS'] },
       fusedMatMul('dS', 'k', 'dQ', 0, 0, scale),
@@ -88,6 +90,7 @@ function attentionBackwardGraph(D: number): OnnxGraph {
     inputs: [
       { name: 'qkv', shape: QKV_SHAPE },
       { name: 'probs', shape: [1, 'B', 'H', 'T', 'T'] },
+      { name: 'out', shape: [1, 'B', 'T', 'H', 'D'] },
       { name: 'dout', shape: [1, 'B', 'T', 'H', 'D'] },
     ],
     outputs: [{ name: 'dqkv', shape: QKV_SHAPE }],
@@ -156,11 +159,11 @@ export function createOrtKernels(opts: OrtKernelsOptions = {}): Kernels {
       return { out, probs };
     },
 
-    attentionBackward(qkv, probs, dOut, B, T, H, D) {
+    attentionBackward(qkv, probs, out, dOut, B, T, H, D) {
       const s = session(`attnB${D}`, () => attentionBackwardGraph(D));
       const dqkv = pool.take(B * T * 3 * H * D);
       s.run(
-        { qkv: [qkv, [B, T, 3, H, D]], probs: [probs, [1, B, H, T, T]], dout: [dOut, [1, B, T, H, D]] },
+        { qkv: [qkv, [B, T, 3, H, D]], probs: [probs, [1, B, H, T, T]], out: [out, [1, B, T, H, D]], dout: [dOut, [1, B, T, H, D]] },
         { dqkv: [dqkv, [B, T, 3, H, D]] },
       );
       return dqkv;

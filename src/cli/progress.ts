@@ -23,7 +23,9 @@ export class Progress {
     if (!force && now - this.lastDraw < this.intervalMs && done < this.total) return;
     this.lastDraw = now;
     const elapsed = (now - this.start) / 1000;
-    const rate = done / Math.max(elapsed, 1e-9);
+    // A bar whose first event already counts work done before it existed would show a rate of
+    // thousands per second: no rate until a quarter second has passed.
+    const rate = elapsed >= 0.25 ? done / elapsed : NaN;
     const eta = rate > 0 ? (this.total - done) / rate : Infinity;
     const width = 24;
     const filled = Math.round((width * Math.min(done, this.total)) / Math.max(this.total, 1));
@@ -41,6 +43,7 @@ export class Progress {
 }
 
 function fmt(v: number): string {
+  if (Number.isNaN(v)) return '--';
   if (!Number.isFinite(v)) return String(v);
   if (Math.abs(v) >= 1e4) return `${(v / 1000).toFixed(1)}k`;
   if (Math.abs(v) >= 100) return v.toFixed(0);

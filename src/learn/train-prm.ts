@@ -148,6 +148,7 @@ export async function trainPrm(o: TrainPrmOptions): Promise<TrainPrmResult> {
     log(`reusing ${rows.length} labelled solutions from ${labelsPath}`);
   } else {
     const tl = performance.now();
+    o.onProgress?.({ stage: 'label', done: 0, total: problems.length, unit: 'problem' });
     const res = await mcStepLabels(task, policy, problems, { samples: o.samples, rollouts: o.rollouts, temperature: o.temperature, seed: o.seed, source: o.labelSource }, (d) =>
       o.onProgress?.({ stage: 'label', done: d, total: problems.length, unit: 'problem' }),
     );

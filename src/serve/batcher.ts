@@ -1,6 +1,5 @@
 import type { FinishReason } from '../core/trajectory.js';
 import type { Policy } from '../policy/policy.js';
-import { cpuMs } from './cpu-time.js';
 
 /**
  * How the server hands sampling jobs to a backend. The built-in model schedules its own jobs
@@ -55,9 +54,8 @@ export interface SchedulerStats {
   joinedMidBatch: number;
   /** Jobs dropped because their client left (before or during their generation). */
   cancelled: number;
-  /** Time inside the engine (the server's own generation time), and the process CPU time spent there. */
+  /** Time inside the engine (the server's own generation time). */
   generationMs: number;
-  generationCpuMs: number;
 }
 
 /** Takes jobs one at a time and batches those in flight together. */
@@ -125,7 +123,7 @@ export class Batcher implements JobScheduler {
   private pending: { job: SampleJob; resolve: (r: JobResult) => void; reject: (e: unknown) => void }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private running = false;
-  readonly stats: SchedulerStats = { batches: 0, steps: 0, jobs: 0, joinedMidBatch: 0, cancelled: 0, generationMs: 0, generationCpuMs: 0 };
+  readonly stats: SchedulerStats = { batches: 0, steps: 0, jobs: 0, joinedMidBatch: 0, cancelled: 0, generationMs: 0 };
   private readonly config: BatcherConfig;
 
   constructor(private readonly backend: ServeBackend, config: Partial<BatcherConfig> = {}) {
@@ -160,7 +158,6 @@ export class Batcher implements JobScheduler {
     if (live.length > 0) {
       this.running = true;
       const t0 = performance.now();
-      const c0 = cpuMs();
       try {
         const results = await this.backend.run(live.map((b) => b.job));
         live.forEach((b, i) => b.resolve(results[i]!));
@@ -168,7 +165,6 @@ export class Batcher implements JobScheduler {
         live.forEach((b) => b.reject(e));
       } finally {
         this.stats.generationMs += performance.now() - t0;
-        this.stats.generationCpuMs += cpuMs() - c0;
         this.stats.batches++;
         this.stats.steps++;
         this.stats.jobs += live.length;

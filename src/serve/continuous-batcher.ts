@@ -1,7 +1,6 @@
 import { DecodeSession, type DecodeRequest, type DecodeSequence, type DecodeStep } from '../nn/decode-session.js';
 import type { BuiltinPolicy } from '../policy/builtin.js';
 import type { BatcherConfig, JobResult, JobScheduler, SampleJob, SchedulerStats, ServeBackend, ServedSample } from './batcher.js';
-import { cpuMs } from './cpu-time.js';
 
 /**
  * Continuous batching for the built-in model (Orca, Yu et al. 2022; vLLM's scheduler): one
@@ -51,7 +50,7 @@ export function stopHoldBack(text: string, stop: readonly string[]): number {
 }
 
 export class ContinuousBatcher implements JobScheduler {
-  readonly stats: SchedulerStats = { batches: 0, steps: 0, jobs: 0, joinedMidBatch: 0, cancelled: 0, generationMs: 0, generationCpuMs: 0 };
+  readonly stats: SchedulerStats = { batches: 0, steps: 0, jobs: 0, joinedMidBatch: 0, cancelled: 0, generationMs: 0 };
   private readonly config: BatcherConfig;
   private session: DecodeSession;
   private queue: Job[] = [];
@@ -87,7 +86,6 @@ export class ContinuousBatcher implements JobScheduler {
         this.dropAborted();
         if (this.session.size === 0) break;
         const t0 = performance.now();
-        const c0 = cpuMs();
         let ev: DecodeStep;
         try {
           ev = this.session.step();
@@ -96,7 +94,6 @@ export class ContinuousBatcher implements JobScheduler {
           continue;
         }
         this.stats.generationMs += performance.now() - t0;
-        this.stats.generationCpuMs += cpuMs() - c0;
         this.stats.steps++;
         this.deliver(ev);
         // Let the event loop read new requests (and client disconnects) before the next step.
@@ -108,6 +105,7 @@ export class ContinuousBatcher implements JobScheduler {
   }
 
   private admit(): void {
+    if (this.queue.length === 0) return;
     const queue = this.queue;
     this.queue = [];
     for (const q of queue) {
@@ -139,6 +137,7 @@ export class ContinuousBatcher implements JobScheduler {
 
   /** Jobs whose client left: their sequences leave the batch; the others go on. */
   private dropAborted(): void {
+    if (!this.running.some((r) => r.job.signal.aborted)) return;
     this.running = this.running.filter((r) => {
       if (!r.job.signal.aborted) return true;
       for (const s of r.seqs.flat()) {

@@ -238,7 +238,7 @@ export async function startServer(backend: ServeBackend, config: Partial<ServeCo
     try {
       if (path === '/health' && req.method === 'GET') {
         const st = batcher.stats;
-        json(res, 200, { status: 'ok', model: cfg.modelName, batches: st.batches, steps: st.steps, jobs: st.jobs, joined_mid_batch: st.joinedMidBatch, cancelled: st.cancelled, generation_ms: st.generationMs, generation_cpu_ms: st.generationCpuMs, process_cpu_ms: cpuMs() });
+        json(res, 200, { status: 'ok', model: cfg.modelName, batches: st.batches, steps: st.steps, jobs: st.jobs, joined_mid_batch: st.joinedMidBatch, cancelled: st.cancelled, generation_ms: st.generationMs, process_cpu_ms: cpuMs() });
         return;
       }
       if (key) {

@@ -62,6 +62,12 @@ for (const [name, f] of Object.entries(ours.figures)) {
 }
 const fills = Object.entries(ours.figures).filter(([, f]) => f.fill !== undefined);
 if (fills.length) console.log(`  (our samples stop at EOS: output tokens / (batch × 112) = ${fills.map(([n, f]) => `${n} ${f.fill}`).join(', ')}; PyTorch's never stop)`);
+// Like for like: our model made never to emit EOS (fill 1), every sample exactly 112 tokens, as PyTorch's.
+for (const [name, f] of Object.entries(ours.fixed_length ?? {})) {
+  const peer = peerOf(name);
+  console.log(`  ${(name + ' fixed').padEnd(18)}${col(f.one, 9)}${col(f.two, 9)}${col(f.speedup.toFixed(2) + '×', 7)}${col(torchAt(1, name), 10)}${col(torchAt(2, name), 10)}${col(x(f.one, peer?.value), 14)}${col(x(f.two, peer?.value), 14)}`);
+}
+if (ours.fixed_length) console.log(`  (fixed: no sample stops early, fill ${Object.values(ours.fixed_length).map((f) => f.fill).join(', ')}: the like-for-like sampling ratio)`);
 
 console.log('\nratios (same machine, same run):');
 console.log(`  train tokens/s, fast / reference kernels:      ${x(ours.train.tokens_per_s, ours.reference.train_tokens_per_s)}`);
@@ -88,6 +94,25 @@ if (gemm > 0) {
   const r = mfu(best('small.train'));
   console.log(`  ${'training MFU vs numpy 1024³, small'.padEnd(46)}${pct(r)} of ${gemm} GFLOP/s (one core ${pct(mfu(ours.figures['small.train'].one))}, two ${pct(mfu(ours.figures['small.train'].two))}; PyTorch ${torchBest ? pct(mfu(torchBest.value)) : 'n/a'})  target ≥ 20% ${r >= 0.2 ? 'met' : 'not met'}`);
   console.log(`  ${'training MFU vs numpy 1024³, demo'.padEnd(46)}${pct((best('demo.train') * ours.model.flops_per_token) / 1e9 / gemm)}`);
+}
+const fixedTarget = (label, name, goal) => {
+  const f = ours.fixed_length?.[name];
+  const peer = peerOf(name);
+  if (!f) return;
+  const b = Math.max(f.one, f.two);
+  const r = peer ? b / peer.value : NaN;
+  console.log(`  ${label.padEnd(46)}${peer ? `${r.toFixed(2)}× (ours ${b} vs PyTorch ${peer.threads}t ${peer.value})` : 'n/a'}  target ≥ ${goal}× ${peer ? (r >= goal ? 'met' : 'not met') : ''}`);
+};
+fixedTarget('batch-64 sampling, fixed length, demo', 'demo.sample_b64', 2);
+fixedTarget('batch-64 sampling, fixed length, small', 'small.sample_b64', 1.5);
+// Training memory in a process that only trains (the bench process also holds sampling engines and reference runs).
+for (const workers of ['0', '1']) {
+  try {
+    const m = lastLine(execFileSync(process.execPath, [join(root, 'dist/nn/bench-engine-memory.js'), 'demo', workers, '5'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
+    console.log(`  ${`demo training peak RSS, workers ${workers}`.padEnd(46)}${m.peak_rss_mib} MiB (base ${m.base_rss_mib}, pool ${m.pool_mib}, parameters+grads+AdamW ${m.params_mib})  target < 1024 MiB ${m.peak_rss_mib < 1024 ? 'met' : 'not met'}`);
+  } catch (e) {
+    console.error(`training memory (workers ${workers}) skipped: ${String(e.stderr || e.message).trim().split('\n').pop()}`);
+  }
 }
 console.log(`  two-core speedups (workers 1 / workers 0):     ${Object.entries(ours.figures).map(([n, f]) => `${n} ${f.speedup.toFixed(2)}×`).join(', ')}`);
 console.log(`\ntotal wall time: ${((performance.now() - started) / 1000).toFixed(0)} s`);

@@ -25,3 +25,23 @@ describe('bench engine', () => {
     expect(sample.fill).toBeLessThanOrEqual(1);
   });
 });
+
+describe('fixed-length sampling', () => {
+  it('a never-ending model fills every sample to maxTokens (fill 1), the untouched one stops at EOS sometimes', async () => {
+    // prompt 16 + 12 new tokens fit the tiny model's context of 32
+    const fixed = await sampleRepeats(tiny, referenceKernels, tok, 0, 16, 12, 1, 1, { fixedLength: true });
+    expect(fixed.fill).toBe(1);
+    const free = await sampleRepeats(tiny, referenceKernels, tok, 0, 16, 12, 1, 1);
+    expect(free.fill).toBeLessThan(1);
+  });
+});
+
+describe('training memory', () => {
+  it('reports the peak resident set of a training run, above the process base', async () => {
+    const { trainMemory } = await import('./bench-engine-memory.js');
+    const m = await trainMemory('demo', 0, 1);
+    expect(m.peak_rss_mib).toBeGreaterThan(m.base_rss_mib);
+    expect(m.pool_mib).toBeGreaterThan(0);
+    expect(m.params_mib).toBeGreaterThan(0);
+  }, 60_000);
+});

@@ -23,6 +23,11 @@ export interface EngineBench {
   repeats: number;
   /** One core (workers 0) and two (workers 1: one worker thread beside the main thread), same run. */
   figures: Record<FigureName, CoreFigure>;
+  /**
+   * Fixed-length sampling (neverEndingModel: no sample stops at EOS, fill 1), the like-for-like
+   * peer of PyTorch's loop, which never stops; same batch, prompt and 112 new tokens.
+   */
+  fixed_length: Record<FixedFigureName, CoreFigure>;
   /** The `small` size (3.2M parameters) on one core; MFU against our GEMM peak. */
   small: { parameters: number; flops_per_token: number; train: { tokens_per_s: number; model_gflops: number; mfu: number }; sample: { batch64_tokens_per_s: number } };
   /** Decode attention alone (64 rows × 128 cached positions, one layer): SIMD kernel against the plain-TS reference. */
@@ -40,6 +45,9 @@ export interface EngineBench {
  */
 export const figureNames = ['demo.train', 'demo.sample_b1', 'demo.sample_b64', 'demo.sample_b256', 'small.train', 'small.sample_b64'] as const;
 export type FigureName = (typeof figureNames)[number];
+/** The sampling figures also measured at fixed length (`fixed_length`). */
+export const fixedFigureNames = ['demo.sample_b64', 'small.sample_b64'] as const;
+export type FixedFigureName = (typeof fixedFigureNames)[number];
 
 /** Tokens/s on one core (workers 0) and on two (workers 1): medians of the repeats, and the repeats. */
 export interface CoreFigure {
@@ -202,18 +210,43 @@ export function trainRepeats(cfg: ModelConfig, k: Kernels, tok: CharTokenizer, w
 }
 
 /**
+ * Makes the model's samples never end, for fixed-length sampling figures: channel 0 of every token
+ * embedding is set to +4 and the EOS row of the output projection to −8 on channel 0 and 0
+ * elsewhere. Channel 0 then dominates the final RMSNorm (about +11 after it, since the other
+ * channels are ~N(0, 0.02) at init), so EOS's logit is about −90 while the others stay ~N(0, 0.3):
+ * no sample draws EOS, every sample makes exactly maxTokens tokens. Same shapes, same work per
+ * token as the untouched model: the like-for-like peer of PyTorch's loop, which never stops.
+ */
+export function neverEndingModel(m: Transformer, eos: number): void {
+  const C = m.config.dModel;
+  const embd = m.weight('token_embd.weight');
+  for (let v = 0; v < m.config.vocabSize; v++) embd[v * C] = 4;
+  const out = m.weight('output.weight');
+  out.fill(0, eos * C, eos * C + C);
+  out[eos * C] = -8;
+}
+
+export interface SampleBenchOptions {
+  /** Samples never end (neverEndingModel): output tokens = batch × tokens, as PyTorch's loop. Default false. */
+  fixedLength: boolean;
+  /** ParallelGenerator's minSamplesPerEngine (default: its own default, the split's batch floor). */
+  minSamplesPerEngine?: number;
+}
+
+/**
  * Sampling tokens/s with the KV cache (prompt 16 tokens, `tokens` new ones, no prefix reuse) on
  * the main thread alone (workers 0) or through ParallelGenerator with `workers` engine threads
- * (a lone request of ≥ 8 samples is cut between the engines; batch 1 stays on the main thread).
- * One warm-up call, then `repeats` timed runs of `calls` calls each.
+ * (a lone request is cut between the engines from the split's batch floor up; below it, and at
+ * batch 1, it stays on the main thread). One warm-up call, then `repeats` timed runs of `calls` calls each.
  */
-export async function sampleRepeats(cfg: ModelConfig, k: Kernels, tok: CharTokenizer, workers: number, batch: number, tokens: number, calls: number, repeats: number): Promise<{ rates: number[]; fill: number }> {
+export async function sampleRepeats(cfg: ModelConfig, k: Kernels, tok: CharTokenizer, workers: number, batch: number, tokens: number, calls: number, repeats: number, opts: Partial<SampleBenchOptions> = {}): Promise<{ rates: number[]; fill: number }> {
   const m = new Transformer(cfg, k);
   m.init(new Rng(1));
+  if (opts.fixedLength) neverEndingModel(m, tok.eos);
   const genOpts = { prefixCacheBytes: 0, prefixCacheTokens: 0, maxBatch: Math.max(256, batch) };
   const gen = new Generator(m, tok, genOpts);
   const pool = workers > 0 ? new EnginePool(m, tok, { workers }) : null;
-  const par = pool ? new ParallelGenerator(gen, pool, genOpts) : null;
+  const par = pool ? new ParallelGenerator(gen, pool, genOpts, opts.minSamplesPerEngine !== undefined ? { minSamplesPerEngine: opts.minSamplesPerEngine } : {}) : null;
   const rng = new Rng(3);
   const prompts = Array.from({ length: batch }, () => Array.from({ length: 15 }, () => ALPHABET[rng.int(0, ALPHABET.length - 1)]).join(''));
   const run = async (seed: number): Promise<number> => (par ? await par.generate(prompts, { maxTokens: tokens, seed }) : gen.generate(prompts, { maxTokens: tokens, seed })).stats.outputTokens;
@@ -285,6 +318,17 @@ export async function benchEngine(log: (line: string) => void = () => {}, opts: 
     figures[name] = f;
     log(`${name}: ${f.one} tokens/s on one core, ${f.two} on two (${f.speedup}×)${f.fill !== undefined ? `, fill ${f.fill}` : ''}`);
   }
+  const fixedLength = {} as Record<FixedFigureName, CoreFigure>;
+  for (const name of fixedFigureNames) {
+    const p = plan[name];
+    if (p.kind !== 'sample') continue;
+    const c = p.size === 'demo' ? cfg : smallCfg;
+    const one = await sampleRepeats(c, fast, tok, 0, p.batch, NEW_TOKENS, p.calls, repeats, { fixedLength: true });
+    const two = await sampleRepeats(c, fast, tok, 1, p.batch, NEW_TOKENS, p.calls, repeats, { fixedLength: true });
+    const f: CoreFigure = { one: Math.round(median(one.rates)), two: Math.round(median(two.rates)), speedup: round(median(two.rates) / median(one.rates), 2), one_repeats: one.rates.map(Math.round), two_repeats: two.rates.map(Math.round), fill: one.fill };
+    fixedLength[name] = f;
+    log(`${name} fixed length: ${f.one} tokens/s on one core, ${f.two} on two (${f.speedup}×), fill ${f.fill}`);
+  }
   const att = decodeAttentionMicros(cfg, 64, 128, 20);
   log(`decode attention 64×128: ${att.wasm_us} µs SIMD, ${att.reference_us} µs reference (${att.speedup}×)`);
   const peakRss = process.memoryUsage().rss / 2 ** 20;
@@ -305,6 +349,7 @@ export async function benchEngine(log: (line: string) => void = () => {}, opts: 
     sample: { batch1_tokens_per_s: figures['demo.sample_b1'].one, batch64_tokens_per_s: figures['demo.sample_b64'].one, batch256_tokens_per_s: figures['demo.sample_b256'].one },
     repeats,
     figures,
+    fixed_length: fixedLength,
     small: {
       parameters: parameterCount(smallCfg),
       flops_per_token: smallFlops,

@@ -71,6 +71,18 @@ describe('continuous batching (built-in model)', () => {
     expect(order).toEqual(['short', 'long']);
   });
 
+  it('a job whose stream fails leaves the batch; the job beside it completes with its own samples', async () => {
+    const b = new ContinuousBatcher(policy);
+    const neighbour = job({ n: 1, maxTokens: 30, seed: 21 });
+    const broken = b.submit(job({ maxTokens: 100, seed: 20, onText: () => {
+      throw new Error('socket gone');
+    } }));
+    const ok = b.submit(neighbour);
+    await expect(broken).rejects.toThrow('socket gone');
+    expect(texts(await ok)).toEqual(await alone(neighbour));
+    expect(b.stats.cancelled).toBe(1);
+  });
+
   it('streams token by token through the openai client, ending with the same text as without streaming', async () => {
     for (const stop of [undefined, ['uYP', 'S/Y']]) {
       const req = { model: 'tiny', prompt: '1+2=', n: 2, max_tokens: 40, temperature: 1, seed: 3, ...(stop ? { stop } : {}) };

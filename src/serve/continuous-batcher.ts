@@ -137,17 +137,18 @@ export class ContinuousBatcher implements JobScheduler {
 
   /** Jobs whose client left: their sequences leave the batch; the others go on. */
   private dropAborted(): void {
-    if (!this.running.some((r) => r.job.signal.aborted)) return;
-    this.running = this.running.filter((r) => {
-      if (!r.job.signal.aborted) return true;
-      for (const s of r.seqs.flat()) {
-        this.session.cancel(s);
-        this.owner.delete(s);
-      }
-      this.stats.cancelled++;
-      r.reject(r.job.signal.reason);
-      return false;
-    });
+    for (const r of this.running) if (r.job.signal.aborted) this.drop(r, r.job.signal.reason);
+  }
+
+  /** A job leaves: its sequences are cancelled (KV released), the rest of the batch goes on. */
+  private drop(r: RunningJob, reason: unknown): void {
+    for (const s of r.seqs.flat()) {
+      this.session.cancel(s);
+      this.owner.delete(s);
+    }
+    this.running = this.running.filter((x) => x !== r);
+    this.stats.cancelled++;
+    r.reject(reason);
   }
 
   private deliver(ev: DecodeStep): void {
@@ -159,7 +160,12 @@ export class ContinuousBatcher implements JobScheduler {
       const sent = o.r.sent[o.p]![o.j]!;
       if (safe > sent) {
         o.r.sent[o.p]![o.j] = safe;
-        o.r.job.onText(o.p, o.j, text.slice(sent, safe));
+        try {
+          o.r.job.onText(o.p, o.j, text.slice(sent, safe));
+        } catch (e) {
+          // A stream that cannot be written to: that job fails, the batch goes on.
+          this.drop(o.r, e);
+        }
       }
     }
     for (const s of ev.finished) {

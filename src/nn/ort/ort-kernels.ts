@@ -4,7 +4,7 @@ import { BufferPool } from '../pool.js';
 import { rmsnormBackwardGraph, rmsnormForwardGraph, swigluBackwardGraph, swigluForwardGraph } from './elementwise-graphs.js';
 import { OrtSession } from './session.js';
 import { simdAvailable } from '../wasm/decode-kernels.js';
-import { wasmSwigluTrain } from '../wasm/train-elementwise.js';
+import { wasmTrainElementwise } from '../wasm/train-elementwise.js';
 
 /**
  * Fast kernels: onnxruntime (MLAS GEMM, multithreaded) over tiny graphs we write ourselves.
@@ -124,9 +124,9 @@ export function createOrtKernels(opts: OrtKernelsOptions = {}): Kernels {
   };
 
   const pool = new BufferPool();
-  // SwiGLU runs as a WebAssembly SIMD kernel (one pass) where the runtime has SIMD and the width
-  // divides into lanes, else as an onnxruntime graph.
-  const simdSwiglu = simdAvailable() ? wasmSwigluTrain(pool) : null;
+  // SwiGLU and RMSNorm run as WebAssembly SIMD kernels (one pass each) where the runtime has SIMD
+  // and the width divides into lanes, else as onnxruntime graphs.
+  const simd = simdAvailable() ? wasmTrainElementwise(pool) : null;
 
   return {
     name: 'onnxruntime',
@@ -170,20 +170,21 @@ export function createOrtKernels(opts: OrtKernelsOptions = {}): Kernels {
     },
 
     swigluForward(gu, N, F) {
-      if (simdSwiglu && F % 4 === 0) return simdSwiglu.swigluForward(gu, N, F);
+      if (simd && F % 4 === 0) return simd.swigluForward(gu, N, F);
       const out = pool.take(N * F);
       session('swigluF', swigluForwardGraph).run({ gu: [gu, [N, 2 * F]] }, { out: [out, [N, F]] });
       return out;
     },
 
     swigluBackward(gu, dy, N, F) {
-      if (simdSwiglu && F % 4 === 0) return simdSwiglu.swigluBackward(gu, dy, N, F);
+      if (simd && F % 4 === 0) return simd.swigluBackward(gu, dy, N, F);
       const dgu = pool.take(N * 2 * F);
       session('swigluB', swigluBackwardGraph).run({ gu: [gu, [N, 2 * F]], dy: [dy, [N, F]] }, { dgu: [dgu, [N, 2 * F]] });
       return dgu;
     },
 
     rmsnormForward(x, w, N, C, eps) {
+      if (simd && C % 4 === 0) return simd.rmsnormForward(x, w, N, C, eps);
       const out = pool.take(N * C);
       const rstd = pool.take(N);
       session(`rmsF${eps}`, () => rmsnormForwardGraph(eps)).run({ x: [x, [N, C]], w: [w, [C]] }, { out: [out, [N, C]], rstd: [rstd, [N, 1]] });
@@ -191,6 +192,7 @@ export function createOrtKernels(opts: OrtKernelsOptions = {}): Kernels {
     },
 
     rmsnormBackward(x, w, rstd, dy, N, C) {
+      if (simd && C % 4 === 0) return simd.rmsnormBackward(x, w, rstd, dy, N, C);
       const dx = pool.take(N * C);
       const dw = pool.take(C);
       session(`rmsB${C}`, () => rmsnormBackwardGraph(C)).run({ x: [x, [N, C]], w: [w, [C]], rstd: [rstd, [N, 1]], dy: [dy, [N, C]] }, { dx: [dx, [N, C]], dw: [dw, [C]] });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../../core/rng.js';
 import { referenceElementwise } from '../kernels.js';
 import { BufferPool } from '../pool.js';
-import { wasmSwigluTrain } from './train-elementwise.js';
+import { wasmTrainElementwise } from './train-elementwise.js';
 
 function maxRelErr(x: Float32Array, y: Float32Array): number {
   expect(x.length).toBe(y.length);
@@ -13,7 +13,7 @@ function maxRelErr(x: Float32Array, y: Float32Array): number {
 
 describe('WebAssembly SIMD SwiGLU for training', () => {
   const ref = referenceElementwise(new BufferPool());
-  const simd = wasmSwigluTrain(new BufferPool());
+  const simd = wasmTrainElementwise(new BufferPool());
 
   it('forward and backward agree with the plain-TS reference to 1e-5 across the range of exp', () => {
     const rng = new Rng(9);
@@ -34,6 +34,27 @@ describe('WebAssembly SIMD SwiGLU for training', () => {
     const gu = Float32Array.from({ length: N * 2 * F }, () => rng.normal());
     const dy = Float32Array.from({ length: N * F }, () => rng.normal());
     expect(maxRelErr(simd.swigluBackward(gu, dy, N, F), ref.swigluBackward(gu, dy, N, F))).toBeLessThan(1e-5);
+  });
+
+  it('RMSNorm forward and backward agree with the plain-TS reference to 1e-5', () => {
+    const rng = new Rng(12);
+    for (let trial = 0; trial < 8; trial++) {
+      const N = rng.int(1, 40);
+      const C = 4 * rng.int(1, 40);
+      const scale = [0.01, 1, 30, 1][trial % 4]!;
+      const x = Float32Array.from({ length: N * C }, () => rng.normal() * scale);
+      const w = Float32Array.from({ length: C }, () => 1 + 0.3 * rng.normal());
+      const dy = Float32Array.from({ length: N * C }, () => rng.normal());
+      const f = simd.rmsnormForward(x, w, N, C, 1e-5);
+      const r = ref.rmsnormForward(x, w, N, C, 1e-5);
+      expect(maxRelErr(f.out, r.out)).toBeLessThan(1e-5);
+      expect(maxRelErr(f.rstd, r.rstd)).toBeLessThan(1e-5);
+      // The same rstd for both, so the backward comparison checks the backward alone.
+      const fb = simd.rmsnormBackward(x, w, r.rstd, dy, N, C);
+      const rb = ref.rmsnormBackward(x, w, r.rstd, dy, N, C);
+      expect(maxRelErr(fb.dx, rb.dx)).toBeLessThan(1e-5);
+      expect(maxRelErr(fb.dw, rb.dw)).toBeLessThan(1e-4);
+    }
   });
 
   it('refuses a width that is not a multiple of 4', () => {

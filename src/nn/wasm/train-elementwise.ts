@@ -4,7 +4,7 @@ import { swigluFunction } from './swiglu.js';
 import { buildModule, Code, type FunctionDef, type ValType } from './wasm-builder.js';
 
 /**
- * The training step's SwiGLU, forward and backward, as WebAssembly SIMD kernels over Float32Arrays:
+ * The training step's SwiGLU and RMSNorm, forward and backward, as WebAssembly SIMD kernels over Float32Arrays:
  * inputs are copied into a scratch WebAssembly memory, the kernel makes one pass, the result is
  * copied out into a pooled buffer. The plain-TS definitions are `referenceElementwise` in
  * ../kernels.ts; train-elementwise.test.ts checks that the two agree.
@@ -59,20 +59,123 @@ export function swigluBackwardFunction(): FunctionDef {
   return { name: 'swiglu_backward', params: bwdParams, code: c };
 }
 
-let compiled: WebAssembly.Module | null = null;
-
-export interface SwigluTrainKernels {
-  swigluForward(gu: Float32Array, N: number, F: number): Float32Array;
-  swigluBackward(gu: Float32Array, dy: Float32Array, N: number, F: number): Float32Array;
+/** Pushes the sum of the four lanes of the v128 local `v` (one f32). */
+function hsum(c: Code, v: string): void {
+  c.get(v).lane(0).get(v).lane(1).op('f32.add').get(v).lane(2).op('f32.add').get(v).lane(3).op('f32.add');
 }
 
-/** SIMD SwiGLU for the training step (F must be a multiple of 4), outputs taken from `pool`. */
-export function wasmSwigluTrain(pool: BufferPool): SwigluTrainKernels {
-  compiled ??= new WebAssembly.Module(buildModule([swigluFunction(), swigluBackwardFunction()]));
+const rmsFwdParams: [string, ValType][] = [['x', 'i32'], ['w', 'i32'], ['out', 'i32'], ['rstd', 'i32'], ['N', 'i32'], ['C', 'i32'], ['invC', 'f32'], ['eps', 'f32']];
+
+/** RMSNorm over rows of x [N,C] (C a multiple of 4): rstd[n] = 1/√(mean(x²)+eps), out = x·rstd·w. */
+export function rmsnormForwardFunction(): FunctionDef {
+  const c = new Code(rmsFwdParams);
+  for (const n of ['end', 'rowEnd', 'Cb', 'p', 'q', 'o']) c.local(n, 'i32');
+  c.local('r', 'f32');
+  for (const n of ['acc', 'v', 'rv']) c.local(n, 'v128');
+  c.get('C').i32(2).op('i32.shl').set('Cb');
+  c.get('x').get('N').get('Cb').op('i32.mul').op('i32.add').set('end');
+  c.whileLoop((cc) => void cc.get('x').get('end').op('i32.lt_s'), () => {
+    c.get('x').get('Cb').op('i32.add').set('rowEnd');
+    c.f32x4(0).set('acc');
+    c.get('x').set('p');
+    c.whileLoop((cc) => void cc.get('p').get('rowEnd').op('i32.lt_s'), () => {
+      c.get('p').vmem('v128.load').set('v');
+      c.get('acc').get('v').get('v').v('f32x4.mul').v('f32x4.add').set('acc');
+      c.get('p').i32(16).op('i32.add').set('p');
+    });
+    c.f32(1);
+    hsum(c, 'acc');
+    c.get('invC').op('f32.mul').get('eps').op('f32.add').op('f32.sqrt').op('f32.div').set('r');
+    c.get('rstd').get('r').mem('f32.store');
+    c.get('r').v('f32x4.splat').set('rv');
+    c.get('x').set('p');
+    c.get('w').set('q');
+    c.get('out').set('o');
+    c.whileLoop((cc) => void cc.get('p').get('rowEnd').op('i32.lt_s'), () => {
+      c.get('o').get('p').vmem('v128.load').get('rv').v('f32x4.mul').get('q').vmem('v128.load').v('f32x4.mul').vmem('v128.store');
+      c.get('p').i32(16).op('i32.add').set('p');
+      c.get('q').i32(16).op('i32.add').set('q');
+      c.get('o').i32(16).op('i32.add').set('o');
+    });
+    c.get('rowEnd').set('x');
+    c.get('out').get('Cb').op('i32.add').set('out');
+    c.get('rstd').i32(4).op('i32.add').set('rstd');
+  });
+  return { name: 'rmsnorm_forward', params: rmsFwdParams, code: c };
+}
+
+const rmsBwdParams: [string, ValType][] = [['x', 'i32'], ['w', 'i32'], ['rstd', 'i32'], ['dy', 'i32'], ['dx', 'i32'], ['dw', 'i32'], ['N', 'i32'], ['C', 'i32'], ['invC', 'f32']];
+
+/** RMSNorm's gradient: dx = r·(dy⊙w) − x·r³·mean(x⊙dy⊙w), and dw += dy⊙x·r (dw zeroed by the caller). */
+export function rmsnormBackwardFunction(): FunctionDef {
+  const c = new Code(rmsBwdParams);
+  for (const n of ['end', 'rowEnd', 'Cb', 'p', 'q', 'g', 'o']) c.local(n, 'i32');
+  c.local('r', 'f32');
+  for (const n of ['acc', 'xv', 'gv', 'rv', 'kv']) c.local(n, 'v128');
+  c.get('C').i32(2).op('i32.shl').set('Cb');
+  c.get('x').get('N').get('Cb').op('i32.mul').op('i32.add').set('end');
+  c.whileLoop((cc) => void cc.get('x').get('end').op('i32.lt_s'), () => {
+    c.get('x').get('Cb').op('i32.add').set('rowEnd');
+    c.get('rstd').mem('f32.load').set('r');
+    c.get('r').v('f32x4.splat').set('rv');
+    c.f32x4(0).set('acc');
+    c.get('x').set('p');
+    c.get('w').set('q');
+    c.get('dy').set('g');
+    c.get('dw').set('o');
+    c.whileLoop((cc) => void cc.get('p').get('rowEnd').op('i32.lt_s'), () => {
+      c.get('p').vmem('v128.load').set('xv');
+      c.get('g').vmem('v128.load').set('gv');
+      c.get('acc').get('gv').get('q').vmem('v128.load').v('f32x4.mul').get('xv').v('f32x4.mul').v('f32x4.add').set('acc');
+      c.get('o').get('o').vmem('v128.load').get('gv').get('xv').v('f32x4.mul').get('rv').v('f32x4.mul').v('f32x4.add').vmem('v128.store');
+      c.get('p').i32(16).op('i32.add').set('p');
+      c.get('q').i32(16).op('i32.add').set('q');
+      c.get('g').i32(16).op('i32.add').set('g');
+      c.get('o').i32(16).op('i32.add').set('o');
+    });
+    // k = mean(x⊙dy⊙w)·r³
+    hsum(c, 'acc');
+    c.get('invC').op('f32.mul').get('r').op('f32.mul').get('r').op('f32.mul').get('r').op('f32.mul').v('f32x4.splat').set('kv');
+    c.get('x').set('p');
+    c.get('w').set('q');
+    c.get('dy').set('g');
+    c.get('dx').set('o');
+    c.whileLoop((cc) => void cc.get('p').get('rowEnd').op('i32.lt_s'), () => {
+      c.get('o');
+      c.get('g').vmem('v128.load').get('q').vmem('v128.load').v('f32x4.mul').get('rv').v('f32x4.mul');
+      c.get('p').vmem('v128.load').get('kv').v('f32x4.mul');
+      c.v('f32x4.sub').vmem('v128.store');
+      c.get('p').i32(16).op('i32.add').set('p');
+      c.get('q').i32(16).op('i32.add').set('q');
+      c.get('g').i32(16).op('i32.add').set('g');
+      c.get('o').i32(16).op('i32.add').set('o');
+    });
+    c.get('rowEnd').set('x');
+    c.get('dy').get('Cb').op('i32.add').set('dy');
+    c.get('dx').get('Cb').op('i32.add').set('dx');
+    c.get('rstd').i32(4).op('i32.add').set('rstd');
+  });
+  return { name: 'rmsnorm_backward', params: rmsBwdParams, code: c };
+}
+
+let compiled: WebAssembly.Module | null = null;
+
+export interface TrainElementwiseKernels {
+  swigluForward(gu: Float32Array, N: number, F: number): Float32Array;
+  swigluBackward(gu: Float32Array, dy: Float32Array, N: number, F: number): Float32Array;
+  rmsnormForward(x: Float32Array, w: Float32Array, N: number, C: number, eps: number): { out: Float32Array; rstd: Float32Array };
+  rmsnormBackward(x: Float32Array, w: Float32Array, rstd: Float32Array, dy: Float32Array, N: number, C: number): { dx: Float32Array; dw: Float32Array };
+}
+
+/** SIMD SwiGLU and RMSNorm for the training step (F and C multiples of 4), outputs taken from `pool`. */
+export function wasmTrainElementwise(pool: BufferPool): TrainElementwiseKernels {
+  compiled ??= new WebAssembly.Module(buildModule([swigluFunction(), swigluBackwardFunction(), rmsnormForwardFunction(), rmsnormBackwardFunction()]));
   const memory = new WebAssembly.Memory({ initial: 1 });
   const e = new WebAssembly.Instance(compiled, { env: { memory } }).exports as {
     swiglu: (gu: number, out: number, N: number, F: number) => void;
     swiglu_backward: (gu: number, dy: number, dgu: number, N: number, F: number) => void;
+    rmsnorm_forward: (x: number, w: number, out: number, rstd: number, N: number, C: number, invC: number, eps: number) => void;
+    rmsnorm_backward: (x: number, w: number, rstd: number, dy: number, dx: number, dw: number, N: number, C: number, invC: number) => void;
   };
   let f32 = new Float32Array(memory.buffer);
   // The scratch memory holds one call's inputs and output (floats), grown to the largest call.
@@ -83,7 +186,7 @@ export function wasmSwigluTrain(pool: BufferPool): SwigluTrainKernels {
     return f32;
   };
   const check = (F: number): void => {
-    if (F % 4 !== 0) throw new Error(`SIMD SwiGLU needs a width that is a multiple of 4, got ${F}`);
+    if (F % 4 !== 0) throw new Error(`SIMD SwiGLU and RMSNorm need a width that is a multiple of 4, got ${F}`);
   };
   return {
     swigluForward(gu, N, F) {
@@ -106,6 +209,36 @@ export function wasmSwigluTrain(pool: BufferPool): SwigluTrainKernels {
       const dgu = pool.take(2 * n);
       dgu.set(m.subarray(3 * n, 5 * n));
       return dgu;
+    },
+    // Layouts in the scratch memory (floats): x | w | out | rstd, and x | w | dy | dx | dw | rstd.
+    rmsnormForward(x, w, N, C, eps) {
+      check(C);
+      const n = N * C;
+      const m = room(2 * n + C + N);
+      m.set(x, 0);
+      m.set(w, n);
+      e.rmsnorm_forward(0, n * 4, (n + C) * 4, (2 * n + C) * 4, N, C, 1 / C, eps);
+      const out = pool.take(n);
+      const rstd = pool.take(N);
+      out.set(m.subarray(n + C, 2 * n + C));
+      rstd.set(m.subarray(2 * n + C, 2 * n + C + N));
+      return { out, rstd };
+    },
+    rmsnormBackward(x, w, rstd, dy, N, C) {
+      check(C);
+      const n = N * C;
+      const m = room(3 * n + 2 * C + N);
+      m.set(x, 0);
+      m.set(w, n);
+      m.set(dy, n + C);
+      m.fill(0, 3 * n + C, 3 * n + 2 * C);
+      m.set(rstd.subarray(0, N), 3 * n + 2 * C);
+      e.rmsnorm_backward(0, n * 4, (3 * n + 2 * C) * 4, (n + C) * 4, (2 * n + C) * 4, (3 * n + C) * 4, N, C, 1 / C);
+      const dx = pool.take(n);
+      const dw = pool.take(C);
+      dx.set(m.subarray(2 * n + C, 3 * n + C));
+      dw.set(m.subarray(3 * n + C, 3 * n + 2 * C));
+      return { dx, dw };
     },
   };
 }

@@ -70,6 +70,7 @@ const plain = {
   'i32.sub': 0x6b,
   'i32.mul': 0x6c,
   'i32.shl': 0x74,
+  'f32.sqrt': 0x91,
   'f32.add': 0x92,
   'f32.sub': 0x93,
   'f32.mul': 0x94,

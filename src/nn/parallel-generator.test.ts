@@ -7,6 +7,7 @@ import { AdamW } from './adamw.js';
 import type { ModelConfig } from './config.js';
 import { Transformer } from './model.js';
 import { createOrtKernels } from './ort/ort-kernels.js';
+import { defaultParallelGenerateOptions } from './parallel-generator.js';
 import { planSplit } from './split-generate.js';
 import { backward } from './tensor.js';
 import { CharTokenizer } from './tokenizer.js';
@@ -78,6 +79,14 @@ describe('planSplit', () => {
     }
     expect(planSplit(2, 3, 2, 4)).toHaveLength(1); // 6 samples, 4 each at least: one engine
     expect(planSplit(1, 16, 2, 4).map((r) => r.map((c) => [c.sampleFrom, c.n]))).toEqual([[[0, 8]], [[8, 8]]]);
+  });
+
+  it('the default batch floor keeps a lone request under 128 samples on one engine and splits one of 128', () => {
+    const min = defaultParallelGenerateOptions.minSamplesPerEngine;
+    expect(planSplit(64, 1, 2, min)).toHaveLength(1);
+    expect(planSplit(1, 127, 2, min)).toHaveLength(1);
+    expect(planSplit(128, 1, 2, min)).toHaveLength(2);
+    expect(planSplit(2, 128, 2, min)).toHaveLength(2);
   });
 });
 

@@ -5,15 +5,19 @@ import { mergeCalls, planSplit, runCall, type CallResult, type CallSampling, typ
 
 export interface ParallelGenerateOptions {
   /**
-   * Fewest samples an engine is given when a request is split: a request alone with fewer than
-   * twice this many samples runs whole on the main thread, as before (a tree search's one-prefix
-   * calls, whose prefix cache lives there). Requests in flight together go whole to engines
-   * whatever their size. Default 4.
+   * Fewest samples an engine is given when a request is split: the split's batch floor. A request
+   * alone with fewer than twice this many samples runs whole on the main thread (a tree search's
+   * one-prefix calls, whose prefix cache lives there); requests in flight together go whole to
+   * engines whatever their size. Default 64, so a lone request is cut only from 128 samples up:
+   * measured on the 2-core VM (demo size, 112 new tokens, quiet run of `npm run bench`), cutting a
+   * 64-sample request into two halves of 32 ran at 0.80× the speed of one core and a 256-sample
+   * one at 1.44×: below ~32 rows per engine a decode step's fixed costs (kernel calls, sampling
+   * in JavaScript) outweigh the second core, and samples that stop early shrink the live batch further.
    */
   minSamplesPerEngine: number;
 }
 
-export const defaultParallelGenerateOptions = { minSamplesPerEngine: 4 } satisfies ParallelGenerateOptions;
+export const defaultParallelGenerateOptions = { minSamplesPerEngine: 64 } satisfies ParallelGenerateOptions;
 
 type Request = Partial<Omit<GenerateOptions, 'sampleKey'>> & { maxTokens: number };
 

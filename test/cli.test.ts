@@ -77,6 +77,12 @@ describe('searchlearn CLI', () => {
       expect(results).toHaveLength(2);
       for (const r of results) expect(typeof r.correct).toBe('boolean');
     }
+    // The policy's own judgement is a deployable reward on eval too (not an oracle), and it is counted.
+    const c = await run(['eval', '--checkpoint', out, '--task', 'arith', '--problems', '2', '--algos', 'best-of-n', '--budgets', '2', '--reward', 'confidence', '--json']);
+    expect(c.code, c.stderr).toBe(0);
+    const conf = (lastJson(c.stdout)['rows'] as Record<string, unknown>[])[0]!;
+    expect([conf['oracle'], conf['reward']]).toEqual([false, 'confidence']);
+    expect(conf['reward_calls']).toBeGreaterThan(0);
     const file = join(tmp, 'searches.jsonl');
     const s = await run(['search', '--checkpoint', out, '--task', 'arith', '--algo', 'best-of-n', '--budget', '2', '--problems', '2', '--out', file, '--json']);
     expect(s.code, s.stderr).toBe(0);

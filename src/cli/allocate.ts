@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { defaultAllocationConfig, difficultyByDigits, difficultyByProbes, fitAllocator, formatSweep, runAllocated, sweepAllocation, type DifficultyFn } from '../eval/allocation.js';
 import { formatTable, runSearch, type EvalRow } from '../eval/eval.js';
 import type { RewardModel } from '../reward/reward.js';
-import { createConfidenceReward, createSelfVerdictReward } from '../reward/self-eval.js';
 import { searchNames } from '../search/registry.js';
 import type { Task } from '../tasks/task.js';
 import type { Policy } from '../policy/policy.js';
@@ -33,17 +32,6 @@ const schema = z.object({
   problems: num({ int: true, min: 1 }),
 });
 
-/** `--reward`: the eval specs, plus the policy's own judgement (self-verdict, confidence). */
-async function rewardOf(spec: string, task: Task, policy: Policy): Promise<RewardModel> {
-  try {
-    if (spec === 'self-verdict') return createSelfVerdictReward(policy, task.stepDelimiter);
-    if (spec === 'confidence') return createConfidenceReward(policy, task.stepDelimiter);
-  } catch (e) {
-    throw new CliError(`--reward ${spec}: ${(e as Error).message}`);
-  }
-  return rewardFromFlag(spec, task);
-}
-
 export const allocateCommand: Command = {
   name: 'allocate',
   summary: 'compute-optimal allocation (Snell et al. 2024): sweep parallel vs sequential splits per difficulty bin, then allocate by predicted difficulty',
@@ -53,7 +41,7 @@ export const allocateCommand: Command = {
     const task = taskFromFlag(a.task, a['task-option']);
     if (a.difficulty === 'digits' && task.name !== 'arith') throw new CliError(`allocate: --difficulty digits reads arith operands; for ${task.name} use agreement or reward`);
     const policy = await policyFromFlag(a);
-    const reward = await rewardOf(a.reward, task, policy);
+    const reward = await rewardFromFlag(a.reward, task, policy);
     const maxTokens = sampleTokens(task, policy);
     let calibration;
     try {

@@ -78,11 +78,11 @@ async function policyFromFlags(f: PolicyFlags): Promise<Policy> {
 }
 
 /** A reward model from a CLI spec: `verifier`, `prm:DIR` or `orm:DIR`. */
-export async function rewardFromFlag(spec: string, task: Task): Promise<RewardModel> {
+export async function rewardFromFlag(spec: string, task: Task, policy?: Policy): Promise<RewardModel> {
   if (spec === 'verifier') return createVerifierReward(task);
   try {
     const { parseRewardSpec } = await import('./reward-spec.js');
-    return await parseRewardSpec(spec, task);
+    return await parseRewardSpec(spec, task, policy);
   } catch (e) {
     throw new CliError(`--reward ${JSON.stringify(spec)}: ${(e as Error).message.split('\n')[0]}`);
   }

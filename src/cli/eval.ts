@@ -39,7 +39,7 @@ export const evalCommand: Command = {
   name: 'eval',
   summary: 'held-out accuracy: greedy, or a table of search algorithms × budgets (accuracy, measured tokens, reward calls; oracle rewards labelled)',
   usage:
-    'eval (--checkpoint DIR | --policy SPEC [--model NAME]) --task T [--task-option k=v ...] [--problems K] [--samples N [--temperature T (1)]] [--algos a,b,c --budgets 1,4,16,64 --reward verifier|prm:DIR|orm:DIR|pooling:URL|logprob-prm:URL|judge:URL|judge-sample:URL [--temperature T (0.8)] [--aggregation min|prod|last|mean] [--dedupe true|false] [--concurrency C]] [--workers N] [--out DIR] [--json]',
+    'eval (--checkpoint DIR | --policy SPEC [--model NAME]) --task T [--task-option k=v ...] [--problems K] [--samples N [--temperature T (1)]] [--algos a,b,c --budgets 1,4,16,64 --reward verifier|prm:DIR|orm:DIR|self-verdict|confidence|pooling:URL|logprob-prm:URL|judge:URL|judge-sample:URL [--temperature T (0.8)] [--aggregation min|prod|last|mean] [--dedupe true|false] [--concurrency C]] [--workers N] [--out DIR] [--json]',
   async run(argv) {
     const a = parseCommand('eval', argv, options, schema);
     const task = taskFromFlag(a.task, a['task-option']);
@@ -77,7 +77,7 @@ export const evalCommand: Command = {
       else console.log(JSON.stringify({ accuracy: r.accuracy, problems: r.problems, output_tokens: Math.round(r.outputTokens / Math.max(1, r.problems)) }));
       return;
     }
-    const reward = await rewardFromFlag(a.reward, task);
+    const reward = await rewardFromFlag(a.reward, task, policy);
     const rows: EvalRow[] = [];
     if (a.out) {
       makeDirs(join(a.out, 'search'));

@@ -3,10 +3,12 @@ import { rootOf } from '../policy/http.js';
 import { loadRewardModel } from '../reward/prm.js';
 import type { RewardModel } from '../reward/reward.js';
 import { createVerifierReward } from '../reward/verifier.js';
+import { createConfidenceReward, createSelfVerdictReward } from '../reward/self-eval.js';
+import type { Policy } from '../policy/policy.js';
 import type { Task } from '../tasks/task.js';
 
 /** The reward specs a command accepts (`--reward`). */
-export const rewardSpecs = ['verifier', 'prm:DIR', 'orm:DIR', 'pooling:URL[#MODEL]', 'logprob-prm:URL[#MODEL]', 'judge:URL[#MODEL]', 'judge-sample:URL[#MODEL]'] as const;
+export const rewardSpecs = ['verifier', 'prm:DIR', 'orm:DIR', 'self-verdict', 'confidence', 'pooling:URL[#MODEL]', 'logprob-prm:URL[#MODEL]', 'judge:URL[#MODEL]', 'judge-sample:URL[#MODEL]'] as const;
 
 const VALID = `valid: ${rewardSpecs.join(', ')}`;
 
@@ -18,14 +20,20 @@ const VALID = `valid: ${rewardSpecs.join(', ')}`;
  *   pooling:URL       a PRM served by vLLM's /pooling (Qwen2.5-Math-PRM style, src/reward/remote-prm.ts)
  *   logprob-prm:URL   P("+") after each step from a served LM (Math-Shepherd style, src/reward/logprob-prm.ts)
  *   judge:URL         an LLM judge read as P("Yes") (src/reward/judge.ts); judge-sample:URL samples verdicts
+ *   self-verdict      the policy's own Check-line verdicts; confidence: its mean step log-probability
+ *                     (internal guidance, src/reward/self-eval.ts; they need the policy)
  * DIR is a reward checkpoint or the train-prm run directory holding it. A missing directory, a
  * model of the other kind or one trained for another task is one Error line saying what is valid
  * (callers such as common.ts's rewardFromFlag prefix the flag). URL is one server or several
  * (comma-separated replicas); `#MODEL` names the served model, needed only when a server serves
  * more than one. Remote rewards need no gold answer: they are deployable, never oracle.
  */
-export async function parseRewardSpec(spec: string, task: Task): Promise<RewardModel> {
+export async function parseRewardSpec(spec: string, task: Task, policy?: Policy): Promise<RewardModel> {
   if (spec === 'verifier') return createVerifierReward(task);
+  if (spec === 'self-verdict' || spec === 'confidence') {
+    if (!policy) throw new Error(`${spec} is the policy's own judgement: this command has no policy to ask`);
+    return spec === 'confidence' ? createConfidenceReward(policy, task.stepDelimiter) : createSelfVerdictReward(policy, task.stepDelimiter);
+  }
   const remote = /^(pooling|logprob-prm|judge|judge-sample):(.*)$/.exec(spec);
   if (remote) return remoteReward(remote[1] as RemoteKind, remote[2]!, task);
   const m = /^(prm|orm):(.+)$/.exec(spec);

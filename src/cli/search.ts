@@ -30,12 +30,12 @@ const schema = z.object({
 export const searchCommand: Command = {
   name: 'search',
   summary: 'run one search algorithm on held-out problems; writes each search (trajectories, tree, compute) as JSONL',
-  usage: `search (--checkpoint DIR | --policy SPEC [--model NAME]) --task T [--task-option k=v ...] --algo ${searchNames.join('|')} [--reward verifier|prm:DIR|orm:DIR|pooling:URL|logprob-prm:URL|judge:URL|judge-sample:URL] [--budget N] [--problems K] [--temperature T (0.8)] [--aggregation min|prod|last|mean] [--dedupe true|false] [--workers N] [--out FILE.jsonl] [--json]`,
+  usage: `search (--checkpoint DIR | --policy SPEC [--model NAME]) --task T [--task-option k=v ...] --algo ${searchNames.join('|')} [--reward verifier|prm:DIR|orm:DIR|self-verdict|confidence|pooling:URL|logprob-prm:URL|judge:URL|judge-sample:URL] [--budget N] [--problems K] [--temperature T (0.8)] [--aggregation min|prod|last|mean] [--dedupe true|false] [--workers N] [--out FILE.jsonl] [--json]`,
   async run(argv) {
     const a = parseCommand('search', argv, options, schema);
     const task = taskFromFlag(a.task, a['task-option']);
     const policy = await policyFromFlag(a);
-    const reward = await rewardFromFlag(a.reward, task);
+    const reward = await rewardFromFlag(a.reward, task, policy);
     const problems = heldOutProblems(task, a.problems, a.seed);
     if (a.out) writeFileSync(a.out, '');
     const progress = new Progress(`${a.algo}@${a.budget}`, problems.length, 'problem');

@@ -59,7 +59,8 @@ export { extract, extractAnswer, isEquivalent, verify, type VerifyResult } from 
 export * from './tasks/index.js';
 
 // Serving any local policy over an OpenAI-compatible API.
-export { builtinBackend, policyBackend, type ServeBackend } from './serve/batcher.js';
+export { builtinBackend, ContinuousBatcher, policyBackend, type ServeBackend } from './serve/batcher.js';
+export { DecodeSession, type DecodeRequest } from './nn/decode-session.js';
 export { defaultServeConfig, startServer, type RunningServer, type ServeConfig } from './serve/server.js';
 
 // Learners, training data from search, policy initialization, and the search ↔ learning loop.

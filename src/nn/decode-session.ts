@@ -1,7 +1,7 @@
 import { Rng } from '../core/rng.js';
-import type { GeneratedSample, Generator } from './generate.js';
+import { cutAfterStop, type GeneratedSample, type Generator } from './generate.js';
 import type { CachedSequence } from './kv-cache.js';
-import { sampleToken, type SamplingParams } from './sampler.js';
+import type { SamplingParams } from './sampler.js';
 
 /**
  * Step-wise decoding over a Generator's engine and prefix cache: the API a server needs for
@@ -12,9 +12,10 @@ import { sampleToken, type SamplingParams } from './sampler.js';
  *
  * Same samples as `Generator.generate`: a sequence draws from its own Rng key (generate's
  * `${seed}/${prefix}/${sample}`), its first token from its prompt's logits, each next one from
- * the logits after the last, the same stop, length and end-of-sequence rules and the same cut
- * after the first stop string. So what a sequence gets does not depend on what shares its steps
- * or when it joined (decode-session.test.ts checks this against generate).
+ * the logits after the last, and each token through the same code as generate's
+ * (`Generator.decodeNext`: sampling, stop, length and end-of-sequence rules; then `cutAfterStop`).
+ * So what a sequence gets does not depend on what shares its steps or when it joined
+ * (decode-session.test.ts checks this against generate).
  */
 export interface DecodeRequest extends SamplingParams {
   prefix: string;
@@ -87,11 +88,9 @@ export class DecodeSession {
   private readonly roots = new Map<string, DecodeRoot>();
   private active: DecodeSequence[] = [];
   private waiting: DecodeSequence[] = [];
-  private readonly banned: number[];
 
   constructor(readonly generator: Generator, opts: Partial<DecodeSessionOptions> = {}) {
     this.opts = { ...defaultDecodeSessionOptions, ...opts };
-    this.banned = [generator.tokenizer.pad, generator.tokenizer.bos];
   }
 
   /** Live sequences (decoding or waiting for a slot). */
@@ -149,8 +148,6 @@ export class DecodeSession {
    */
   step(): DecodeStep {
     const g = this.generator;
-    const tok = g.tokenizer;
-    const ctx = g.model.config.contextLength;
     while (this.waiting.length > 0 && this.active.length < this.opts.maxBatch) this.active.push(this.waiting.shift()!);
     const advanced: DecodeSequence[] = [];
     const finished: DecodeSequence[] = [];
@@ -163,29 +160,7 @@ export class DecodeSession {
         }
         s.next = s.root.next;
       }
-      const r = s.request;
-      const out = s.sample;
-      const { id, logprob } = sampleToken(s.next, r, s.rng, this.banned);
-      out.tokenIds.push(id);
-      out.logprobs.push(logprob);
-      if (id === tok.eos) {
-        out.finishReason = 'eos';
-        this.finish(s, finished);
-        continue;
-      }
-      out.text += tok.tokenString(id);
-      if (s.maxStop > 0) {
-        const from = Math.max(0, out.text.length - s.maxStop - 8);
-        if (r.stop.some((x) => x.length > 0 && out.text.indexOf(x, from) >= 0)) {
-          out.finishReason = 'stop';
-          // As generate: the step goes to the prefix cache, so a tree node continued later is not recomputed.
-          if (s.seq && out.tokenIds.length >= 2) g.cache.put([...s.root.ids, ...out.tokenIds.slice(0, -1)], s.seq, s.next);
-          this.finish(s, finished);
-          continue;
-        }
-      }
-      if (out.tokenIds.length >= r.maxTokens || s.root.ids.length + out.tokenIds.length >= ctx) {
-        out.finishReason = 'length';
+      if (!g.decodeNext(s.sample, s.next, s.rng, s.seq, s.root.ids, s.request, s.maxStop)) {
         this.finish(s, finished);
         continue;
       }
@@ -229,21 +204,7 @@ export class DecodeSession {
   }
 
   private finish(s: DecodeSequence, finished: DecodeSequence[]): void {
-    const out = s.sample;
-    if (out.finishReason === 'stop') {
-      // Cut just after the first stop string (a token may carry characters past it).
-      let cut = Infinity;
-      for (const st of s.request.stop) {
-        const at = st.length > 0 ? out.text.indexOf(st) : -1;
-        if (at >= 0) cut = Math.min(cut, at + st.length);
-      }
-      if (cut < out.text.length) {
-        out.text = out.text.slice(0, cut);
-        const keep = [...out.text].length;
-        out.tokenIds.length = keep;
-        out.logprobs.length = keep;
-      }
-    }
+    cutAfterStop(s.sample, s.request.stop);
     this.release(s);
     finished.push(s);
   }

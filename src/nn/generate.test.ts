@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../core/rng.js';
 import { configForSize, type ModelConfig } from './config.js';
-import { Generator } from './generate.js';
+import { cutAfterStop, Generator, type GeneratedSample } from './generate.js';
 import { referenceKernels } from './kernels.js';
 import { Transformer } from './model.js';
 import { createOrtKernels } from './ort/ort-kernels.js';
@@ -81,6 +81,15 @@ describe('sampling', () => {
       expect(s.logprobs.length).toBe(s.tokenIds.length);
       for (const lp of s.logprobs) expect(lp).toBeLessThanOrEqual(0);
     }
+  });
+
+  it('cutAfterStop ends a stop-ended text just after its first stop string, tokens and logprobs with it', () => {
+    const s: GeneratedSample = { text: 'ab=1\nc=2\n', tokenIds: [1, 2, 3, 4, 5, 6, 7, 8, 9], logprobs: [-1, -2, -3, -4, -5, -6, -7, -8, -9], finishReason: 'stop' };
+    cutAfterStop(s, ['=2', '\n']);
+    expect([s.text, s.tokenIds, s.logprobs]).toEqual(['ab=1\n', [1, 2, 3, 4, 5], [-1, -2, -3, -4, -5]]);
+    const long: GeneratedSample = { ...s, text: 'ab\ncd', tokenIds: [1, 2, 3, 4, 5], finishReason: 'length' };
+    cutAfterStop(long, ['\n']);
+    expect(long.text).toBe('ab\ncd');
   });
 
   it('64 samples branching from one 100-token prefix compute that prefix once', () => {

@@ -57,11 +57,14 @@ export class Generator {
   readonly engine: InferenceEngine;
   readonly cache: PrefixCache;
   private readonly opts: GeneratorOptions;
+  /** Tokens never sampled (padding, beginning of sequence). */
+  private readonly banned: number[];
 
   constructor(readonly model: Transformer, readonly tokenizer: CharTokenizer, opts: Partial<GeneratorOptions> = {}) {
     this.opts = { ...defaultGeneratorOptions, ...opts };
     this.engine = new InferenceEngine(model);
     this.cache = new PrefixCache(this.opts.prefixCacheTokens === 0 ? 0 : this.opts.prefixCacheBytes);
+    this.banned = [tokenizer.pad, tokenizer.bos];
   }
 
   /** Prefix cache hit rate and size (`hitTokens / lookupTokens` is the share of prompt tokens not recomputed). */
@@ -124,19 +127,14 @@ export class Generator {
     const o: GenerateOptions = { ...defaultSamplingParams, n: 1, stop: [], seed: 0, ...options };
     const stats: GenerateStats = { promptTokens: 0, cachedPromptTokens: 0, outputTokens: 0 };
     const roots = this.prefill(prefixes, stats);
-    const ctx = this.model.config.contextLength;
-    const tok = this.tokenizer;
-    const banned = [tok.pad, tok.bos];
     const maxStop = Math.max(0, ...o.stop.map((s) => s.length));
 
     interface Active {
       prefix: number;
-      sample: number;
       seq: CachedSequence | null;
       rng: Rng;
       next: Float32Array;
       out: GeneratedSample;
-      text: string;
       rootIds: number[];
     }
     const samples: GeneratedSample[][] = prefixes.map(() => []);
@@ -145,7 +143,7 @@ export class Generator {
       for (let j = 0; j < o.n; j++) {
         const out: GeneratedSample = { text: '', tokenIds: [], logprobs: [], finishReason: 'length' };
         samples[i]!.push(out);
-        all.push({ prefix: i, sample: j, seq: null, rng: new Rng(o.sampleKey ? o.sampleKey(i, j) : `${o.seed}/${i}/${j}`), next: root.next, out, text: '', rootIds: root.ids });
+        all.push({ prefix: i, seq: null, rng: new Rng(o.sampleKey ? o.sampleKey(i, j) : `${o.seed}/${i}/${j}`), next: root.next, out, rootIds: root.ids });
       }
     });
 
@@ -154,38 +152,13 @@ export class Generator {
       while (active.length > 0) {
         const toFeed: Active[] = [];
         for (const a of active) {
-          const { id, logprob } = sampleToken(a.next, o, a.rng, banned);
           stats.outputTokens++;
-          const s = a.out;
-          if (id === tok.eos) {
-            s.tokenIds.push(id);
-            s.logprobs.push(logprob);
-            s.finishReason = 'eos';
-            continue;
-          }
-          s.tokenIds.push(id);
-          s.logprobs.push(logprob);
-          a.text += tok.tokenString(id);
-          s.text = a.text;
-          if (maxStop > 0) {
-            const from = Math.max(0, a.text.length - maxStop - 8);
-            if (o.stop.some((st) => st.length > 0 && a.text.indexOf(st, from) >= 0)) {
-              s.finishReason = 'stop';
-              this.remember(a.rootIds, s.tokenIds, a.seq, a.next);
-              continue;
-            }
-          }
-          const total = a.rootIds.length + s.tokenIds.length;
-          if (s.tokenIds.length >= o.maxTokens || total >= ctx) {
-            s.finishReason = 'length';
-            continue;
-          }
-          toFeed.push(a);
+          if (this.decodeNext(a.out, a.next, a.rng, a.seq, a.rootIds, o, maxStop)) toFeed.push(a);
         }
         if (toFeed.length === 0) break;
         for (const a of toFeed) {
           // Sized to need: the tail starts small and doubles (a short step holds a few KB, not maxTokens' worth).
-        if (!a.seq) a.seq = roots[a.prefix]!.seq.fork();
+          if (!a.seq) a.seq = roots[a.prefix]!.seq.fork();
         }
         const logits = this.engine.append(toFeed.map((a) => a.seq!), toFeed.map((a) => [a.out.tokenIds[a.out.tokenIds.length - 1]!]));
         toFeed.forEach((a, j) => (a.next = logits[j]!));
@@ -195,24 +168,42 @@ export class Generator {
     // KV memory back to the engine, except what the prefix cache keeps.
     for (const a of all) a.seq?.dispose();
     for (const r of roots) r.seq.dispose();
-    // Text with stop strings: cut just after the first stop string.
-    for (const row of samples) {
-      for (const s of row) {
-        if (s.finishReason !== 'stop') continue;
-        let cut = Infinity;
-        for (const st of o.stop) {
-          const at = st.length > 0 ? s.text.indexOf(st) : -1;
-          if (at >= 0) cut = Math.min(cut, at + st.length);
-        }
-        if (cut < s.text.length) {
-          s.text = s.text.slice(0, cut);
-          const keep = [...s.text].length;
-          s.tokenIds.length = keep;
-          s.logprobs.length = keep;
-        }
+    for (const row of samples) for (const s of row) cutAfterStop(s, o.stop);
+    return { samples, stats };
+  }
+
+  /**
+   * One token of one sample, the rule generate and DecodeSession share: samples from `next`
+   * with the sample's own Rng, appends the token and its logprob, and ends the sample on
+   * end-of-sequence, on a stop string (remembered in the prefix cache; the text is cut later
+   * by `cutAfterStop`) or at `maxTokens` or the context length. Returns whether the sample goes
+   * on, that is, whether its token is to be fed back.
+   * @internal
+   */
+  decodeNext(out: GeneratedSample, next: Float32Array, rng: Rng, seq: CachedSequence | null, rootIds: number[], params: SamplingParams & { maxTokens: number; stop: string[] }, maxStop: number): boolean {
+    const tok = this.tokenizer;
+    const { id, logprob } = sampleToken(next, params, rng, this.banned);
+    out.tokenIds.push(id);
+    out.logprobs.push(logprob);
+    if (id === tok.eos) {
+      out.finishReason = 'eos';
+      return false;
+    }
+    out.text += tok.tokenString(id);
+    if (maxStop > 0) {
+      // Only the tail can hold a stop string that this token completed.
+      const from = Math.max(0, out.text.length - maxStop - 8);
+      if (params.stop.some((st) => st.length > 0 && out.text.indexOf(st, from) >= 0)) {
+        out.finishReason = 'stop';
+        this.remember(rootIds, out.tokenIds, seq, next);
+        return false;
       }
     }
-    return { samples, stats };
+    if (out.tokenIds.length >= params.maxTokens || rootIds.length + out.tokenIds.length >= this.model.config.contextLength) {
+      out.finishReason = 'length';
+      return false;
+    }
+    return true;
   }
 
   /**
@@ -247,5 +238,21 @@ export class Generator {
       if (cont.length > 0) stats.promptTokens += cont.length;
       return { logprobs, stats };
     });
+  }
+}
+
+/** Cuts a stop-ended sample just after its first stop string (a token may carry characters past it). */
+export function cutAfterStop(s: GeneratedSample, stop: string[]): void {
+  if (s.finishReason !== 'stop') return;
+  let cut = Infinity;
+  for (const st of stop) {
+    const at = st.length > 0 ? s.text.indexOf(st) : -1;
+    if (at >= 0) cut = Math.min(cut, at + st.length);
+  }
+  if (cut < s.text.length) {
+    s.text = s.text.slice(0, cut);
+    const keep = [...s.text].length;
+    s.tokenIds.length = keep;
+    s.logprobs.length = keep;
   }
 }

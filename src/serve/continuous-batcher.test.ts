@@ -7,7 +7,7 @@ import { BuiltinPolicy } from '../policy/builtin.js';
 import type { JobResult, SampleJob } from './batcher.js';
 import { builtinBackend, ContinuousBatcher, stopHoldBack } from './continuous-batcher.js';
 import { startServer, type RunningServer } from './server.js';
-import { spawnServe, writeTinyCheckpoint } from './testing.js';
+import { chatWholeAndStreamed, spawnServe, writeTinyCheckpoint } from './testing.js';
 
 /**
  * Continuous batching of the built-in model: a request that arrives while a batch decodes joins
@@ -109,14 +109,8 @@ describe('continuous batching (built-in model)', () => {
       if (stop) expect(whole.choices.some((c) => c.finish_reason === 'stop' && c.text.length < 40)).toBe(true);
     }
     const chatReq = { model: 'tiny', messages: [{ role: 'user' as const, content: '1+2=' }], max_tokens: 30, temperature: 1, seed: 5 };
-    const whole = await client.chat.completions.create(chatReq);
-    let text = '';
-    let chunks = 0;
-    for await (const ev of await client.chat.completions.create({ ...chatReq, stream: true })) {
-      text += ev.choices[0]?.delta.content ?? '';
-      chunks++;
-    }
-    expect(text).toBe(whole.choices[0]!.message.content);
+    const { whole, streamed, chunks } = await chatWholeAndStreamed(client, chatReq);
+    expect(streamed).toBe(whole);
     expect(chunks).toBeGreaterThan(5);
   });
 

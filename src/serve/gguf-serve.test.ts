@@ -7,7 +7,7 @@ import { exportGguf } from '../nn/export-gguf.js';
 import { createLlamaCppPolicy, llamaCppUnavailable, type LlamaCppPolicy } from '../policy/llamacpp.js';
 import { policyBackend } from './batcher.js';
 import { startServer, type RunningServer } from './server.js';
-import { spawnServe, writeTinyCheckpoint } from './testing.js';
+import { chatWholeAndStreamed, spawnServe, writeTinyCheckpoint } from './testing.js';
 
 /**
  * `searchlearn serve --gguf FILE`: a GGUF model behind the OpenAI-compatible server, and a client
@@ -68,14 +68,8 @@ describe.skipIf(reason !== null)('serve --gguf', () => {
       if (stop) expect(whole.choices.some((c) => c.finish_reason === 'stop' && c.text.length < 40)).toBe(true);
     }
     const chatReq = { model: 'tiny', messages: [{ role: 'user' as const, content: '1+2=' }], n: 1, max_tokens: 30, temperature: 1, seed: 5 };
-    const whole = await client.chat.completions.create(chatReq);
-    let text = '';
-    let chunks = 0;
-    for await (const ev of await client.chat.completions.create({ ...chatReq, stream: true })) {
-      text += ev.choices[0]?.delta.content ?? '';
-      chunks++;
-    }
-    expect(text).toBe(whole.choices[0]!.message.content);
+    const { whole, streamed, chunks } = await chatWholeAndStreamed(client, chatReq);
+    expect(streamed).toBe(whole);
     expect(chunks).toBeGreaterThan(5);
   }, 120_000);
 

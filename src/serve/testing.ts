@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import type OpenAI from 'openai';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../core/rng.js';
 import type { ModelConfig } from '../nn/config.js';
@@ -51,4 +52,19 @@ export async function spawnServe(checkpoint: string, args: string[] = [], opts: 
       child.kill('SIGTERM');
     });
   return { url, child, stop };
+}
+
+/**
+ * One chat request made twice through the `openai` client, whole and streamed (for tests that the
+ * stream reassembles to the whole answer, in more than one chunk).
+ */
+export async function chatWholeAndStreamed(client: OpenAI, req: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming): Promise<{ whole: string | null; streamed: string; chunks: number }> {
+  const whole = await client.chat.completions.create(req);
+  let streamed = '';
+  let chunks = 0;
+  for await (const ev of await client.chat.completions.create({ ...req, stream: true })) {
+    streamed += ev.choices[0]?.delta.content ?? '';
+    chunks++;
+  }
+  return { whole: whole.choices[0]!.message.content, streamed, chunks };
 }

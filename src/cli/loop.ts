@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parseLoopConfig, type LoopConfig } from '../loop/config.js';
-import { readInitData, runLoop, type IterationRow } from '../loop/loop.js';
+import { loopStart, runLoop, type IterationRow } from '../loop/loop.js';
 import { formatLoopRow, loopTableHeader } from '../loop/table.js';
 import { writeReport } from '../report/report.js';
 import { CliError, parseCommand, type Command } from './args.js';
@@ -106,13 +106,11 @@ export const loopCommand: Command = {
     } catch (e) {
       throw new CliError((e as Error).message);
     }
-    if (a.init) {
-      const init = readInitData(a.init);
-      if (a.task && a.task !== init.task) throw new CliError(`loop: --task ${a.task}: the init run ${a.init} trained on ${init.task}`);
-      if (a['task-option']) throw new CliError(`loop: --task-option: the init run ${a.init} fixes the task's options; change the level with --train-option and --eval-option`);
-    } else if (config.policy === 'builtin') throw new CliError('loop: --init RUN is required for the built-in policy (the run directory of `searchlearn init`)');
-    else if (!a.task) throw new CliError('loop: a served policy without --init needs --task T (and its --task-option key=value)');
     const task = !a.init && a.task ? { task: { name: a.task, options: parseTaskOptions(a['task-option'] ?? []) } } : {};
+    // What the loop starts from (the init run, or the task alone for a served policy), checked before anything prints.
+    const start = loopStart({ ...(a.init ? { init: a.init } : {}), ...task }, config);
+    if (a.init && a.task && a.task !== start.task) throw new CliError(`loop: --task ${a.task}: the init run ${a.init} trained on ${start.task}`);
+    if (a.init && a['task-option']) throw new CliError(`loop: --task-option: the init run ${a.init} fixes the task's options; change the level with --train-option and --eval-option`);
     const stop = onInterrupt();
     const rows: IterationRow[] = [];
     if (!a.json) console.log(loopTableHeader());

@@ -2,7 +2,7 @@ import { Rng } from '../core/rng.js';
 import { AdamW, cosineSchedule, defaultAdamWConfig, type AdamWConfig } from '../nn/adamw.js';
 import type { Transformer } from '../nn/model.js';
 import { bceWithLogits, bradleyTerryLoss } from '../nn/ops.js';
-import { bucketLength } from '../nn/train.js';
+import { bucketLength } from '../nn/pack-rows.js';
 import { backward } from '../nn/tensor.js';
 import type { CharTokenizer } from '../nn/tokenizer.js';
 import { encodeSolution, LearnedRewardModel, type RewardObjective } from '../reward/prm.js';

@@ -21,7 +21,7 @@ parentPort!.on('message', (job: TrainJob) => {
     // The main thread wrote the parameters before posting the job (postMessage orders them).
     model.params.set(params);
     model.zeroGrad();
-    const lossSum = accumulateGradients(model, job, job.rowsPer, job.total);
+    const lossSum = accumulateGradients(model, job, job.total);
     grads.set(model.grads);
     reply = { seq: job.seq, lossSum };
   } catch (e) {

@@ -6,7 +6,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { initCommand } from '../cli/init.js';
 import { Rng } from '../core/rng.js';
 import { parameterCount, type ModelConfig } from './config.js';
-import { splitRows } from './microbatch.js';
 import { Transformer } from './model.js';
 import { createOrtKernels } from './ort/ort-kernels.js';
 import { CharTokenizer } from './tokenizer.js';
@@ -52,14 +51,6 @@ function maxRelDiff(a: Float32Array, b: Float32Array): number {
   }
   return diff / scale;
 }
-
-describe('splitRows', () => {
-  it('splits rows into contiguous ranges that differ by at most one, the first the main thread', () => {
-    expect(splitRows(9, 2)).toEqual([[0, 5], [5, 9]]);
-    expect(splitRows(32, 2)).toEqual([[0, 16], [16, 32]]);
-    expect(splitRows(2, 4)).toEqual([[0, 1], [1, 2], [2, 2], [2, 2]]);
-  });
-});
 
 describe('data-parallel training (worker threads)', () => {
   it('small steps stay on the main thread (parallelMinFlops)', () => {
@@ -112,14 +103,14 @@ describe('data-parallel training (worker threads)', () => {
     try {
       const T = cfg.contextLength + 1;
       pool.publish();
-      pool.dispatch(0, { inputs: new Int32Array(T), targets: new Int32Array(T), mask: new Float32Array(T).fill(1), B: 1, T }, 1, T);
+      pool.dispatch(0, { inputs: new Int32Array(T), targets: new Int32Array(T), mask: new Float32Array(T).fill(1), chunks: [{ B: 1, T }] }, T);
       expect(() => pool.collect(0)).toThrow(/train worker 0: forward: sequence length 33 exceeds the context length 32/);
       expect(pool.running).toBe(0);
       // A good job afterwards starts a fresh worker and matches the main thread's own gradient.
       const T2 = 8;
-      const span = { inputs: new Int32Array(2 * T2).fill(3), targets: new Int32Array(2 * T2).fill(4), mask: new Float32Array(2 * T2).fill(1), B: 2, T: T2 };
+      const span = { inputs: new Int32Array(2 * T2).fill(3), targets: new Int32Array(2 * T2).fill(4), mask: new Float32Array(2 * T2).fill(1), chunks: [{ B: 2, T: T2 }] };
       pool.publish();
-      pool.dispatch(0, span, 2, 2 * T2);
+      pool.dispatch(0, span, 2 * T2);
       m.zeroGrad();
       expect(pool.collect(0)).toBeGreaterThan(0);
       expect(m.grads.some((g) => g !== 0)).toBe(true);

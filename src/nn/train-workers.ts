@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { ModelConfig } from './config.js';
 import type { KernelChoice } from './engine.js';
-import type { RowSpan } from './microbatch.js';
+import type { PackedRows } from './microbatch.js';
 import type { Transformer } from './model.js';
 
 /** What a training worker is started with (train-worker-entry.ts). */
@@ -23,9 +23,8 @@ export interface TrainWorkerData {
 }
 
 /** A worker's share of one optimizer step: its rows of the batch. */
-export interface TrainJob extends RowSpan {
+export interface TrainJob extends PackedRows {
   seq: number;
-  rowsPer: number;
   total: number;
 }
 
@@ -91,7 +90,7 @@ export class TrainWorkerPool {
   }
 
   /** Posts rows of the batch to worker `w` (started on first use); `collect(w)` gets the result. */
-  dispatch(w: number, span: RowSpan, rowsPer: number, total: number): void {
+  dispatch(w: number, rows: PackedRows, total: number): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
     const slot = this.slot(w);
@@ -99,7 +98,7 @@ export class TrainWorkerPool {
     const seq = ++this.seq;
     slot.pending = seq;
     // slice(): posting a view would clone its whole underlying buffer.
-    const job: TrainJob = { seq, inputs: span.inputs.slice(), targets: span.targets.slice(), mask: span.mask.slice(), B: span.B, T: span.T, rowsPer, total };
+    const job: TrainJob = { seq, inputs: rows.inputs.slice(), targets: rows.targets.slice(), mask: rows.mask.slice(), chunks: rows.chunks, total };
     slot.worker.postMessage(job, [job.inputs.buffer as ArrayBuffer, job.targets.buffer as ArrayBuffer, job.mask.buffer as ArrayBuffer]);
   }
 

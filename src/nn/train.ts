@@ -1,6 +1,7 @@
 import { Rng } from '../core/rng.js';
 import { AdamW, cosineSchedule, defaultAdamWConfig, type AdamWConfig } from './adamw.js';
-import { accumulateGradients, rowSpan, splitRows } from './microbatch.js';
+import { accumulateGradients, type PackedRows } from './microbatch.js';
+import { bucketLength, defaultPackConfig, packRows } from './pack-rows.js';
 import type { Transformer } from './model.js';
 import type { CharTokenizer } from './tokenizer.js';
 import { defaultWorkerCount } from './engine-pool.js';
@@ -53,6 +54,8 @@ export interface TrainConfig {
    * test model trained 3× slower with a worker on a loaded 2-core VM. 0: always use them.
    */
   parallelMinFlops: number;
+  /** Cost of one more forward/backward pass, in tokens, when a batch's rows are cut into chunks of like length (src/nn/pack-rows.ts; default there). */
+  chunkOverheadTokens: number;
 }
 
 export const defaultTrainConfig = {
@@ -65,6 +68,7 @@ export const defaultTrainConfig = {
   microBatchTokens: 4096,
   workers: defaultWorkerCount(),
   parallelMinFlops: 1e9,
+  chunkOverheadTokens: defaultPackConfig.chunkOverheadTokens,
 } satisfies TrainConfig;
 
 /** A command's training settings: warmup over the first 5% of steps (at least one), AdamW defaults at learning rate `lr`. */
@@ -73,7 +77,7 @@ export function trainConfigFor(o: { steps: number; batchSize: number; seed: numb
 }
 
 /** An encoded example: ids (BOS + prompt + completion + EOS) and the index where the loss starts. */
-interface Encoded {
+export interface Encoded {
   ids: number[];
   lossFrom: number;
   weight: number;
@@ -90,14 +94,6 @@ export function encodeExamples(examples: LmExample[], tok: CharTokenizer, contex
     // Plain text trains on every token after BOS; prompt/completion trains on the completion.
     return { ids, lossFrom: ex.prompt === undefined ? 1 : prompt.length, weight: ex.weight ?? 1 };
   });
-}
-
-/**
- * Sequence length rounded up to a multiple of `multiple` (at most `max`): fewer distinct shapes,
- * so pooled buffers and onnxruntime's per-shape plans are reused.
- */
-export function bucketLength(T: number, max: number, multiple = 16): number {
-  return Math.min(max, Math.ceil(T / multiple) * multiple);
 }
 
 export interface Batch {
@@ -140,7 +136,7 @@ export interface StepInfo {
   loss: number;
   lr: number;
   gradNorm: number;
-  /** Tokens processed this step (B·T, padding included). */
+  /** Tokens processed this step (each chunk's B·T, padding included). */
   tokens: number;
   ms: number;
   /** Threads that computed this step's gradient: 1, or 1 + the workers that got rows. */
@@ -184,49 +180,58 @@ export class LmTrainer {
     return this.optimizer.step;
   }
 
-  batchAt(step: number): Batch {
+  /** The rows of step `step`'s batch, drawn from Rng(`${seed}/batch/${step}`). */
+  rowsAt(step: number): Encoded[] {
     const rng = new Rng(`${this.config.seed}/batch/${step}`);
     const items: Encoded[] = [];
     for (let i = 0; i < this.config.batchSize; i++) items.push(this.data[Math.floor(rng.next() * this.data.length)]!);
-    return makeBatch(items, this.tokenizer.pad, 16, this.model.config.contextLength);
+    return items;
+  }
+
+  /** Step `step`'s batch, padded to its longest row. */
+  batchAt(step: number): Batch {
+    return makeBatch(this.rowsAt(step), this.tokenizer.pad, 16, this.model.config.contextLength);
   }
 
   /**
-   * One optimizer step (gradient accumulation over microbatches when the batch is large). With
-   * workers, the batch's rows are split evenly between the main thread and the workers, each
-   * accumulating its rows' microbatches with the same weights (share of the batch's loss tokens);
-   * the main thread adds the workers' gradients in worker order, then takes the AdamW step.
+   * One optimizer step. The batch's rows are sorted by length and cut into chunks padded to
+   * their own longest (src/nn/pack-rows.ts), whose gradients accumulate with weights by their
+   * share of the batch's loss tokens. With workers, the rows are dealt between the main thread
+   * and the workers in like shares of long and short rows; the main thread adds the workers'
+   * gradients in worker order, then takes the AdamW step.
    */
   trainStep(): StepInfo {
     const t0 = performance.now();
     const step = this.optimizer.step;
-    const batch = this.batchAt(step);
-    const { B, T } = batch;
+    const rows = this.rowsAt(step);
     this.model.zeroGrad();
     let total = 0;
-    for (let i = 0; i < batch.mask.length; i++) total += batch.mask[i]!;
-    const rowsPer = Math.max(1, Math.floor(this.config.microBatchTokens / T));
-    const parallel = this.pool !== null && B > 1 && 6 * this.model.params.length * B * T >= this.config.parallelMinFlops;
-    const { lossSum, threads } = parallel ? this.parallelGradients(this.pool!, batch, rowsPer, total) : { lossSum: accumulateGradients(this.model, batch, rowsPer, total), threads: 1 };
+    let padded = 0;
+    for (const e of rows) for (let t = 1; t < e.ids.length; t++) if (t >= e.lossFrom) total += e.weight;
+    const pack = { multiple: 16, maxT: this.model.config.contextLength, maxChunkTokens: this.config.microBatchTokens, chunkOverheadTokens: this.config.chunkOverheadTokens };
+    const longest = Math.max(...rows.map((e) => e.ids.length - 1));
+    const parallel = this.pool !== null && rows.length > 1 && 6 * this.model.params.length * rows.length * longest >= this.config.parallelMinFlops;
+    const shares = packRows(rows, this.tokenizer.pad, { ...pack, threads: parallel ? this.pool!.workers + 1 : 1 });
+    for (const sh of shares) for (const ch of sh.chunks) padded += ch.B * ch.T;
+    const { lossSum, threads } = parallel ? this.parallelGradients(this.pool!, shares, total) : { lossSum: accumulateGradients(this.model, shares[0]!, total), threads: 1 };
     const lr = cosineSchedule(step, this.config.steps, this.config.optimizer.lr, this.config.warmupSteps, this.config.minLrRatio);
     const gradNorm = this.optimizer.update(lr);
-    return { step: step + 1, loss: total > 0 ? lossSum / total : 0, lr, gradNorm, tokens: B * T, ms: performance.now() - t0, threads };
+    return { step: step + 1, loss: total > 0 ? lossSum / total : 0, lr, gradNorm, tokens: padded, ms: performance.now() - t0, threads };
   }
 
-  private parallelGradients(pool: TrainWorkerPool, batch: Batch, rowsPer: number, total: number): { lossSum: number; threads: number } {
-    const ranges = splitRows(batch.B, pool.workers + 1);
+  private parallelGradients(pool: TrainWorkerPool, shares: PackedRows[], total: number): { lossSum: number; threads: number } {
     const out: number[] = [];
     pool.publish();
     for (let w = 0; w < pool.workers; w++) {
-      const [r0, r1] = ranges[w + 1]!;
-      if (r1 > r0) {
-        pool.dispatch(w, rowSpan(batch, r0, r1), rowsPer, total);
+      const share = shares[w + 1]!;
+      if (share.chunks.length > 0) {
+        pool.dispatch(w, share, total);
         out.push(w);
       }
     }
     let lossSum: number;
     try {
-      lossSum = accumulateGradients(this.model, rowSpan(batch, ranges[0]![0], ranges[0]![1]), rowsPer, total);
+      lossSum = accumulateGradients(this.model, shares[0]!, total);
     } catch (e) {
       // Take the workers' results off the line before failing, so the pool stays usable.
       for (const w of out) {

@@ -3,7 +3,7 @@ import { kernelsFor, type KernelChoice } from '../nn/engine.js';
 import { loadModel } from '../nn/model-io.js';
 import type { Transformer } from '../nn/model.js';
 import type { CharTokenizer } from '../nn/tokenizer.js';
-import { bucketLength } from '../nn/train.js';
+import { bucketLength } from '../nn/pack-rows.js';
 import { isValueModel } from '../nn/value-model.js';
 import { aggregate, type Aggregation, type RewardItem, type RewardModel, type RewardScore, type RewardUsage } from './reward.js';
 

@@ -224,19 +224,8 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     mkdirSync(run.file('search'), { recursive: true });
     writeJsonl(run.file(`search/iter-${it}.jsonl`), results.map((r) => JSON.parse(toJsonl(r))));
 
-    // Examples for the learner, and every kind written for external trainers (export-data).
     const dataDir = run.file(`data/iter-${it}`);
-    mkdirSync(dataDir, { recursive: true });
-    // step-check keeps verified solutions whose every step is right (exact process supervision).
-    const filter = config.reward === 'majority' ? 'majority' : config.reward.startsWith('prm:') ? 'score' : config.reward === 'step-check' ? 'process' : 'verified';
-    const withAnswer = filter === 'verified' || filter === 'process';
-    const rows = sftRows(harderTask, problems, results, { filter, maxPerProblem: config.maxPerProblem, minAgreement: config.minAgreement, minScore: 0.5 });
-    const seqPairs = withAnswer ? sequencePairs(harderTask, problems, results, config.maxPerProblem) : [];
-    const stPairs = withAnswer ? stepPairs(harderTask, problems, results, config.maxPerProblem) : [];
-    writeJsonl(join(dataDir, 'problems.jsonl'), problems.map((p) => ({ id: p.id, prompt: harderTask.formatPrompt(p), answer: p.answer, task: harderTask.name })));
-    writeJsonl(join(dataDir, 'sft.jsonl'), rows.map((r) => ({ prompt: r.prompt, completion: r.completion, problem_id: r.problemId })));
-    writeJsonl(join(dataDir, 'pairs.jsonl'), [...seqPairs, ...stPairs].map((p) => ({ prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, problem_id: p.problemId, level: p.level })));
-    writeJsonl(join(dataDir, 'step-labels.jsonl'), exactStepLabels(harderTask, problems, results).map((r) => ({ prompt: r.prompt, completions: r.steps, labels: r.labels.hard.map((l) => l === 1), problem_id: r.problemId })));
+    const { rows, seqPairs, stPairs, withAnswer } = iterationExamples(harderTask, problems, results, config, dataDir);
 
     const ctx: LearnerContext | null = builtin && {
       policy: { model: builtin.model, tokenizer: builtin.tokenizer },
@@ -260,14 +249,7 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     o.onProgress?.({ stage: `learn ${config.learner}`, done: config.steps, total: config.steps, unit: 'step' });
 
     if (builtin) saveModel(run.file(`checkpoints/iter-${it}`), builtin.model, builtin.tokenizer, { command: 'loop', iteration: it, learner: config.learner });
-    if (config.refreshPrm) {
-      // A PRM trained on one policy's samples transfers poorly to the next (the distribution
-      // shift of Gao et al. 2023): relabel the new policy's samples (Monte-Carlo rollouts) and retrain.
-      const prmDir = run.file(`prm/iter-${it}`);
-      const prm = await trainPrm({ ...defaultTrainPrmConfig, policy: policy as BuiltinPolicy /* the config refuses refreshPrm with a served policy */, policyDir: run.file(`checkpoints/iter-${it}`), task: harderTask, out: prmDir, problems: Math.min(100, config.problems), seed: iterSeed, temperature: config.temperature, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
-      run.log({ event: 'prm', iteration: it, 'prm/auc': prm.auc ?? NaN, 'prm/per_problem_auc': prm.per_problem_auc ?? NaN });
-      trainReward = loadRewardModel(prmDir).reward;
-    }
+    if (config.refreshPrm) trainReward = await refreshPrm(policy as BuiltinPolicy /* the config refuses refreshPrm with a served policy */, run, it, harderTask, config, iterSeed, o.onProgress);
     const scores = await evaluateLevels(policy, levels, evalConfigFor(config), config.seed, o.onProgress);
     state.iteration = it;
     state.searchedTokens += searched;
@@ -293,6 +275,37 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     }
   }
   return { state, levels: levelNames };
+}
+
+/**
+ * One iteration's examples for the learner, and every kind written to `dataDir` for external
+ * trainers (export-data): SFT rows, sequence and step preference pairs, exact step labels.
+ */
+function iterationExamples(task: Task, problems: Problem[], results: SearchResult[], config: LoopConfig, dataDir: string): { rows: SftRow[]; seqPairs: PreferencePair[]; stPairs: PreferencePair[]; withAnswer: boolean } {
+  mkdirSync(dataDir, { recursive: true });
+  // step-check keeps verified solutions whose every step is right (exact process supervision).
+  const filter = config.reward === 'majority' ? 'majority' : config.reward.startsWith('prm:') ? 'score' : config.reward === 'step-check' ? 'process' : 'verified';
+  const withAnswer = filter === 'verified' || filter === 'process';
+  const rows = sftRows(task, problems, results, { filter, maxPerProblem: config.maxPerProblem, minAgreement: config.minAgreement, minScore: 0.5 });
+  const seqPairs = withAnswer ? sequencePairs(task, problems, results, config.maxPerProblem) : [];
+  const stPairs = withAnswer ? stepPairs(task, problems, results, config.maxPerProblem) : [];
+  writeJsonl(join(dataDir, 'problems.jsonl'), problems.map((p) => ({ id: p.id, prompt: task.formatPrompt(p), answer: p.answer, task: task.name })));
+  writeJsonl(join(dataDir, 'sft.jsonl'), rows.map((r) => ({ prompt: r.prompt, completion: r.completion, problem_id: r.problemId })));
+  writeJsonl(join(dataDir, 'pairs.jsonl'), [...seqPairs, ...stPairs].map((p) => ({ prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, problem_id: p.problemId, level: p.level })));
+  writeJsonl(join(dataDir, 'step-labels.jsonl'), exactStepLabels(task, problems, results).map((r) => ({ prompt: r.prompt, completions: r.steps, labels: r.labels.hard.map((l) => l === 1), problem_id: r.problemId })));
+  return { rows, seqPairs, stPairs, withAnswer };
+}
+
+/**
+ * A PRM trained on one policy's samples transfers poorly to the next (the distribution shift of
+ * Gao et al. 2023): relabel the new policy's samples (Monte-Carlo rollouts) and retrain; the new
+ * PRM guides the next iteration's search.
+ */
+async function refreshPrm(policy: BuiltinPolicy, run: RunDir, it: number, task: Task, config: LoopConfig, seed: number, onProgress?: OnProgress): Promise<RewardModel> {
+  const prmDir = run.file(`prm/iter-${it}`);
+  const prm = await trainPrm({ ...defaultTrainPrmConfig, policy, policyDir: run.file(`checkpoints/iter-${it}`), task, out: prmDir, problems: Math.min(100, config.problems), seed, temperature: config.temperature, ...(onProgress ? { onProgress } : {}) });
+  run.log({ event: 'prm', iteration: it, 'prm/auc': prm.auc ?? NaN, 'prm/per_problem_auc': prm.per_problem_auc ?? NaN });
+  return loadRewardModel(prmDir).reward;
 }
 
 /** The built-in policy's models at the loop's start (or its resume point). */

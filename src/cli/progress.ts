@@ -9,7 +9,7 @@ export class Progress {
 
   constructor(
     private readonly label: string,
-    private readonly total: number,
+    private total: number,
     private readonly unit = 'it',
     private readonly intervalMs = process.stderr.isTTY ? 100 : 5000,
     private readonly stream: NodeJS.WriteStream = process.stderr,
@@ -34,6 +34,11 @@ export class Progress {
     const line = `${this.label} [${bar}] ${done}/${this.total}  ${fmt(rate)} ${this.unit}/s  ETA ${clock(eta)}  ${extra}`;
     if (this.tty) this.stream.write(`\r\x1b[K${line}`);
     else this.stream.write(`${line}\n`);
+  }
+
+  /** A total learned on the way (a learner that knows its step count only once its data is batched). */
+  setTotal(total: number): void {
+    this.total = total;
   }
 
   done(fields: Record<string, string | number> = {}): void {
@@ -62,12 +67,13 @@ export function clock(seconds: number): string {
 
 /**
  * Draws library progress events (core/progress.ts) as one bar per stage: a new stage name
- * starts a new bar, `done === total` closes it.
+ * starts a new bar, `done === total` closes it, and a stage's later events may change its total.
  */
 export function progressPrinter(prefix = ''): (e: import('../core/progress.js').ProgressEvent) => void {
   let current: { stage: string; bar: Progress } | null = null;
   return (e) => {
     if (!current || current.stage !== e.stage) current = { stage: e.stage, bar: new Progress(`${prefix}${e.stage}`, e.total, e.unit) };
+    else current.bar.setTotal(e.total);
     if (e.done >= e.total) {
       current.bar.done(e.fields);
       current = null;

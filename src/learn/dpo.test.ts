@@ -31,17 +31,21 @@ describe('dpo learner', () => {
     const before = heldOut(model, ref, test);
     const rewardBefore = await toyMeanReward(model, 256, 99);
     const steps: StepMetrics[] = [];
+    const planned: number[] = [];
     const res = await dpoLearner({ epochs: 3, optimizer: { ...defaultDpoConfig.optimizer, lr: 1e-3 } }).update(train, {
       policy: { model, tokenizer: toyTokenizer },
       reference: ref,
       seed: 0,
       onStep: (m) => steps.push(m),
+      onPlan: (n) => planned.push(n),
     });
     const after = heldOut(model, ref, test);
     const rewardAfter = await toyMeanReward(model, 256, 99);
     // Measured: margin 0.37 → 3.8 nats, implicit-reward accuracy 0 (ties) → 0.84+, reward 0.125 → 0.79.
     expect(res.steps).toBe(48);
     expect(steps).toHaveLength(48);
+    // The step count is announced once, before the first step (progress bars show it).
+    expect(planned).toEqual([48]);
     expect(res.trainedTokens).toBeGreaterThan(0);
     expect(before.accuracy).toBe(0);
     expect(after.accuracy).toBeGreaterThan(0.8);

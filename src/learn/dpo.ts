@@ -89,6 +89,7 @@ export function dpoLearner(config: Partial<DpoConfig> = {}): Learner<PreferenceP
 
       const perEpoch = Math.ceil(pairs.length / cfg.batchSize);
       const totalSteps = cfg.maxSteps > 0 ? Math.min(cfg.maxSteps, perEpoch * cfg.epochs) : perEpoch * cfg.epochs;
+      ctx.onPlan?.(totalSteps);
       const opt = optimizerFor(model, cfg.optimizer, cfg.keepOptimizerState);
       let step = 0;
       const warmup = Math.round(cfg.warmupRatio * totalSteps);

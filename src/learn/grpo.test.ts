@@ -57,8 +57,10 @@ describe('grpo learner', () => {
       { problemId: 'p1', prompt: TOY_PROMPT, delimiter: TOY_DELIMITER, rollouts: [rollout('a', 1), rollout('aa', 1)] },
     ];
     const steps: StepMetrics[] = [];
-    const res = await grpoLearner({ miniBatch: 16, maxCompletionLength: 10 }).update(groups, { policy: { model, tokenizer: toyTokenizer }, reference, seed: 0, onStep: (m) => steps.push(m) });
+    const planned: number[] = [];
+    const res = await grpoLearner({ miniBatch: 16, maxCompletionLength: 10 }).update(groups, { policy: { model, tokenizer: toyTokenizer }, reference, seed: 0, onStep: (m) => steps.push(m), onPlan: (n) => planned.push(n) });
     expect(res.steps).toBe(1);
+    expect(planned).toEqual([1]);
     expect(steps[0]!.frac_reward_zero_std).toBe(0.5);
     expect(steps[0]!.reward).toBeCloseTo(4 / 6, 9);
     // Completion tokens include EOS: lengths 2, 5, 3, 2.

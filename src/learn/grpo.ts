@@ -138,6 +138,7 @@ export function grpoLearner(config: Partial<GrpoConfig> = {}): Learner<RolloutGr
       // 3. Optimizer steps.
       const perEpoch = Math.ceil(seqs.length / cfg.miniBatch);
       const totalSteps = perEpoch * cfg.epochs;
+      ctx.onPlan?.(totalSteps);
       const opt = optimizerFor(model, cfg.optimizer, cfg.keepOptimizerState);
       let step = 0;
       const warmup = Math.round(cfg.warmupRatio * totalSteps);

@@ -33,6 +33,8 @@ export interface LearnerContext {
   seed: number;
   /** Called after every optimizer step. */
   onStep?: (m: StepMetrics) => void;
+  /** Called once the update knows how many optimizer steps it will take (for progress bars). */
+  onPlan?: (totalSteps: number) => void;
   /** Polled between steps: true ends the update early (what was learned so far is kept). */
   shouldStop?: () => boolean;
 }

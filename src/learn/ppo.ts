@@ -219,6 +219,7 @@ export function ppoLearner(config: Partial<PpoConfig> = {}): PpoLearner {
       // 3. Optimizer steps: policy, then value model, on each minibatch.
       const perEpoch = Math.ceil(seqs.length / cfg.miniBatch);
       const totalSteps = perEpoch * cfg.epochs;
+      ctx.onPlan?.(totalSteps);
       const opt = optimizerFor(model, cfg.optimizer, cfg.keepOptimizerState);
       const vopt = valueOptimizerFor(value, cfg.valueOptimizer, cfg.keepOptimizerState);
       let step = 0;

@@ -48,6 +48,7 @@ export function sftLearner(config: Partial<SftConfig> = {}): Learner<SftRow[]> {
       });
       const log: StepMetrics[] = [];
       let trainedTokens = 0;
+      ctx.onPlan?.(c.steps);
       while (trainer.step < c.steps) {
         const batch = trainer.batchAt(trainer.step);
         for (let i = 0; i < batch.inputs.length; i++) if (batch.inputs[i] !== tokenizer.pad) trainedTokens++;

@@ -227,15 +227,20 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     const dataDir = run.file(`data/iter-${it}`);
     const { rows, seqPairs, stPairs, withAnswer } = iterationExamples(harderTask, problems, results, config, dataDir);
 
+    // SFT runs `steps` steps; the RL and preference learners' counts follow their data (onPlan says).
+    let learnTotal = config.steps;
     const ctx: LearnerContext | null = builtin && {
       policy: { model: builtin.model, tokenizer: builtin.tokenizer },
       reference: frozenCopy(builtin.model),
       initial: builtin.initial,
       seed: iterSeed,
+      onPlan: (n: number) => {
+        learnTotal = n;
+        o.onProgress?.({ stage: `learn ${config.learner}`, done: 0, total: n, unit: 'step' });
+      },
       onStep: (m: StepMetrics) => {
         run.log({ event: 'train', iteration: it, ...m });
-        // SFT runs `steps` steps; the RL and preference learners' counts follow their data (their totals are not known ahead).
-        o.onProgress?.({ stage: `learn ${config.learner}`, done: m.step, total: config.learner === 'sft' ? config.steps : m.step + 1, unit: 'step', fields: { loss: m['loss'] ?? NaN } });
+        o.onProgress?.({ stage: `learn ${config.learner}`, done: m.step, total: Math.max(learnTotal, m.step), unit: 'step', fields: { loss: m['loss'] ?? NaN } });
       },
       ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}),
     };
@@ -246,7 +251,7 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     if (external) learned = await external.update(data as ExternalRound, ctx);
     else if ((data as unknown[]).length > 0) learned = await learner!.update(data as never, ctx!);
     policy = builtin ? new BuiltinPolicy(builtin.model, builtin.tokenizer) : await external!.policyFor();
-    o.onProgress?.({ stage: `learn ${config.learner}`, done: config.steps, total: config.steps, unit: 'step' });
+    o.onProgress?.({ stage: `learn ${config.learner}`, done: learnTotal, total: learnTotal, unit: 'step' });
 
     if (builtin) saveModel(run.file(`checkpoints/iter-${it}`), builtin.model, builtin.tokenizer, { command: 'loop', iteration: it, learner: config.learner });
     if (config.refreshPrm) trainReward = await refreshPrm(policy as BuiltinPolicy /* the config refuses refreshPrm with a served policy */, run, it, harderTask, config, iterSeed, o.onProgress);

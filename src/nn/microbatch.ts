@@ -19,13 +19,6 @@ export interface PackedRows {
   chunks: Chunk[];
 }
 
-/** A padded [B, T] batch as chunks of at most `rowsPer` rows (the fixed-shape microbatches of a batch whose rows share one length). */
-export function chunkRows(batch: { inputs: Int32Array; targets: Int32Array; mask: Float32Array; B: number; T: number }, rowsPer: number): PackedRows {
-  const chunks: Chunk[] = [];
-  for (let b0 = 0; b0 < batch.B; b0 += rowsPer) chunks.push({ B: Math.min(rowsPer, batch.B - b0), T: batch.T });
-  return { inputs: batch.inputs, targets: batch.targets, mask: batch.mask, chunks };
-}
-
 /**
  * Adds to `model.grads` the gradient of these rows' part of the batch loss and returns that part
  * times `total`: one pass per chunk, each chunk's mean loss entering with its share of the

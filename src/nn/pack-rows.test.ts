@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../core/rng.js';
 import type { ModelConfig } from './config.js';
-import { accumulateGradients, chunkRows, type PackedRows } from './microbatch.js';
+import { accumulateGradients, type PackedRows } from './microbatch.js';
 import { Transformer } from './model.js';
 import { createOrtKernels } from './ort/ort-kernels.js';
 import { bucketLength, packRows } from './pack-rows.js';
@@ -100,7 +100,8 @@ describe('packRows (length-sorted chunks)', () => {
     let total = 0;
     for (let i = 0; i < batch.mask.length; i++) total += batch.mask[i]!;
     model.zeroGrad();
-    const wholeLoss = accumulateGradients(model, chunkRows(batch, batch.B), total);
+    // The reference: every row in one pass, padded to the longest (makeBatch, not packRows).
+    const wholeLoss = accumulateGradients(model, { inputs: batch.inputs, targets: batch.targets, mask: batch.mask, chunks: [{ B: batch.B, T: batch.T }] }, total);
     const whole = model.grads.slice();
     let packedLoss = 0;
     model.zeroGrad();

@@ -24,7 +24,9 @@ import { LEVEL_HARDER, runLoop, type IterationRow } from './loop.js';
  * epochs on them stop paying. Three rounds, seed 0, the loop against the equal-token control on
  * held-out three-digit problems: 1,000 foothold traces 51.0% against 57.0% (the control won; the
  * quiet demo run of session 15), 500 56.5% against 47.0%, 250 38.0% against 26.0% (but the
- * initial level fell 7 points); the last two on one thread. Four rounds: 500 63.5%, 250 44.5%.
+ * initial level fell 7 points); the last two on one thread. Four rounds: 500 63.5% against 49.5%,
+ * 250 44.5% against 23.5%. This plan's own quiet run on two threads (float sums in another order)
+ * initialized lower and ended 25.5% against 29.0%, in 12 minutes: the margin needs more seeds.
  */
 export interface DemoPlan {
   /** Task options of the initialization level, of the harder level (foothold traces, held-out evaluation), and of the loop's training problems. */

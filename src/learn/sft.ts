@@ -50,9 +50,8 @@ export function sftLearner(config: Partial<SftConfig> = {}): Learner<SftRow[]> {
       let trainedTokens = 0;
       ctx.onPlan?.(c.steps);
       while (trainer.step < c.steps) {
-        const batch = trainer.batchAt(trainer.step);
-        for (let i = 0; i < batch.inputs.length; i++) if (batch.inputs[i] !== tokenizer.pad) trainedTokens++;
         const s = trainer.trainStep();
+        trainedTokens += s.realTokens;
         const m: StepMetrics = { step: s.step, loss: s.loss, grad_norm: s.gradNorm, learning_rate: s.lr };
         log.push(m);
         ctx.onStep?.(m);

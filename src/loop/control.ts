@@ -43,9 +43,8 @@ export async function runControl(o: {
   let tokens = 0;
   o.onProgress?.({ stage: 'control sft', done: 0, total: o.trainedTokens, unit: 'token' });
   while (tokens < o.trainedTokens) {
-    const batch = trainer.batchAt(trainer.step);
-    for (let i = 0; i < batch.inputs.length; i++) if (batch.inputs[i] !== tokenizer.pad) tokens++;
     const s = trainer.trainStep();
+    tokens += s.realTokens;
     o.run.log({ event: 'train', control: true, step: s.step, loss: s.loss, grad_norm: s.gradNorm });
     o.onProgress?.({ stage: 'control sft', done: Math.min(tokens, o.trainedTokens), total: o.trainedTokens, unit: 'token', fields: { loss: s.loss } });
     if (o.shouldStop?.()) return null;

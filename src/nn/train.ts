@@ -138,6 +138,8 @@ export interface StepInfo {
   gradNorm: number;
   /** Tokens processed this step (each chunk's B·T, padding included). */
   tokens: number;
+  /** The step's real tokens: its rows' input lengths, padding excluded (the x-axis of train-time compute). */
+  realTokens: number;
   ms: number;
   /** Threads that computed this step's gradient: 1, or 1 + the workers that got rows. */
   threads: number;
@@ -188,11 +190,6 @@ export class LmTrainer {
     return items;
   }
 
-  /** Step `step`'s batch, padded to its longest row. */
-  batchAt(step: number): Batch {
-    return makeBatch(this.rowsAt(step), this.tokenizer.pad, 16, this.model.config.contextLength);
-  }
-
   /**
    * One optimizer step. The batch's rows are sorted by length and cut into chunks padded to
    * their own longest (src/nn/pack-rows.ts), whose gradients accumulate with weights by their
@@ -210,13 +207,14 @@ export class LmTrainer {
     for (const e of rows) for (let t = 1; t < e.ids.length; t++) if (t >= e.lossFrom) total += e.weight;
     const pack = { multiple: 16, maxT: this.model.config.contextLength, maxChunkTokens: this.config.microBatchTokens, chunkOverheadTokens: this.config.chunkOverheadTokens };
     const longest = Math.max(...rows.map((e) => e.ids.length - 1));
+    const realTokens = rows.reduce((n, e) => n + e.ids.length - 1, 0);
     const parallel = this.pool !== null && rows.length > 1 && 6 * this.model.params.length * rows.length * longest >= this.config.parallelMinFlops;
     const shares = packRows(rows, this.tokenizer.pad, { ...pack, threads: parallel ? this.pool!.workers + 1 : 1 });
     for (const sh of shares) for (const ch of sh.chunks) padded += ch.B * ch.T;
     const { lossSum, threads } = parallel ? this.parallelGradients(this.pool!, shares, total) : { lossSum: accumulateGradients(this.model, shares[0]!, total), threads: 1 };
     const lr = cosineSchedule(step, this.config.steps, this.config.optimizer.lr, this.config.warmupSteps, this.config.minLrRatio);
     const gradNorm = this.optimizer.update(lr);
-    return { step: step + 1, loss: total > 0 ? lossSum / total : 0, lr, gradNorm, tokens: padded, ms: performance.now() - t0, threads };
+    return { step: step + 1, loss: total > 0 ? lossSum / total : 0, lr, gradNorm, tokens: padded, realTokens, ms: performance.now() - t0, threads };
   }
 
   private parallelGradients(pool: TrainWorkerPool, shares: PackedRows[], total: number): { lossSum: number; threads: number } {

@@ -1,5 +1,6 @@
 import { Rng } from '../core/rng.js';
 import { cosineSchedule, defaultAdamWConfig, type AdamWConfig } from '../nn/adamw.js';
+import { bucketLength, cutByLength, defaultPackConfig } from '../nn/pack-rows.js';
 import { dpoLoss } from '../nn/rl-ops.js';
 import { backward } from '../nn/tensor.js';
 import type { PreferencePair } from './examples.js';
@@ -167,20 +168,9 @@ export function dpoLearner(config: Partial<DpoConfig> = {}): Learner<PreferenceP
 
 /** Microbatches of rows given as consecutive (chosen, rejected) pairs, never splitting a pair. */
 function pairMicroBatches(seqs: readonly EncodedSequence[], rows: number[], maxTokens: number): number[][] {
-  // Split by pairs: treat each pair as one item twice the length of its longer sequence.
-  const pairLen = (j: number) => Math.max(seqs[rows[2 * j]!]!.ids.length, seqs[rows[2 * j + 1]!]!.ids.length) - 1;
-  const out: number[][] = [];
-  let cur: number[] = [];
-  let longest = 0;
-  for (let j = 0; j < rows.length / 2; j++) {
-    const l = Math.max(longest, pairLen(j));
-    if (cur.length > 0 && (cur.length + 2) * l > maxTokens) {
-      out.push(cur);
-      cur = [];
-    }
-    longest = cur.length === 0 ? pairLen(j) : l;
-    cur.push(rows[2 * j]!, rows[2 * j + 1]!);
-  }
-  if (cur.length > 0) out.push(cur);
-  return out;
+  // Pairs sorted by their longer sequence and cut as microBatches cuts rows, two rows per pair.
+  const pairLen = (j: number) => bucketLength(Math.max(seqs[rows[2 * j]!]!.ids.length, seqs[rows[2 * j + 1]!]!.ids.length) - 1, Infinity);
+  const pairs = Array.from({ length: rows.length / 2 }, (_, j) => j).sort((a, b) => pairLen(a) - pairLen(b) || a - b);
+  let at = 0;
+  return cutByLength(pairs.map(pairLen), maxTokens, defaultPackConfig.chunkOverheadTokens, 2).map((n) => pairs.slice(at, (at += n)).flatMap((j) => [rows[2 * j]!, rows[2 * j + 1]!]));
 }

@@ -40,7 +40,25 @@ describe('completion log-probs', () => {
     for (let n = 0; n < vec.length; n++) expect(vec[n] !== 0).toBe(tb.mask[n] === 1);
     expect(gather(tb, vec).map((r) => Array.from(r))).toEqual(values.map((r) => Array.from(r)));
     expect(() => scatter(tb, [new Float32Array(1), ...values.slice(1)])).toThrow(/completion tokens/);
-    // Microbatches respect the token budget (at least one row each).
-    expect(microBatches(enc, [0, 1, 2, 3], 15)).toEqual([[0, 1], [2], [3]]);
+  });
+
+  it('cuts microbatches by length within the token budget, every index once', () => {
+    // Lengths 20..139 in a shuffled order; padded to multiples of 16 as tokenBatch pads.
+    const items = Array.from({ length: 120 }, (_, i) => ({ ids: Int32Array.from({ length: 21 + ((i * 37) % 120) }, () => 1), lossFrom: 2 }));
+    const order = Array.from({ length: 120 }, (_, i) => (i * 53) % 120);
+    const padded = (i: number) => Math.ceil((items[i]!.ids.length - 1) / 16) * 16;
+    for (const [budget, overhead] of [[512, 64], [4096, 64], [4096, 0], [100, 64]] as const) {
+      const mbs = microBatches(items, order.slice(0, 90), budget, overhead);
+      expect(mbs.flat().sort((a, b) => a - b)).toEqual(order.slice(0, 90).sort((a, b) => a - b));
+      for (const mb of mbs) {
+        const T = Math.max(...mb.map(padded));
+        if (mb.length > 1) expect(mb.length * T).toBeLessThanOrEqual(budget);
+        // Without a per-pass overhead no microbatch pads a row to a longer bucket.
+        if (overhead === 0) expect(new Set(mb.map(padded)).size).toBe(1);
+      }
+      // Sorted by length: padding is less than one padded batch of the same microbatch count in the given order.
+      const waste = mbs.reduce((s, mb) => s + mb.length * Math.max(...mb.map(padded)), 0);
+      if (budget === 4096 && overhead === 64) expect(waste).toBeLessThan(90 * 144);
+    }
   });
 });

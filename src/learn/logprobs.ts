@@ -1,4 +1,5 @@
 import type { Transformer } from '../nn/model.js';
+import { bucketLength, cutByLength, defaultPackConfig } from '../nn/pack-rows.js';
 import { tokenLogprobs, tokenLogprobsNoGrad } from '../nn/rl-ops.js';
 import type { Tensor } from '../nn/tensor.js';
 import type { CharTokenizer } from '../nn/tokenizer.js';
@@ -46,26 +47,17 @@ export function tokenBatch(items: readonly EncodedSequence[], pad: number, conte
 }
 
 /**
- * Splits item indices (in the given order) into microbatches of at most `maxTokens` padded
- * tokens (rows × the longest row), at least one row each: bounds activation memory.
+ * Splits item indices into microbatches of at most `maxTokens` padded tokens (rows × the longest
+ * row, rounded up as `tokenBatch` pads), at least one row each: bounds activation memory. The
+ * indices are sorted by length and cut where the padding saved exceeds a pass's overhead
+ * (`packRows`' rule, src/nn/pack-rows.ts): a minibatch's gradient is the sum over its
+ * microbatches, so which rows share one changes only float summation order.
  */
-export function microBatches(items: readonly EncodedSequence[], order: readonly number[], maxTokens: number): number[][] {
-  const out: number[][] = [];
-  let cur: number[] = [];
-  let longest = 0;
-  for (const i of order) {
-    const len = items[i]!.ids.length - 1;
-    const l = Math.max(longest, len);
-    if (cur.length > 0 && (cur.length + 1) * l > maxTokens) {
-      out.push(cur);
-      cur = [];
-      longest = 0;
-    }
-    cur.push(i);
-    longest = Math.max(longest, len);
-  }
-  if (cur.length > 0) out.push(cur);
-  return out;
+export function microBatches(items: readonly EncodedSequence[], indices: readonly number[], maxTokens: number, overhead = defaultPackConfig.chunkOverheadTokens): number[][] {
+  const len = (i: number) => bucketLength(items[i]!.ids.length - 1, Infinity);
+  const sorted = [...indices].sort((a, b) => len(a) - len(b) || a - b);
+  let at = 0;
+  return cutByLength(sorted.map(len), maxTokens, overhead).map((n) => sorted.slice(at, (at += n)));
 }
 
 /** Lays per-sequence token values (one array per row, completion tokens in order) into a [B·T] vector. */
@@ -101,14 +93,13 @@ export function forwardLogprobs(model: Transformer, tb: TokenBatch): { logits: T
 
 /**
  * Log-probability of every completion token of every sequence under `model`, without gradient,
- * in microbatches of at most `maxTokens` padded tokens (sorted by length to waste little padding).
+ * in microbatches of at most `maxTokens` padded tokens.
  * Resets the model's kernel pool: call it before, not during, a training step.
  */
 export function sequenceLogprobs(model: Transformer, items: readonly EncodedSequence[], pad: number, maxTokens = 4096): Float32Array[] {
   const V = model.config.outputSize ?? model.config.vocabSize;
-  const order = items.map((_, i) => i).sort((a, b) => items[a]!.ids.length - items[b]!.ids.length);
   const out: Float32Array[] = new Array(items.length);
-  for (const mb of microBatches(items, order, maxTokens)) {
+  for (const mb of microBatches(items, items.map((_, i) => i), maxTokens)) {
     const tb = tokenBatch(mb.map((i) => items[i]!), pad, model.config.contextLength);
     model.kernels.pool.reset();
     const logits = model.forward(tb.inputs, tb.B, tb.T);
@@ -121,9 +112,8 @@ export function sequenceLogprobs(model: Transformer, items: readonly EncodedSequ
 
 /** Per-position outputs of a scalar value model (outputSize 1) at every completion position, without gradient. */
 export function sequenceValues(valueModel: Transformer, items: readonly EncodedSequence[], pad: number, maxTokens = 4096): Float32Array[] {
-  const order = items.map((_, i) => i).sort((a, b) => items[a]!.ids.length - items[b]!.ids.length);
   const out: Float32Array[] = new Array(items.length);
-  for (const mb of microBatches(items, order, maxTokens)) {
+  for (const mb of microBatches(items, items.map((_, i) => i), maxTokens)) {
     const tb = tokenBatch(mb.map((i) => items[i]!), pad, valueModel.config.contextLength);
     valueModel.kernels.pool.reset();
     const rows = gather(tb, valueModel.forward(tb.inputs, tb.B, tb.T).data);

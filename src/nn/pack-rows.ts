@@ -56,27 +56,38 @@ export function packRows(items: readonly Encoded[], pad: number, config: Partial
   return perThread.map((rows) => packThread(rows, pad, c));
 }
 
-function packThread(rows: readonly Encoded[], pad: number, c: PackConfig): PackedRows {
-  const n = rows.length;
-  const len = (k: number): number => bucketLength(rows[k]!.ids.length - 1, c.maxT, c.multiple);
-  // best[j]: least cost of rows [0, j); cut[j]: where its last chunk starts.
+/**
+ * Cuts items sorted by (padded) length into contiguous chunks by dynamic programming: least
+ * padded tokens plus `overhead` per pass, each pass within `maxTokens` (rows × its longest; an
+ * item of `rowsPerItem` rows, such as a DPO pair, is never split). Returns the items per chunk.
+ */
+export function cutByLength(lengths: readonly number[], maxTokens: number, overhead: number, rowsPerItem = 1): number[] {
+  const n = lengths.length;
+  // best[j]: least cost of items [0, j); cut[j]: where its last chunk starts.
   const best = new Float64Array(n + 1).fill(Infinity);
   const cut = new Int32Array(n + 1);
   best[0] = 0;
   for (let j = 1; j <= n; j++) {
-    const T = len(j - 1); // rows are sorted: the chunk's last row is its longest
+    const T = lengths[j - 1]!; // sorted: the chunk's last item is its longest
     for (let i = j - 1; i >= 0; i--) {
-      const B = j - i;
-      if (B > 1 && B * T > c.maxChunkTokens) break;
-      const cost = best[i]! + B * T + c.chunkOverheadTokens;
+      const rows = (j - i) * rowsPerItem;
+      if (j - i > 1 && rows * T > maxTokens) break;
+      const cost = best[i]! + rows * T + overhead;
       if (cost < best[j]!) {
         best[j] = cost;
         cut[j] = i;
       }
     }
   }
-  const chunks: Chunk[] = [];
-  for (let j = n; j > 0; j = cut[j]!) chunks.unshift({ B: j - cut[j]!, T: len(j - 1) });
+  const sizes: number[] = [];
+  for (let j = n; j > 0; j = cut[j]!) sizes.unshift(j - cut[j]!);
+  return sizes;
+}
+
+function packThread(rows: readonly Encoded[], pad: number, c: PackConfig): PackedRows {
+  const lengths = rows.map((e) => bucketLength(e.ids.length - 1, c.maxT, c.multiple));
+  let first = 0;
+  const chunks: Chunk[] = cutByLength(lengths, c.maxChunkTokens, c.chunkOverheadTokens).map((B) => ({ B, T: lengths[(first += B) - 1]! }));
   const size = chunks.reduce((s, ch) => s + ch.B * ch.T, 0);
   const inputs = new Int32Array(size).fill(pad);
   const targets = new Int32Array(size).fill(pad);

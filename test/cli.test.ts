@@ -97,7 +97,8 @@ describe('searchlearn CLI', () => {
   it('bad input fails with one line naming the value and what is valid', async () => {
     const cases: [string[], RegExp][] = [
       [['frobnicate'], /unknown command "frobnicate"/],
-      [['eval', '--checkpoint', tmp, '--task', 'arith', '--algos', 'nope'], /--algos .*expected algorithms from greedy/],
+      [['eval', '--checkpoint', tmp, '--task', 'arith', '--algos', 'nope'], /--algos .*unknown search 'nope'; valid: greedy/],
+      [['eval', '--checkpoint', tmp, '--task', 'arith', '--algos', 'majority,revision:select=vote'], /--algos .*select must be one of last, best, majority, weighted, not 'vote'/],
       [['search', '--checkpoint', tmp, '--task', 'arith', '--algo', 'beam', '--budget', '0'], /--budget "0": must be >= 1/],
       [['eval', '--checkpoint', tmp, '--task', 'sudoku'], /unknown task "sudoku"/],
       [['eval', '--checkpoint', tmp, '--task', 'arith', '--algos', 'majority', '--temperature', '-1'], /--temperature "-1": must be >= 0/],

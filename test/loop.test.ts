@@ -59,6 +59,10 @@ describe('searchlearn loop', () => {
     const b = await run(['loop', '--init', init, '--out', join(tmp, 'x'), '--config', cfg]);
     expect(b.code).toBe(2);
     expect(b.stderr).toMatch(/field budget: .*>=1/);
+    writeFileSync(cfg, JSON.stringify({ search: 'beam:width=2', revisionRows: 2 }));
+    const s = await run(['loop', '--init', init, '--out', join(tmp, 'x'), '--config', cfg]);
+    expect(s.code).toBe(2);
+    expect(s.stderr).toMatch(/field search: .*'width' is not an option of beam; valid: n, beamWidth/);
     const c = await run(['loop', '--init', init, '--out', join(tmp, 'x'), '--learner', 'ppx']);
     expect(c.code).toBe(2);
     expect(c.stderr).toMatch(/learner.*sft/);

@@ -6,8 +6,7 @@ import { behaviourStats } from '../eval/behaviours.js';
 import { greedyAccuracy } from '../eval/greedy.js';
 import { makeDirs } from '../learn/run-dir.js';
 import { toJsonl } from '../search/jsonl.js';
-import { searchNames } from '../search/registry.js';
-import { CliError, list, num, parseCommand, type Command } from './args.js';
+import { CliError, list, num, parseCommand, searchSpec, type Command } from './args.js';
 import { heldOutProblems, policyFromFlag, policyRunOptions, policyRunShape, rewardFromFlag, sampleTokens, taskFromFlag } from './common.js';
 import { Progress } from './progress.js';
 
@@ -25,7 +24,7 @@ const options = {
 
 const schema = z.object({
   ...policyRunShape,
-  algos: list(z.enum(searchNames as [string, ...string[]], { message: `expected algorithms from ${searchNames.join(', ')}` })).optional(),
+  algos: list(searchSpec).optional(),
   budgets: list(z.string().regex(/^[1-9][0-9]*$/, { message: 'budgets must be positive integers, e.g. 1,4,16,64' }).transform(Number)),
   problems: num({ int: true, min: 1 }),
   samples: num({ int: true, min: 1, max: 256 }).optional(),
@@ -39,7 +38,7 @@ export const evalCommand: Command = {
   name: 'eval',
   summary: 'held-out accuracy: greedy, or a table of search algorithms × budgets (accuracy, measured tokens, reward calls; oracle rewards labelled)',
   usage:
-    'eval (--checkpoint DIR | --policy SPEC [--model NAME]) --task T [--task-option k=v ...] [--problems K] [--samples N [--temperature T (1)]] [--algos a,b,c --budgets 1,4,16,64 --reward verifier|prm:DIR|orm:DIR|self-verdict|confidence|pooling:URL|logprob-prm:URL|judge:URL|judge-sample:URL [--temperature T (0.8)] [--aggregation min|prod|last|mean] [--dedupe true|false] [--concurrency C]] [--workers N] [--out DIR] [--json]',
+    'eval (--checkpoint DIR | --policy SPEC [--model NAME]) --task T [--task-option k=v ...] [--problems K] [--samples N [--temperature T (1)]] [--algos a[:key=value...],b,c --budgets 1,4,16,64 --reward verifier|prm:DIR|orm:DIR|self-verdict|confidence|pooling:URL|logprob-prm:URL|judge:URL|judge-sample:URL [--temperature T (0.8)] [--aggregation min|prod|last|mean] [--dedupe true|false] [--concurrency C]] [--workers N] [--out DIR] [--json]',
   async run(argv) {
     const a = parseCommand('eval', argv, options, schema);
     const task = taskFromFlag(a.task, a['task-option']);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { rowLabel, runSearch } from '../eval/eval.js';
 import { toJsonl } from '../search/jsonl.js';
 import { searchNames } from '../search/registry.js';
-import { num, parseCommand, type Command } from './args.js';
+import { num, parseCommand, searchSpec, type Command } from './args.js';
 import { heldOutProblems, policyFromFlag, policyRunOptions, policyRunShape, rewardFromFlag, sampleTokens, taskFromFlag } from './common.js';
 import { Progress } from './progress.js';
 
@@ -19,7 +19,7 @@ const options = {
 
 const schema = z.object({
   ...policyRunShape,
-  algo: z.enum(searchNames as [string, ...string[]], { message: `expected one of ${searchNames.join(', ')}` }),
+  algo: searchSpec,
   budget: num({ int: true, min: 1 }),
   problems: num({ int: true, min: 1 }),
   temperature: num({ min: 0, max: 2 }).optional(),
@@ -30,7 +30,7 @@ const schema = z.object({
 export const searchCommand: Command = {
   name: 'search',
   summary: 'run one search algorithm on held-out problems; writes each search (trajectories, tree, compute) as JSONL',
-  usage: `search (--checkpoint DIR | --policy SPEC [--model NAME]) --task T [--task-option k=v ...] --algo ${searchNames.join('|')} [--reward verifier|prm:DIR|orm:DIR|self-verdict|confidence|pooling:URL|logprob-prm:URL|judge:URL|judge-sample:URL] [--budget N] [--problems K] [--temperature T (0.8)] [--aggregation min|prod|last|mean] [--dedupe true|false] [--workers N] [--out FILE.jsonl] [--json]`,
+  usage: `search (--checkpoint DIR | --policy SPEC [--model NAME]) --task T [--task-option k=v ...] --algo ${searchNames.join('|')}[:key=value...] [--reward verifier|prm:DIR|orm:DIR|self-verdict|confidence|pooling:URL|logprob-prm:URL|judge:URL|judge-sample:URL] [--budget N] [--problems K] [--temperature T (0.8)] [--aggregation min|prod|last|mean] [--dedupe true|false] [--workers N] [--out FILE.jsonl] [--json]`,
   async run(argv) {
     const a = parseCommand('search', argv, options, schema);
     const task = taskFromFlag(a.task, a['task-option']);

@@ -3,7 +3,7 @@ import type { Problem } from '../core/problem.js';
 import { Rng } from '../core/rng.js';
 import type { Policy } from '../policy/policy.js';
 import type { RewardModel } from '../reward/reward.js';
-import { effectiveAggregation, getSearch, matchedBudget } from '../search/registry.js';
+import { effectiveAggregation, getSearch, matchedBudget, searchBaseName } from '../search/registry.js';
 import type { SearchResult } from '../search/search.js';
 import type { AggregationChoice } from '../search/trajectories.js';
 import type { Task } from '../tasks/task.js';
@@ -26,7 +26,7 @@ export const rewardFreeAlgos: ReadonlySet<string> = new Set(['greedy', 'majority
 const independentSamplers: ReadonlySet<string> = new Set(['best-of-n', 'majority', 'weighted-majority']);
 
 export function usesReward(algo: string): boolean {
-  return !rewardFreeAlgos.has(algo);
+  return !rewardFreeAlgos.has(searchBaseName(algo));
 }
 
 /** One (algorithm, budget) cell of a test-time scaling table (one line of eval.jsonl). */
@@ -115,7 +115,7 @@ export async function runSearch(o: SearchRunOptions): Promise<{ row: EvalRow; re
     ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
     ...(o.dedupe !== undefined ? { dedupe: o.dedupe } : {}),
   });
-  const temperature = o.algo === 'greedy' ? 0 : ((config as { temperature?: number }).temperature ?? 0);
+  const temperature = searchBaseName(o.algo) === 'greedy' ? 0 : ((config as { temperature?: number }).temperature ?? 0);
   const total: Compute = zeroCompute();
   const results: EvalResult[] = new Array(o.problems.length);
   let correct = 0;
@@ -164,7 +164,7 @@ export async function runSearch(o: SearchRunOptions): Promise<{ row: EvalRow; re
     policy_calls: mean(total.policyCalls, 1),
     reward_calls: mean(total.rewardCalls, 1),
     reward_tokens: mean(total.rewardTokens),
-    ...(independentSamplers.has(o.algo) && samples > 0 ? { sample_accuracy: Math.round((rightSamples / samples) * 1000) / 1000 } : {}),
+    ...(independentSamplers.has(searchBaseName(o.algo)) && samples > 0 ? { sample_accuracy: Math.round((rightSamples / samples) * 1000) / 1000 } : {}),
     wall_ms: Math.round(total.wallMs),
   };
   return { row, results };
@@ -173,7 +173,7 @@ export async function runSearch(o: SearchRunOptions): Promise<{ row: EvalRow; re
 /** The row's name in tables: oracle rows say what they are (best-of-N with an oracle is pass@N). */
 export function rowLabel(r: Pick<EvalRow, 'algo' | 'oracle'>): string {
   if (!r.oracle) return r.algo;
-  return r.algo === 'best-of-n' ? 'ORACLE pass@N (best-of-n, gold verifier)' : `ORACLE ${r.algo} (gold verifier)`;
+  return searchBaseName(r.algo) === 'best-of-n' ? 'ORACLE pass@N (best-of-n, gold verifier)' : `ORACLE ${r.algo} (gold verifier)`;
 }
 
 /** A fixed-width table of rows (for terminals and closing notes); oracle rows labelled and footnoted. */

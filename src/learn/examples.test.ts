@@ -3,7 +3,8 @@ import { zeroCompute } from '../core/compute.js';
 import type { SearchResult } from '../search/search.js';
 import { makeTrajectory } from '../search/trajectories.js';
 import { arithTask } from '../tasks/arith.js';
-import { exactStepLabels, rolloutGroups, sequencePairs, sftRows, stepPairs } from './examples.js';
+import { defaultRevisionFormat } from '../search/revision.js';
+import { exactStepLabels, revisionRows, rolloutGroups, sequencePairs, sftRows, stepPairs } from './examples.js';
 
 const task = arithTask({ ops: '+-', maxDigits: 2 });
 const p = { id: 'arith-47+85', prompt: '47+85', answer: '132' };
@@ -58,5 +59,22 @@ describe('examples from search results', () => {
     const labels = exactStepLabels(task, [p], [result([wrongFirst])]);
     expect(labels[0]!.labels.hard).toEqual([0, 0, 0]);
     expect(labels[0]!.outcome).toBe(false);
+  });
+
+  it('revision rows write a kept solution after the nearest wrong attempts, laid out as revision search lays them out', () => {
+    const alt = 'Plan: add columns right to left\n' + right;
+    const rows = revisionRows(task, [p], [result([wrongFirst, right, wrongCol, cut, alt])]);
+    // The first kept solution follows one attempt: the one sharing the most leading steps (wrongCol parts at step 2).
+    expect(rows[0]).toEqual({ problemId: p.id, prompt: 'Q: 47+85\n' + wrongCol + '\nCheck: wrong. Correcting.\n', completion: right });
+    expect(rows[0]!.prompt).toBe(defaultRevisionFormat('Q: 47+85\n', [{ text: wrongCol, score: 0 }], true));
+    // The second follows two, the nearest last (alt shares no step with either: the earlier sample counts as nearer); a truncated sample is never an attempt.
+    expect(rows[1]).toEqual({ problemId: p.id, prompt: defaultRevisionFormat('Q: 47+85\n', [{ text: wrongCol, score: 0 }, { text: wrongFirst, score: 0 }], true), completion: alt });
+    // Attempts are dropped from the front until the row fits; none fits: no row. No wrong attempt: no row.
+    const short = revisionRows(task, [p], [result([wrongFirst, right, wrongCol, alt])], undefined, { fits: (q) => q.length < 80 });
+    expect(short.map((r) => r.prompt)).toEqual([rows[0]!.prompt, defaultRevisionFormat('Q: 47+85\n', [{ text: wrongFirst, score: 0 }], true)]);
+    expect(revisionRows(task, [p], [result([wrongFirst, right])], undefined, { fits: () => false })).toEqual([]);
+    expect(revisionRows(task, [p], [result([right, alt, cut])])).toEqual([]);
+    // Without feedback the verdict is left out, as revision search without feedback shows it.
+    expect(revisionRows(task, [p], [result([wrongCol, right])], undefined, { feedback: false })[0]!.prompt).toBe('Q: 47+85\n' + wrongCol + '\nCheck: Correcting.\n');
   });
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { exportFormats } from '../data/export.js';
+import { parseSearchSpec } from '../search/registry.js';
 
 /**
  * The loop's configuration: one zod schema is the type, the defaults and the validation of a
@@ -40,8 +41,18 @@ export const loopConfigSchema = z
     healthUrl: z.string().regex(/^https?:\/\/\S+$/, 'expected an http:// or https:// URL').optional(),
     /** `openai:` policy: seconds to wait for the new model to be served after the command ends. */
     serveTimeoutS: z.number().positive().default(1800),
-    /** Training-time search: `sample` (independent samples, batched across problems) or a search algorithm (beam, mcts, best-of-n, ...). */
-    search: z.string().default('sample'),
+    /** Training-time search: `sample` (independent samples, batched across problems) or a search spec (beam, mcts, best-of-n, `beam:beamWidth=2`, ...). */
+    search: z
+      .string()
+      .default('sample')
+      .superRefine((s, ctx) => {
+        if (s === 'sample') return;
+        try {
+          parseSearchSpec(s);
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        }
+      }),
     /** Samples per problem (or the search's budget N). */
     budget: z.number().int().min(1).max(256).default(8),
     temperature: z.number().min(0).max(4).default(0.8),
@@ -59,6 +70,13 @@ export const loopConfigSchema = z
     problems: z.number().int().min(1).default(300),
     /** SFT rows (or pairs) kept per problem. */
     maxPerProblem: z.number().int().min(1).default(4),
+    /**
+     * SFT: rows per problem that write a kept solution after 1–4 wrong attempts of the same
+     * problem, laid out as revision search lays out its context (Snell et al. 2024 §6.1 train
+     * their revision model so); 0: none. Revision search needs them: a policy that never saw an
+     * earlier attempt in its context samples independently with a longer prompt.
+     */
+    revisionRows: z.number().int().min(0).max(16).default(0),
     /** `majority` filter: least share of finished samples that must agree. */
     minAgreement: z.number().min(0).max(1).default(0.5),
     /** Initialization traces replayed into each SFT update. */

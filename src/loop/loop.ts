@@ -6,7 +6,7 @@ import type { Problem } from '../core/problem.js';
 import { Rng } from '../core/rng.js';
 import { initData, type InitData } from '../learn/init-policy.js';
 import { defaultTrainPrmConfig, trainPrm } from '../learn/train-prm.js';
-import { sequencePairs, sftRows, stepPairs, rolloutGroups, exactStepLabels, type PreferencePair, type RolloutGroup, type SftRow } from '../learn/examples.js';
+import { sequencePairs, sftRows, stepPairs, rolloutGroups, exactStepLabels, revisionRows, type PreferencePair, type RolloutGroup, type SftRow } from '../learn/examples.js';
 import { frozenCopy, type LearnResult, type LearnerContext, type StepMetrics } from '../learn/learner.js';
 import { externalConfigOf, externalLearner, type ExternalRound } from '../learn/external.js';
 import { makeLearner } from '../learn/registry.js';
@@ -225,7 +225,7 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     writeJsonl(run.file(`search/iter-${it}.jsonl`), results.map((r) => JSON.parse(toJsonl(r))));
 
     const dataDir = run.file(`data/iter-${it}`);
-    const { rows, seqPairs, stPairs, withAnswer } = iterationExamples(harderTask, problems, results, config, dataDir);
+    const { rows, seqPairs, stPairs, withAnswer } = iterationExamples(harderTask, problems, results, config, dataDir, policy);
 
     // SFT runs `steps` steps; the RL and preference learners' counts follow their data (onPlan says).
     let learnTotal = config.steps;
@@ -286,12 +286,15 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
  * One iteration's examples for the learner, and every kind written to `dataDir` for external
  * trainers (export-data): SFT rows, sequence and step preference pairs, exact step labels.
  */
-function iterationExamples(task: Task, problems: Problem[], results: SearchResult[], config: LoopConfig, dataDir: string): { rows: SftRow[]; seqPairs: PreferencePair[]; stPairs: PreferencePair[]; withAnswer: boolean } {
+function iterationExamples(task: Task, problems: Problem[], results: SearchResult[], config: LoopConfig, dataDir: string, policy: Policy): { rows: SftRow[]; seqPairs: PreferencePair[]; stPairs: PreferencePair[]; withAnswer: boolean } {
   mkdirSync(dataDir, { recursive: true });
   // step-check keeps verified solutions whose every step is right (exact process supervision).
   const filter = config.reward === 'majority' ? 'majority' : config.reward.startsWith('prm:') ? 'score' : config.reward === 'step-check' ? 'process' : 'verified';
   const withAnswer = filter === 'verified' || filter === 'process';
-  const rows = sftRows(task, problems, results, { filter, maxPerProblem: config.maxPerProblem, minAgreement: config.minAgreement, minScore: 0.5 });
+  const examples = { filter, maxPerProblem: config.maxPerProblem, minAgreement: config.minAgreement, minScore: 0.5 } as const;
+  const rows = sftRows(task, problems, results, examples);
+  // Revision rows (BOS + context + attempt + EOS within the policy's context) teach revision search's layout.
+  if (config.revisionRows > 0) rows.push(...revisionRows(task, problems, results, examples, { maxPerProblem: config.revisionRows, fits: (q, c) => policy.countTokens(q + c) + 2 <= policy.contextLength }));
   const seqPairs = withAnswer ? sequencePairs(task, problems, results, config.maxPerProblem) : [];
   const stPairs = withAnswer ? stepPairs(task, problems, results, config.maxPerProblem) : [];
   writeJsonl(join(dataDir, 'problems.jsonl'), problems.map((p) => ({ id: p.id, prompt: task.formatPrompt(p), answer: p.answer, task: task.name })));

@@ -22,7 +22,7 @@ export interface HybridConfig extends Omit<RevisionConfig, 'attempts' | 'select'
   n: number;
   /** log_n of the number of chains, in [0, 1]. */
   breadthFraction: number;
-  withinChain: 'last' | 'best';
+  withinChain: 'last' | Selection;
   /** Across the chains' picks: reward-weighted vote (Snell et al.), plain vote, or best score. */
   select: Selection;
   canonical?: Canonical;

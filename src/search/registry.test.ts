@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { getSearch, matchedBudget, searchAlgorithms, searchNames } from './registry.js';
+import { getSearch, matchedBudget, parseSearchSpec, searchAlgorithms, searchNames } from './registry.js';
 
 describe('registry', () => {
   it('names the nine CLI algorithms', () => {
@@ -8,8 +8,24 @@ describe('registry', () => {
   });
 
   it('throws one line listing the valid names for an unknown one', () => {
-    expect(() => getSearch('bfs')).toThrow(`unknown search 'bfs'; valid: greedy, best-of-n, majority, weighted-majority, beam, dvts, mcts, revision, hybrid`);
+    expect(() => getSearch('bfs')).toThrow(`unknown search 'bfs'; valid: greedy, best-of-n, majority, weighted-majority, beam, dvts, mcts, revision, hybrid (options as name:key=value)`);
     expect(() => getSearch('toString')).toThrow(/unknown search/);
+  });
+
+  it('lays a spec\'s options over the budget\'s config, and names a bad option, value or type in one line', () => {
+    const rev = getSearch('revision:select=majority:context=2');
+    expect(rev.name).toBe('revision:select=majority:context=2');
+    expect(rev.budgetToConfig(8)).toMatchObject({ attempts: 8, select: 'majority', context: 2 });
+    expect(getSearch('beam:beamWidth=2:dedupe=false').budgetToConfig(16)).toMatchObject({ n: 16, beamWidth: 2, dedupe: false });
+    // The budget still sets what it maps (a spec's own n would fight it only if given).
+    expect(getSearch('mcts:select=value').budgetToConfig(8)).toMatchObject({ numSimulations: 32, select: 'value' });
+    expect(parseSearchSpec('hybrid:withinChain=majority')).toEqual({ name: 'hybrid', options: { withinChain: 'majority' } });
+    expect(() => getSearch('revision:select=vote')).toThrow("search revision:select=vote: select must be one of last, best, majority, weighted, not 'vote'");
+    expect(() => getSearch('beam:select=last')).toThrow(/select must be one of best, majority, weighted/);
+    expect(() => getSearch('beam:width=2')).toThrow(/'width' is not an option of beam; valid: n, beamWidth, maxSteps, temperature, topP, dedupe, select/);
+    expect(() => getSearch('beam:beamWidth=two')).toThrow(/beamWidth must be a number, not 'two'/);
+    expect(() => getSearch('beam:dedupe=1')).toThrow(/dedupe must be true or false/);
+    expect(() => getSearch('revision:format=x')).toThrow(/'format' is not an option of revision/);
   });
 
   it('maps budget N to configs of about N samples', () => {

@@ -69,7 +69,11 @@ export interface SearchAlgorithm<C = unknown> {
   search(problem: Problem, ctx: SearchContext, config: C): Promise<SearchResult>;
   /** A config that spends about N samples' worth of output tokens. */
   budgetToConfig(n: number, hints?: BudgetHints): C;
+  /** The values a spec may give the config's string fields (`revision:select=majority`); other string fields are not settable. */
+  readonly choices?: Readonly<Record<string, readonly string[]>>;
 }
+
+const selections = ['best', 'majority', 'weighted'] as const;
 
 /** The hard cap that goes with budget N: N samples of at most maxTokens each. */
 export function matchedBudget(n: number, maxTokens: number): Budget {
@@ -92,6 +96,7 @@ export const searchAlgorithms = {
     defaultConfig: defaultBestOfNConfig,
     search: bestOfN,
     budgetToConfig: (n, h = {}) => ({ ...defaultBestOfNConfig, ...common(h), n }),
+    choices: { select: selections },
   } satisfies SearchAlgorithm<BestOfNConfig>,
   majority: {
     name: 'majority',
@@ -113,6 +118,7 @@ export const searchAlgorithms = {
     defaultConfig: defaultBeamConfig,
     search: beam,
     budgetToConfig: (n, h = {}) => ({ ...defaultBeamConfig, ...common(h), ...dedupeOf(h), n, beamWidth: width(n) }),
+    choices: { select: selections },
   } satisfies SearchAlgorithm<BeamConfig>,
   dvts: {
     name: 'dvts',
@@ -120,6 +126,7 @@ export const searchAlgorithms = {
     defaultConfig: defaultDvtsConfig,
     search: dvts,
     budgetToConfig: (n, h = {}) => ({ ...defaultDvtsConfig, ...common(h), ...dedupeOf(h), n, beamWidth: width(n) }),
+    choices: { select: selections },
   } satisfies SearchAlgorithm<DvtsConfig>,
   mcts: {
     name: 'mcts',
@@ -130,6 +137,7 @@ export const searchAlgorithms = {
       const rollouts = defaultMctsConfig.evaluate === 'auto' ? (hints.rewardKind ?? 'process') === 'outcome' : false;
       return { ...defaultMctsConfig, ...common(hints), numSimulations: rollouts ? n : n * (hints.stepsPerSample ?? 4) };
     },
+    choices: { select: ['visits', 'value'] },
   } satisfies SearchAlgorithm<MctsConfig>,
   revision: {
     name: 'revision',
@@ -137,6 +145,7 @@ export const searchAlgorithms = {
     defaultConfig: defaultRevisionConfig,
     search: revision,
     budgetToConfig: (n, h = {}) => ({ ...defaultRevisionConfig, ...common(h), attempts: n }),
+    choices: { select: ['last', ...selections] },
   } satisfies SearchAlgorithm<RevisionConfig>,
   hybrid: {
     name: 'hybrid',
@@ -144,6 +153,7 @@ export const searchAlgorithms = {
     defaultConfig: defaultHybridConfig,
     search: hybrid,
     budgetToConfig: (n, h = {}) => ({ ...defaultHybridConfig, ...common(h), n }),
+    choices: { select: selections, withinChain: ['last', ...selections] },
   } satisfies SearchAlgorithm<HybridConfig>,
 };
 
@@ -151,9 +161,54 @@ export type SearchName = keyof typeof searchAlgorithms;
 
 export const searchNames = Object.keys(searchAlgorithms) as SearchName[];
 
-/** The algorithm called `name`; an unknown name throws one line listing the valid ones. */
-export function getSearch(name: string): SearchAlgorithm {
-  if (!Object.hasOwn(searchAlgorithms, name)) throw new Error(`unknown search '${name}'; valid: ${searchNames.join(', ')}`);
+/**
+ * A search spec: an algorithm's name, optionally with fields of its config over the budget's
+ * mapping, `name:key=value[:key=value...]` (e.g. `revision:select=majority`, `beam:beamWidth=2`).
+ * Numbers and booleans where the default config has them, strings from the algorithm's `choices`.
+ * A bad spec throws one line naming the bad part and what is valid.
+ */
+export function parseSearchSpec(spec: string): { name: SearchName; options: Record<string, number | boolean | string> } {
+  const [name, ...parts] = spec.split(':');
+  if (!name || !Object.hasOwn(searchAlgorithms, name)) throw new Error(`unknown search '${name ?? spec}'; valid: ${searchNames.join(', ')} (options as name:key=value)`);
+  const algo = searchAlgorithms[name as SearchName] as unknown as SearchAlgorithm<Record<string, unknown>>;
+  const defaults = algo.defaultConfig;
+  const settable = Object.keys(defaults).filter((k) => typeof defaults[k] === 'number' || typeof defaults[k] === 'boolean' || (typeof defaults[k] === 'string' && algo.choices?.[k]));
+  const options: Record<string, number | boolean | string> = {};
+  for (const part of parts) {
+    const eq = part.indexOf('=');
+    const key = eq > 0 ? part.slice(0, eq) : part;
+    const raw = eq > 0 ? part.slice(eq + 1) : '';
+    if (!settable.includes(key)) throw new Error(`search ${spec}: '${key}' is not an option of ${name}; valid: ${settable.join(', ')}`);
+    const d = defaults[key];
+    if (typeof d === 'number') {
+      const v = Number(raw);
+      if (raw === '' || !Number.isFinite(v)) throw new Error(`search ${spec}: ${key} must be a number, not '${raw}'`);
+      options[key] = v;
+    } else if (typeof d === 'boolean') {
+      if (raw !== 'true' && raw !== 'false') throw new Error(`search ${spec}: ${key} must be true or false, not '${raw}'`);
+      options[key] = raw === 'true';
+    } else {
+      const valid = algo.choices![key]!;
+      if (!valid.includes(raw)) throw new Error(`search ${spec}: ${key} must be one of ${valid.join(', ')}, not '${raw}'`);
+      options[key] = raw;
+    }
+  }
+  return { name: name as SearchName, options };
+}
+
+/**
+ * The algorithm a spec names (`parseSearchSpec`), its options laid over every config its budget
+ * mapping makes; an unknown name or option throws one line listing the valid ones.
+ */
+export function getSearch(spec: string): SearchAlgorithm {
+  const { name, options } = parseSearchSpec(spec);
   // Type-erased: each entry pairs its own config type with its own search.
-  return searchAlgorithms[name as SearchName] as unknown as SearchAlgorithm;
+  const algo = searchAlgorithms[name] as unknown as SearchAlgorithm;
+  if (Object.keys(options).length === 0) return algo;
+  return { ...algo, name: spec, budgetToConfig: (n, h) => ({ ...(algo.budgetToConfig(n, h) as object), ...options }) };
+}
+
+/** The algorithm's name in a spec (`revision:select=majority` → `revision`). */
+export function searchBaseName(spec: string): string {
+  return spec.split(':')[0]!;
 }

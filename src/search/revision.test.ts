@@ -44,6 +44,11 @@ describe('revision', () => {
       expect(r.best).toBe(r.trajectories[r.trajectories.length - 1]);
       const b = await revision(p, world.context(`s/${p.id}`), { ...defaultRevisionConfig, attempts: 8, select: 'best' });
       expect(b.best!.score).toBe(Math.max(...b.trajectories.map((t) => t.score!)));
+      // majority: the chain's most common answer, whatever the reward said.
+      const m = await revision(p, world.context(`s/${p.id}`), { ...defaultRevisionConfig, attempts: 8, select: 'majority' });
+      const counts = new Map<string, number>();
+      for (const t of m.trajectories) if (t.answer !== null && t.finishReason !== 'length') counts.set(t.answer.trim(), (counts.get(t.answer.trim()) ?? 0) + 1);
+      if (m.answer !== null) expect(counts.get(m.answer.trim())).toBe(Math.max(...counts.values()));
     }
   });
 

@@ -4,7 +4,7 @@ import type { AggregationChoice } from './trajectories.js';
 import { Meter } from './compute.js';
 import type { SearchContext, SearchResult } from './search.js';
 import { sampleEach } from './sample.js';
-import { bestByScore, isSolution, type Choice } from './select.js';
+import { isSolution, selectAnswer, type Canonical, type Choice, type Selection } from './select.js';
 import { makeTrajectory, scoreTrajectories, searchResult } from './trajectories.js';
 
 /**
@@ -49,8 +49,13 @@ export interface RevisionConfig {
   /** Tell the policy what the reward model thought of each earlier attempt. */
   feedback: boolean;
   format: RevisionFormat;
-  /** The answer: the last attempt, or the best-scored one. */
-  select: 'last' | 'best';
+  /**
+   * The answer: the chain's last attempt, or a selection over all its attempts: the best-scored
+   * (`best`), the most common answer (`majority`; Snell et al. 2024 also vote within a chain, and
+   * it needs no reward model), or the reward-weighted vote (`weighted`).
+   */
+  select: 'last' | Selection;
+  canonical?: Canonical;
   /** End a chain once an attempt scores at least this (null: never; e.g. 1 with the exact verifier). */
   stopAtScore: number | null;
   /**
@@ -143,15 +148,16 @@ export async function revisionChains(
   return out;
 }
 
-/** A chain's pick: its last attempt or its best-scored one. */
-export function chainChoice(chain: readonly Trajectory[], select: 'last' | 'best'): Choice {
-  // 'last': the last attempt that is a finished solution (an attempt cut short answers nothing).
-  const best = select === 'last' ? ([...chain].reverse().find(isSolution) ?? null) : bestByScore(chain);
+/** A chain's pick: its last attempt, or a selection over its attempts. */
+export function chainChoice(chain: readonly Trajectory[], select: 'last' | Selection, canonical?: Canonical): Choice {
+  if (select !== 'last') return selectAnswer(chain, select, canonical);
+  // The last attempt that is a finished solution (an attempt cut short answers nothing).
+  const best = [...chain].reverse().find(isSolution) ?? null;
   return { answer: best?.answer ?? null, best };
 }
 
 export async function revision(problem: Problem, ctx: SearchContext, config: RevisionConfig = defaultRevisionConfig): Promise<SearchResult> {
   const meter = new Meter(ctx.budget);
   const [chain] = await revisionChains(problem, ctx, config, 1, config.attempts, meter);
-  return searchResult(problem, 'revision', meter, chain!, chainChoice(chain!, config.select));
+  return searchResult(problem, 'revision', meter, chain!, chainChoice(chain!, config.select, config.canonical));
 }

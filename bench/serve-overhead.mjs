@@ -12,6 +12,7 @@
 // generation time is the time inside its decode steps, so the overhead is the time the engine
 // waits: HTTP, JSON, the client, scheduling. Steps that run part-full while requests arrive count
 // as generation; they show in the throughput ratio instead.
+// --engine-thread true|false passes through to `serve` (default there: on with a second core).
 // Without --checkpoint a random model (d128 x 4 layers, context 512) is written to a temp dir.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,7 +23,7 @@ import { parseArgs } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => import(join(root, 'dist', p));
-const { values: a } = parseArgs({ options: { checkpoint: { type: 'string' }, rounds: { type: 'string', default: '10' }, 'max-tokens': { type: 'string', default: '64' }, concurrency: { type: 'string', default: '16' } } });
+const { values: a } = parseArgs({ options: { checkpoint: { type: 'string' }, rounds: { type: 'string', default: '10' }, 'max-tokens': { type: 'string', default: '64' }, concurrency: { type: 'string', default: '16' }, 'engine-thread': { type: 'string' } } });
 const rounds = Number(a.rounds);
 const maxTokens = Number(a['max-tokens']);
 const C = Number(a.concurrency);
@@ -47,7 +48,7 @@ if (!dir) {
 // The server in its own process, as vLLM would be.
 // SEARCHLEARN_SERVE_NODE_ARGS passes node flags to the server (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
 const nodeArgs = (process.env.SEARCHLEARN_SERVE_NODE_ARGS ?? '').split(' ').filter((x) => x.length > 0);
-const child = spawn(process.execPath, [...nodeArgs, join(root, 'dist/cli/main.js'), 'serve', '--checkpoint', dir, '--port', '0', '--model-name', 'bench'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const child = spawn(process.execPath, [...nodeArgs, join(root, 'dist/cli/main.js'), 'serve', '--checkpoint', dir, '--port', '0', '--model-name', 'bench', ...(a['engine-thread'] ? ['--engine-thread', a['engine-thread']] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
 const url = await new Promise((resolve, reject) => {
   let out = '';
   child.stdout.on('data', (d) => {

@@ -22,6 +22,8 @@ const options = {
   // Unset: the scheduler's own default (built-in continuous batching: 0; GGUF's window: 3 ms).
   'batch-window-ms': { type: 'string' },
   kernels: { type: 'string', default: 'fast' },
+  // Unset: on when the machine has a second core.
+  'engine-thread': { type: 'string' },
 } as const;
 
 const schema = z.object({
@@ -37,12 +39,13 @@ const schema = z.object({
   'max-n': num({ int: true, min: 1, max: 256 }),
   'batch-window-ms': num({ min: 0, max: 1000 }).optional(),
   kernels: kernelsSchema,
+  'engine-thread': z.enum(['true', 'false'], { message: 'expected true or false' }).transform((v) => v === 'true').optional(),
 });
 
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'serve a checkpoint or a GGUF model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, /health)',
-  usage: 'serve (--checkpoint DIR | --gguf FILE [--threads 1] [--sequences 8]) [--host 127.0.0.1] [--port 8000] [--api-key KEY] [--model-name NAME] [--max-tokens N] [--max-n N] [--batch-window-ms MS]',
+  usage: 'serve (--checkpoint DIR | --gguf FILE [--threads 1] [--sequences 8]) [--host 127.0.0.1] [--port 8000] [--api-key KEY] [--model-name NAME] [--max-tokens N] [--max-n N] [--batch-window-ms MS] [--engine-thread true|false]',
   async run(argv) {
     const a = parseCommand('serve', argv, options, schema);
     if (!isLoopback(a.host) && !a['api-key']) throw new CliError(`serve: --host ${a.host} is beyond loopback; give --api-key KEY (clients send it as Authorization: Bearer KEY)`);
@@ -65,7 +68,7 @@ export const serveCommand: Command = {
       } catch (e) {
         throw new CliError(`--checkpoint: ${(e as Error).message}`);
       }
-      backend = builtinBackend(policy);
+      backend = builtinBackend(policy, a['engine-thread'] !== undefined ? { engineThread: a['engine-thread'] } : {});
       contextLength = policy.contextLength;
     }
     const modelName = a['model-name'] ?? basename(resolve(a.gguf ?? a.checkpoint!)).replace(/\.gguf$/, '');

@@ -1,8 +1,6 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../core/start-worker.js';
 import type { ModelConfig } from './config.js';
 import type { KernelChoice } from './engine.js';
 import type { GeneratorOptions } from './generate.js';
@@ -173,20 +171,8 @@ export class EnginePool {
   }
 }
 
-/**
- * Starts engine-worker: the compiled .js beside this file, or, when running from TypeScript
- * sources (vitest, tsx), the .ts entry loaded through tsx in the worker.
- */
 function startEngineWorker(workerData: EngineWorkerData): Worker {
-  const self = import.meta.url;
-  if (!self.endsWith('.ts')) return new Worker(new URL('./engine-worker.js', self), { workerData });
-  const entry = new URL('./engine-worker.ts', self).href;
-  // tsx's ESM API (require.resolve finds its CommonJS twin, index.cjs, beside index.mjs).
-  const cjs = createRequire(self).resolve('tsx/esm/api');
-  const mjs = cjs.replace(/\.cjs$/, '.mjs');
-  const tsx = pathToFileURL(existsSync(mjs) ? mjs : cjs).href;
-  const code = `import(${JSON.stringify(tsx)}).then((api) => api.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}));`;
-  return new Worker(code, { eval: true, workerData });
+  return startWorker(import.meta.url, 'engine-worker', workerData);
 }
 
 /** Pools by model and worker count: every policy over one model shares its workers (the loop makes a new policy per iteration). */

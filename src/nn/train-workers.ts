@@ -1,8 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { tsxEsmApi } from '../core/start-worker.js';
 import type { ModelConfig } from './config.js';
 import type { KernelChoice } from './engine.js';
 import type { PackedRows } from './microbatch.js';
@@ -228,18 +225,6 @@ function startTrainWorker(workerData: TrainWorkerData, transferList: MessagePort
   Atomics.notify(ctrl, ${DONE});
 }));`;
   return new Worker(code, { eval: true, workerData, transferList });
-}
-
-/**
- * tsx's ESM API as a file URL. require.resolve would give its CommonJS build, which cannot be
- * import()ed (it fails to find its own ESM half), so read the package's "import" export.
- */
-function tsxEsmApi(from: string): string {
-  const pkgPath = createRequire(from).resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import?: { default?: string } }> };
-  const rel = pkg.exports['./esm/api']?.import?.default;
-  if (!rel) throw new Error(`${pkgPath}: no ESM export "./esm/api" (tsx is needed to run the training workers from TypeScript sources)`);
-  return pathToFileURL(join(dirname(pkgPath), rel)).href;
 }
 
 /** Pools by model and worker count: every trainer over one model (the loop makes one per iteration) shares its workers. */

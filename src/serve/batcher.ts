@@ -62,6 +62,8 @@ export interface SchedulerStats {
 export interface JobScheduler {
   submit(job: SampleJob): Promise<JobResult>;
   readonly stats: SchedulerStats;
+  /** Frees what the scheduler holds beyond the process's heap (an engine thread). */
+  close?(): Promise<void>;
 }
 
 /** What the server runs jobs on. */

@@ -22,7 +22,8 @@ let s: RunningServer;
 let client: OpenAI;
 
 beforeAll(async () => {
-  s = await startServer(builtinBackend(policy), { port: 0, modelName: 'tiny' });
+  // In-process: these tests read the engine's own token counters (server.test.ts runs the engine thread).
+  s = await startServer(builtinBackend(policy, { engineThread: false }), { port: 0, modelName: 'tiny' });
   client = new OpenAI({ baseURL: s.url, apiKey: 'unused', maxRetries: 0 });
 });
 afterAll(async () => {

@@ -1,5 +1,7 @@
+import { availableParallelism } from 'node:os';
 import { DecodeSession, type DecodeRequest, type DecodeSequence, type DecodeStep } from '../nn/decode-session.js';
 import type { BuiltinPolicy } from '../policy/builtin.js';
+import { EngineThreadScheduler } from './engine-thread.js';
 import type { BatcherConfig, JobResult, JobScheduler, SampleJob, SchedulerStats, ServeBackend, ServedSample } from './batcher.js';
 
 /**
@@ -197,14 +199,23 @@ export class ContinuousBatcher implements JobScheduler {
   }
 }
 
+export interface BuiltinBackendOptions {
+  /**
+   * Run the engine on a thread of its own (engine-thread.ts), so that HTTP work overlaps decode
+   * steps. Default: when the machine has a second core (os.availableParallelism() > 1).
+   */
+  engineThread: boolean;
+}
+
 /** The built-in model: continuous batching over its Generator (the server takes `scheduler`). */
-export function builtinBackend(policy: BuiltinPolicy): ServeBackend {
+export function builtinBackend(policy: BuiltinPolicy, options: Partial<BuiltinBackendOptions> = {}): ServeBackend {
+  const engineThread = options.engineThread ?? availableParallelism() > 1;
   const { generator, tokenizer } = policy;
   let shared: ContinuousBatcher | undefined;
   return {
     contextLength: policy.contextLength,
     promptTokens: (prompt) => tokenizer.encode(prompt, { bos: true }).length,
-    scheduler: (config) => new ContinuousBatcher(policy, config),
+    scheduler: (config) => (engineThread ? new EngineThreadScheduler(policy, config) : new ContinuousBatcher(policy, config)),
     run(jobs) {
       shared ??= new ContinuousBatcher(policy);
       const s = shared;

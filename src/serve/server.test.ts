@@ -8,7 +8,11 @@ import { builtinBackend } from './batcher.js';
 import { startServer, type RunningServer } from './server.js';
 import { writeTinyCheckpoint } from './testing.js';
 
-/** `searchlearn serve` checked with the official `openai` npm client over loopback HTTP. */
+/**
+ * `searchlearn serve` checked with the official `openai` npm client over loopback HTTP, with the
+ * engine on its own thread (engine-thread.ts; continuous-batcher.test.ts runs it in-process): a
+ * seeded request gets exactly the samples the in-process policy draws.
+ */
 const dir = mkdtempSync(join(tmpdir(), 'searchlearn-serve-'));
 writeTinyCheckpoint(dir);
 const policy = BuiltinPolicy.load(dir);
@@ -16,7 +20,7 @@ let s: RunningServer;
 let client: OpenAI;
 
 beforeAll(async () => {
-  s = await startServer(builtinBackend(policy), { port: 0, modelName: 'tiny' });
+  s = await startServer(builtinBackend(policy, { engineThread: true }), { port: 0, modelName: 'tiny' });
   client = new OpenAI({ baseURL: s.url, apiKey: 'unused', maxRetries: 0 });
 });
 afterAll(async () => {
@@ -90,13 +94,14 @@ describe('searchlearn serve with the openai client', () => {
   });
 
   it('drops a request whose client disconnected before its batch ran', async () => {
-    const slow = await startServer(builtinBackend(policy), { port: 0, modelName: 'tiny', batcher: { windowMs: 300 } });
+    const slow = await startServer(builtinBackend(policy, { engineThread: true }), { port: 0, modelName: 'tiny', batcher: { windowMs: 300 } });
     try {
       const ctrl = new AbortController();
       const r = fetch(slow.url + '/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: '1+1=', max_tokens: 50 }), signal: ctrl.signal });
       setTimeout(() => ctrl.abort(), 50);
       await expect(r).rejects.toThrow();
-      await new Promise((done) => setTimeout(done, 400));
+      // The engine thread reports the drop when its window ends (after it has started: allow for that).
+      for (let t = 0; t < 300 && slow.batcher.stats.cancelled === 0; t++) await new Promise((done) => setTimeout(done, 20));
       expect(slow.batcher.stats.cancelled).toBe(1);
       expect(slow.batcher.stats.jobs).toBe(0);
     } finally {

@@ -298,11 +298,13 @@ export async function startServer(backend: ServeBackend, config: Partial<ServeCo
     server,
     batcher,
     stats,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+      await batcher.close?.();
+    },
   };
 }
 

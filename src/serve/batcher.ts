@@ -6,7 +6,8 @@ import type { Policy } from '../policy/policy.js';
  * with continuous batching (continuous-batcher.ts: a request joins the running batch at the next
  * decode step). Any other Policy goes through the window `Batcher` below: requests that arrive
  * within a short window go out together, each as its own `generate` call with its client's
- * signal (node-llama-cpp batches the sequences of concurrent calls itself).
+ * signal, without waiting for calls already running (node-llama-cpp batches the sequences of
+ * concurrent calls itself, so a request joins a running batch at its next token).
  *
  * Merging must not change what a seeded request gets: the built-in backend gives each sample of
  * each request its own Rng key (`seed/promptIndex/sampleIndex`, exactly what an unmerged call
@@ -120,11 +121,19 @@ export const defaultBatcherConfig = {
   windowMs: 3,
 } satisfies BatcherConfig;
 
-/** Collects jobs for `windowMs`, then runs every live one in one backend call; one call at a time. */
+/**
+ * Collects jobs for `windowMs`, then starts every live one, each as its own backend call, without
+ * waiting for calls still running: continuous batching through the backend. node-llama-cpp
+ * decodes the sequences of concurrent calls in shared forward passes, so a request that arrives
+ * while others decode joins them at the next token and leaves when its own samples end, instead
+ * of waiting for the whole batch before it (what one call at a time did). A backend bounds its
+ * own concurrency (the GGUF policy's sequences; a remote policy's request limit).
+ */
 export class Batcher implements JobScheduler {
   private pending: { job: SampleJob; resolve: (r: JobResult) => void; reject: (e: unknown) => void }[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private inFlight = 0;
+  private busySince = 0;
   readonly stats: SchedulerStats = { batches: 0, steps: 0, jobs: 0, joinedMidBatch: 0, cancelled: 0, generationMs: 0 };
   private readonly config: BatcherConfig;
 
@@ -140,14 +149,14 @@ export class Batcher implements JobScheduler {
   }
 
   private schedule(): void {
-    if (this.timer || this.running || this.pending.length === 0) return;
+    if (this.timer || this.pending.length === 0) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.flush();
+      this.flush();
     }, this.config.windowMs);
   }
 
-  private async flush(): Promise<void> {
+  private flush(): void {
     const batch = this.pending;
     this.pending = [];
     // A client that disconnected while waiting costs nothing.
@@ -157,22 +166,23 @@ export class Batcher implements JobScheduler {
       b.reject(b.job.signal.reason);
       return false;
     });
-    if (live.length > 0) {
-      this.running = true;
-      const t0 = performance.now();
-      try {
-        const results = await this.backend.run(live.map((b) => b.job));
-        live.forEach((b, i) => b.resolve(results[i]!));
-      } catch (e) {
-        live.forEach((b) => b.reject(e));
-      } finally {
-        this.stats.generationMs += performance.now() - t0;
-        this.stats.batches++;
-        this.stats.steps++;
-        this.stats.jobs += live.length;
-        this.running = false;
-      }
+    if (live.length === 0) return;
+    this.stats.steps++;
+    if (this.inFlight === 0) {
+      // A busy period begins: the engine goes from idle to work.
+      this.stats.batches++;
+      this.busySince = performance.now();
+    } else this.stats.joinedMidBatch += live.length;
+    this.stats.jobs += live.length;
+    this.inFlight += live.length;
+    for (const b of live) {
+      this.backend
+        .run([b.job])
+        .then(([r]) => b.resolve(r!), b.reject)
+        .finally(() => {
+          // Generation time: time with at least one call in flight.
+          if (--this.inFlight === 0) this.stats.generationMs += performance.now() - this.busySince;
+        });
     }
-    this.schedule();
   }
 }

@@ -73,6 +73,32 @@ describe.skipIf(reason !== null)('serve --gguf', () => {
     expect(chunks).toBeGreaterThan(5);
   }, 120_000);
 
+  it('a request that arrives while a batch decodes joins it and leaves before it (continuous batching)', async () => {
+    const policy = await createLlamaCppPolicy({ modelPath: gguf, threads: 1, sequences: 4 });
+    cleanup.push(() => policy.dispose());
+    let tokens = 0;
+    const isEog = policy.model.isEogToken.bind(policy.model);
+    (policy.model as { isEogToken: (t: never) => boolean }).isEogToken = (t) => (tokens++, isEog(t));
+    const s = await startServer(policyBackend(policy), { port: 0, modelName: 'tiny' });
+    cleanup.push(() => s.close());
+    const client = new OpenAI({ baseURL: s.url, apiKey: 'unused', maxRetries: 0 });
+    const done: string[] = [];
+    const long = client.completions.create({ model: 'tiny', prompt: '1+2=', n: 2, max_tokens: 400, temperature: 1, seed: 1 }).then((r) => (done.push('long'), r));
+    while (tokens < 50) await new Promise((r) => setTimeout(r, 5));
+    const short = await client.completions.create({ model: 'tiny', prompt: '2+2=', n: 1, max_tokens: 5, temperature: 1, seed: 2 }).then((r) => (done.push('short'), r));
+    const atShort = tokens;
+    const l = await long;
+    expect(done).toEqual(['short', 'long']);
+    expect(short.choices[0]!.text.length).toBeGreaterThan(0);
+    // The short one ran while the long one decoded: it did not wait for the long one's 800 tokens.
+    expect(l.usage!.completion_tokens).toBeGreaterThan(atShort);
+    expect(s.batcher.stats.joinedMidBatch).toBe(1);
+    expect(s.batcher.stats.batches).toBe(1);
+    // A seeded request gets the samples it gets alone.
+    const alone = await client.completions.create({ model: 'tiny', prompt: '2+2=', n: 1, max_tokens: 5, temperature: 1, seed: 2 });
+    expect(alone.choices[0]!.text).toBe(short.choices[0]!.text);
+  }, 120_000);
+
   it('a client that disconnects mid-generation stops spending tokens; the rest of its batch completes', async () => {
     const policy: LlamaCppPolicy = await createLlamaCppPolicy({ modelPath: gguf, threads: 1, sequences: 8 });
     cleanup.push(() => policy.dispose());

@@ -24,9 +24,15 @@ import { LEVEL_HARDER, runLoop, type IterationRow } from './loop.js';
  * epochs on them stop paying. Three rounds, seed 0, the loop against the equal-token control on
  * held-out three-digit problems: 1,000 foothold traces 51.0% against 57.0% (the control won; the
  * quiet demo run of session 15), 500 56.5% against 47.0%, 250 38.0% against 26.0% (but the
- * initial level fell 7 points); the last two on one thread. Four rounds: 500 63.5% against 49.5%,
- * 250 44.5% against 23.5%. This plan's own quiet run on two threads (float sums in another order)
- * initialized lower and ended 25.5% against 29.0%, in 12 minutes: the margin needs more seeds.
+ * initial level fell 7 points); the last two on one thread.
+ *
+ * Why 800 problems a round: the loop's data is bounded by the problems it sees (a solved problem
+ * gives one or two distinct right solutions), and search is the cheap half of a round (batched
+ * sampling: about 33 s for 400 problems × 16 samples against 52 s for the 200 SFT steps). At the
+ * same trained tokens, doubling the problems lifted the loop in every run measured (seed 0 one
+ * thread 56.5% → 63.0%; this plan on two threads seed 0 25.5% → 34.5%, seed 1 32.5% → 35.0%),
+ * against the control's 29.0% and 21.5%; six rounds of 100 steps on 400 problems (more rounds,
+ * the same trained tokens) did not (56.0%).
  */
 export interface DemoPlan {
   /** Task options of the initialization level, of the harder level (foothold traces, held-out evaluation), and of the loop's training problems. */
@@ -48,7 +54,7 @@ export const demoPlans: Record<'default' | 'quick', DemoPlan> = {
     initSteps: 800,
     trainProblems: 10000,
     foothold: 500,
-    loop: { iterations: 3, problems: 400, budget: 16, reward: 'step-check', steps: 200, replay: 1000, replayFoothold: 0.5, evalProblems: 200, evalSamples: 8, voteN: 8 },
+    loop: { iterations: 3, problems: 800, budget: 16, reward: 'step-check', steps: 200, replay: 1000, replayFoothold: 0.5, evalProblems: 200, evalSamples: 8, voteN: 8 },
   },
   quick: {
     initOptions: { ops: '+-', maxDigits: 2 },

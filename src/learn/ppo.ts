@@ -54,7 +54,11 @@ export interface PpoConfig {
   epochs: number;
   /**
    * Stop the update's remaining steps once a step's approx_kl (per token, old → new policy)
-   * exceeds this (cleanrl's target_kl; Schulman's early stopping in spinningup's PPO). Default 0: off.
+   * exceeds this (cleanrl's target_kl; Schulman's early stopping in spinningup's PPO); 0: off.
+   * Default 0.02. Measured on the arith loop's round 2
+   * (6,400 rollouts, 4 epochs = 400 steps): without it the KL to the reference climbed to 2 nats
+   * and held-out accuracy collapsed from 35.0% to 6.5%; at 0.02 the update stopped at step 90
+   * and ended at 31.5%.
    */
   targetKl: number;
   /** Rollouts per optimizer step (default 64). */
@@ -85,7 +89,7 @@ export const defaultPpoConfig = {
   whitenAdvantages: true,
   entropyCoef: 0,
   epochs: 4,
-  targetKl: 0,
+  targetKl: 0.02,
   miniBatch: 64,
   optimizer: { ...defaultAdamWConfig, lr: 1e-4, weightDecay: 0 },
   valueOptimizer: { ...defaultAdamWConfig, lr: 1e-3, weightDecay: 0 },

@@ -22,7 +22,7 @@ const options = {
   // Unset: the scheduler's own default (built-in continuous batching: 0; GGUF's window: 3 ms).
   'batch-window-ms': { type: 'string' },
   kernels: { type: 'string', default: 'fast' },
-  // Unset: on when the machine has a second core.
+  // Unset: on with more than two cores.
   'engine-thread': { type: 'string' },
 } as const;
 

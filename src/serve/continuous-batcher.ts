@@ -202,14 +202,17 @@ export class ContinuousBatcher implements JobScheduler {
 export interface BuiltinBackendOptions {
   /**
    * Run the engine on a thread of its own (engine-thread.ts), so that HTTP work overlaps decode
-   * steps. Default: when the machine has a second core (os.availableParallelism() > 1).
+   * steps. Default: with more than two cores (os.availableParallelism() > 2). On the 2-core
+   * development VM, with the benchmark's client on the same machine, the engine thread, the
+   * server's main thread and the client make three busy threads on two cores: served throughput
+   * fell from 2,893 to 2,206 and 2,131 tokens/s (quiet, `bench/serve-overhead.mjs --rounds 20`).
    */
   engineThread: boolean;
 }
 
 /** The built-in model: continuous batching over its Generator (the server takes `scheduler`). */
 export function builtinBackend(policy: BuiltinPolicy, options: Partial<BuiltinBackendOptions> = {}): ServeBackend {
-  const engineThread = options.engineThread ?? availableParallelism() > 1;
+  const engineThread = options.engineThread ?? availableParallelism() > 2;
   const { generator, tokenizer } = policy;
   let shared: ContinuousBatcher | undefined;
   return {

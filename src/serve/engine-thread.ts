@@ -11,6 +11,7 @@ import type { BatcherConfig, JobResult, JobScheduler, SampleJob, SchedulerStats 
  * while the engine thread runs decode steps back to back. In one thread the two take turns, and
  * every request read or response written is time the engine does not decode: 14–18% of wall time
  * at 16 concurrent clients (issue 10's orchestration overhead, measured in sessions 14 and 15).
+ * It needs a core of its own to pay (see `BuiltinBackendOptions.engineThread`).
  *
  * The engine thread holds its own copy of the weights (the model is small beside the KV cache).
  * A job goes over as plain data; its stream comes back as text deltas, and a client that leaves
@@ -46,12 +47,15 @@ export class EngineThreadScheduler implements JobScheduler {
   private worker: Worker | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
+  /** Jobs dropped here before they reached the engine thread (its counters do not see them). */
+  private cancelledHere = 0;
 
   constructor(private readonly policy: BuiltinPolicy, private readonly config: Partial<BatcherConfig> = {}) {}
 
   submit(job: SampleJob): Promise<JobResult> {
     return new Promise((resolve, reject) => {
       if (job.signal.aborted) {
+        this.cancelledHere++;
         this.stats.cancelled++;
         reject(job.signal.reason);
         return;
@@ -104,7 +108,7 @@ export class EngineThreadScheduler implements JobScheduler {
   }
 
   private receive(m: FromEngine): void {
-    if (m.type !== 'text') Object.assign(this.stats, m.stats);
+    if (m.type !== 'text') Object.assign(this.stats, m.stats, { cancelled: m.stats.cancelled + this.cancelledHere });
     const p = this.pending.get(m.id);
     if (!p) return;
     if (m.type === 'text') {

@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 
 import { UserError } from '../core/errors.js';
-import { parseSearchSpec } from '../search/registry.js';
+import { searchSpecSchema } from '../search/registry.js';
 
 /** An error whose message is the one line a user sees (exit code 2). */
 export class CliError extends UserError {}
@@ -68,13 +68,7 @@ export function num(opts: { int?: boolean; min?: number; max?: number; gt?: numb
 
 /** A comma-separated list flag. */
 /** A search spec (`revision:select=majority`): the algorithm's own one-line error when it is bad. */
-export const searchSpec = z.string().superRefine((s, ctx) => {
-  try {
-    parseSearchSpec(s);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-  }
-});
+export const searchSpec = searchSpecSchema();
 
 export function list<T extends z.ZodType<unknown, string>>(item: T) {
   return z.string().transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0)).pipe(z.array(item).min(1, { message: 'expected a non-empty comma-separated list' }));

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { exportFormats } from '../data/export.js';
-import { parseSearchSpec } from '../search/registry.js';
+import { searchSpecSchema } from '../search/registry.js';
 
 /**
  * The loop's configuration: one zod schema is the type, the defaults and the validation of a
@@ -42,17 +42,7 @@ export const loopConfigSchema = z
     /** `openai:` policy: seconds to wait for the new model to be served after the command ends. */
     serveTimeoutS: z.number().positive().default(1800),
     /** Training-time search: `sample` (independent samples, batched across problems) or a search spec (beam, mcts, best-of-n, `beam:beamWidth=2`, ...). */
-    search: z
-      .string()
-      .default('sample')
-      .superRefine((s, ctx) => {
-        if (s === 'sample') return;
-        try {
-          parseSearchSpec(s);
-        } catch (e) {
-          ctx.addIssue({ code: 'custom', message: (e as Error).message });
-        }
-      }),
+    search: searchSpecSchema(['sample']).default('sample'),
     /** Samples per problem (or the search's budget N). */
     budget: z.number().int().min(1).max(256).default(8),
     temperature: z.number().min(0).max(4).default(0.8),

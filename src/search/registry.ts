@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Problem } from '../core/problem.js';
 import type { Aggregation, RewardModel } from '../reward/reward.js';
 import { resolveAggregation, type AggregationChoice } from './trajectories.js';
@@ -194,6 +195,22 @@ export function parseSearchSpec(spec: string): { name: SearchName; options: Reco
     }
   }
   return { name: name as SearchName, options };
+}
+
+/**
+ * A search spec as a zod schema (`allow` names values that are not specs, such as the loop's
+ * `sample`): a bad spec fails with `parseSearchSpec`'s one line. Every edge that takes an
+ * algorithm validates with it.
+ */
+export function searchSpecSchema(allow: readonly string[] = []) {
+  return z.string().superRefine((s, ctx) => {
+    if (allow.includes(s)) return;
+    try {
+      parseSearchSpec(s);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    }
+  });
 }
 
 /**

@@ -106,6 +106,7 @@ describe('searchlearn CLI', () => {
       [['eval', '--checkpoint', tmp, '--task', 'arith', '--algos', 'beam', '--aggregation', 'max'], /--aggregation "max": expected min, prod, last or mean/],
       [['sample', '--checkpoint', join(tmp, 'missing'), '--prompt', 'x'], /directory missing/],
       [['init', '--task', 'arith', '--out', join(tmp, 'x'), '--behaviours', 'plan,dance'], /unknown behaviour "dance"/],
+      [['init', '--task', 'arith', '--out', join(tmp, 'x'), '--foothold', '8', '--foothold-share', '1'], /--foothold-share "1": must be <= 0.99/],
       [['train-lm', '--data', join(tmp, 'nope.txt'), '--out', join(tmp, 'y')], /no such file/],
       [['eval', '--checkpoint', tmp, '--task', 'arith', '--algos', 'best-of-n', '--reward', 'prm:' + join(tmp, 'none')], /--checkpoint|--reward/],
     ];

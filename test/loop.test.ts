@@ -23,8 +23,10 @@ const tiny = ['--problems', '6', '--steps', '3', '--eval-problems', '4', '--eval
 
 describe('searchlearn loop', () => {
   beforeAll(async () => {
-    const r = await run(['init', '--task', 'arith', '--task-option', 'ops=+-', '--task-option', 'maxDigits=2', '--foothold', '8', '--foothold-option', 'minDigits=3', '--foothold-option', 'maxDigits=3', '--out', init, '--steps', '3', '--train-problems', '64', '--eval-problems', '4', '--batch-size', '4']);
+    const r = await run(['init', '--task', 'arith', '--task-option', 'ops=+-', '--task-option', 'maxDigits=2', '--foothold', '8', '--foothold-option', 'minDigits=3', '--foothold-option', 'maxDigits=3', '--foothold-share', '0.25', '--out', init, '--steps', '3', '--train-problems', '64', '--eval-problems', '4', '--batch-size', '4']);
     expect(r.code, r.stderr).toBe(0);
+    // The foothold's share of the init's rows is recorded beside its traces.
+    expect(JSON.parse(readFileSync(join(init, 'config.json'), 'utf8')).foothold).toEqual({ count: 8, taskOptions: { minDigits: '3', maxDigits: '3' }, share: 0.25 });
   }, 120_000);
 
   it('runs iterations, and a rerun resumes after the last finished one with no metrics counted twice', async () => {

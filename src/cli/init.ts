@@ -23,6 +23,7 @@ const options = {
   kernels: { type: 'string', default: 'fast' },
   foothold: { type: 'string', default: '0' },
   'foothold-option': { type: 'string', multiple: true },
+  'foothold-share': { type: 'string' },
   workers: { type: 'string' },
 } as const;
 
@@ -41,13 +42,14 @@ const schema = z.object({
   kernels: kernelsSchema,
   foothold: num({ int: true, min: 0 }),
   'foothold-option': z.array(z.string()).optional(),
+  'foothold-share': num({ gt: 0, max: 0.99 }).optional(),
   workers: num({ int: true, min: 0, max: 256 }).optional(),
 });
 
 export const initCommand: Command = {
   name: 'init',
   summary: 'policy initialization: train the built-in model on reasoning traces of a task, then report held-out greedy accuracy',
-  usage: 'init --task arith|countdown [--task-option key=value ...] [--foothold N --foothold-option key=value ...] [--behaviours plan,check,correct,alternatives|none|default|plan=0.5,...] --out RUN_DIR [--steps N] [--seed K] [--size demo|small] [--workers N]',
+  usage: 'init --task arith|countdown [--task-option key=value ...] [--foothold N --foothold-option key=value ... [--foothold-share S]] [--behaviours plan,check,correct,alternatives|none|default|plan=0.5,...] --out RUN_DIR [--steps N] [--seed K] [--size demo|small] [--workers N]',
   async run(argv) {
     const a = parseCommand('init', argv, options, schema);
     const taskOptions = parseTaskOptions(a['task-option']);
@@ -63,7 +65,7 @@ export const initCommand: Command = {
     const result = await initPolicy({
       task, behaviours, out: a.out, steps: a.steps, seed: a.seed, size: a.size, lr: a.lr, kernels: a.kernels,
       batchSize: a['batch-size'], trainProblems: a['train-problems'], evalProblems: a['eval-problems'],
-      taskOptions, ...(a.workers !== undefined ? { workers: a.workers } : {}), ...(a.foothold > 0 ? { foothold: { count: a.foothold, taskOptions: parseTaskOptions(a['foothold-option']) } } : {}), onProgress: progressPrinter(), shouldStop: stop.requested, log: (l) => console.error(l),
+      taskOptions, ...(a.workers !== undefined ? { workers: a.workers } : {}), ...(a.foothold > 0 ? { foothold: { count: a.foothold, taskOptions: parseTaskOptions(a['foothold-option']), ...(a['foothold-share'] !== undefined ? { share: a['foothold-share'] } : {}) } } : {}), onProgress: progressPrinter(), shouldStop: stop.requested, log: (l) => console.error(l),
     });
     stop.dispose();
     if (result.stopped) console.error(`stopped at step ${result.steps}; checkpoint saved in ${result.checkpoint} (run the same command to resume)`);

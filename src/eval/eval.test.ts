@@ -60,4 +60,20 @@ describe('runSearch (eval rows)', () => {
     expect(three.results.map((r) => r.problemId)).toEqual(world.problems.map((p) => p.id));
     expect({ ...three.row, wall_ms: 0 }).toEqual({ ...one.row, wall_ms: 0 });
   });
+
+  it('reports the elapsed wall time of a row, not the sum of the overlapping search times of its problems', async () => {
+    // Each policy call takes 40 ms of waiting: with three problems in flight, six problems take
+    // about two calls' time, while their search times add up to about six.
+    const slow = new Proxy(world.policy, {
+      get(target, key, receiver) {
+        if (key === 'generate') return async (req: Parameters<typeof target.generate>[0]) => (await new Promise((r) => setTimeout(r, 40)), target.generate(req));
+        return Reflect.get(target, key, receiver) as unknown;
+      },
+    });
+    const { row, results } = await runSearch({ ...common, policy: slow, reward: world.reward, algo: 'majority', budget: 4, concurrency: 3 });
+    const summed = results.reduce((s, r) => s + r.compute.wallMs, 0);
+    expect(summed).toBeGreaterThanOrEqual(6 * 39);
+    expect(row.wall_ms).toBeGreaterThanOrEqual(2 * 39);
+    expect(row.wall_ms).toBeLessThan(0.75 * summed);
+  });
 });

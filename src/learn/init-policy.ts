@@ -12,6 +12,7 @@ import { formatBehaviours, parseBehaviours } from '../tasks/behaviours.js';
 import { getTask } from '../tasks/registry.js';
 import type { Behaviours, BuiltinTask } from '../tasks/task.js';
 import { trainLm } from './lm-run.js';
+import { footholdMixture } from './mixture.js';
 import { RunDir } from './run-dir.js';
 
 /**
@@ -62,6 +63,11 @@ export interface Foothold {
   count: number;
   /** Task options of the foothold's problems (e.g. {minDigits: 3, maxDigits: 3}), over the task's own. */
   taskOptions: Record<string, unknown>;
+  /**
+   * Share of the initialization's training rows drawn from the foothold traces (repeated to it,
+   * `footholdMixture`); unset: one row per trace, so 500 traces beside 10,000 are 5% of the rows.
+   */
+  share?: number;
 }
 
 export interface InitResult {
@@ -123,6 +129,7 @@ export async function initPolicy(o: InitOptions): Promise<InitResult> {
   }
   const data: InitData = { task: task.name, taskOptions: o.taskOptions ?? {}, behaviours: formatBehaviours(o.behaviours), trainProblems: o.trainProblems, seed: o.seed, ...(o.foothold ? { foothold: o.foothold } : {}) };
   const examples = initData(data);
+  const trained = footholdMixture(examples, o.foothold?.count ?? 0, o.foothold?.share);
   run.writeJson('config.json', { command: 'init', ...data, steps: o.steps, size: o.size, batchSize: o.batchSize, lr: o.lr, model: model.config });
   o.log?.(`init ${task.name} (behaviours ${formatBehaviours(o.behaviours)}): ${parameterCount(model.config).toLocaleString('en-US')} parameters, ${examples.length} traces, e.g.\n${examples[0]!.prompt}${examples[0]!.completion}\n`);
   o.onProgress?.({ stage: 'init', done: 0, total: o.steps, unit: 'step' });
@@ -130,7 +137,7 @@ export async function initPolicy(o: InitOptions): Promise<InitResult> {
     run,
     model,
     tokenizer,
-    examples,
+    examples: trained,
     config: trainConfigFor(o),
     meta: { command: 'init', task: task.name, behaviours: formatBehaviours(o.behaviours) },
     onStep: (s) => o.onProgress?.({ stage: 'init', done: s.step, total: o.steps, unit: 'step', fields: { loss: s.loss, 'tok/s': Math.round(s.tokensPerSec) } }),

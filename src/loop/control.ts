@@ -8,7 +8,7 @@ import { encodeExamples, LmTrainer } from '../nn/train.js';
 import { BuiltinPolicy } from '../policy/builtin.js';
 import type { LoopConfig } from './config.js';
 import { evalConfigFor, evaluateLevels, type EvalLevel, type LevelScores } from './evaluate.js';
-import { replayMixture } from './replay.js';
+import { footholdMixture } from '../learn/mixture.js';
 
 /**
  * The control that would explain a loop's gain away: the initial policy trained further on its
@@ -28,7 +28,7 @@ export async function runControl(o: {
 }): Promise<{ levels: Record<string, LevelScores>; trainedTokens: number } | null> {
   const { model, tokenizer } = loadModel(o.initialDir, kernelsFor('fast'));
   // The initialization data in the mixture the loop replays it (with its foothold share).
-  const examples = replayMixture(initData(o.init), o.init.foothold?.count ?? 0, o.config.replayFoothold);
+  const examples = footholdMixture(initData(o.init), o.init.foothold?.count ?? 0, o.config.replayFoothold);
   // The cosine schedule spans the steps that reach the token target (estimated from the data's
   // mean length), so the control anneals as each of the loop's updates does; a schedule cut short
   // at a high learning rate would handicap it. The loop below stops when the target is reached.

@@ -39,6 +39,12 @@ import { LEVEL_HARDER, runLoop, type IterationRow } from './loop.js';
  * seed 1 lost 10 points there (88.0% → 78.0%). With 2,000 it kept them (88.0%) and seed 0 rose
  * (77.5% → 82.0%), and the loop ended 42.5% against the control's 28.0% (seed 0) and 34.0%
  * against 24.5% (seed 1). The control's mixture does not depend on the replay count.
+ *
+ * Why the initialization sees each foothold trace as one row (5% of its rows): drawn at a quarter
+ * of its rows (`Foothold.share` 0.25) it started higher on the harder level (seed 0 3.0%, seed 1
+ * 24.0%, against 0.5% and 1.5%), but its control, which trains on the same traces, gained more
+ * from the head start than the loop did: the loop ended 5.5 and 8.0 points above it (27.5%
+ * against 22.0%, 59.5% against 51.5%), where the plan above gives 14.5 and 9.5.
  */
 export interface DemoPlan {
   /** Task options of the initialization level, of the harder level (foothold traces, held-out evaluation), and of the loop's training problems. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { replayMixture, replayRows } from './replay.js';
+import { replayRows } from './replay.js';
 
 const data = [...Array.from({ length: 900 }, (_, i) => ({ prompt: `Q: easy ${i}\n`, completion: 'a' })), ...Array.from({ length: 100 }, (_, i) => ({ prompt: `Q: hard ${i}\n`, completion: 'b' }))];
 const hardShare = (rows: { prompt: string }[]): number => rows.filter((r) => r.prompt.includes('hard')).length / rows.length;
@@ -28,16 +28,5 @@ describe('replayRows', () => {
   it('falls back to uniform when there is no foothold, and replays nothing when asked for none', () => {
     expect(hardShare(replayRows(data, 0, { replay: 1000, replayFoothold: 1, seed: 0 }, 1))).toBeLessThan(0.13);
     expect(replayRows(data, 100, { replay: 0, seed: 0 }, 1)).toEqual([]);
-  });
-});
-
-describe('replayMixture', () => {
-  it('repeats the foothold so that a uniform draw hits it at the loop replay share', () => {
-    const m = replayMixture(data, 100, 0.5);
-    expect(m).toHaveLength(1800);
-    expect(hardShare(m)).toBe(0.5);
-    expect(hardShare(replayMixture(data, 100, 0.05))).toBeCloseTo(0.05, 2);
-    expect(replayMixture(data, 100, undefined)).toEqual(data);
-    expect(hardShare(replayMixture(data, 100, 0))).toBe(0);
   });
 });

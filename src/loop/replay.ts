@@ -31,21 +31,3 @@ export function replayRows(all: readonly LmExample[], footholdCount: number, o: 
     return { problemId: 'init', prompt: e.prompt ?? '', completion: e.completion };
   });
 }
-
-/**
- * The initialization data in the mixture the loop replays it: with `replayFoothold` set, the
- * foothold traces are repeated (or the initial level's, for a small share) so that a uniform draw
- * from the list hits them at that share, rounded to whole repeats. The equal-token control trains
- * on this list, so a loop that upweights its foothold is compared with a control that does too.
- */
-export function replayMixture(all: readonly LmExample[], footholdCount: number, replayFoothold: number | undefined): LmExample[] {
-  const foothold = Math.min(footholdCount, all.length);
-  if (replayFoothold === undefined || foothold === 0 || foothold === all.length) return [...all];
-  const base = all.slice(0, all.length - foothold);
-  const hard = all.slice(all.length - foothold);
-  if (replayFoothold <= 0) return base;
-  if (replayFoothold >= 1) return hard;
-  const k = (replayFoothold * base.length) / ((1 - replayFoothold) * hard.length);
-  const repeat = <T>(xs: readonly T[], times: number): T[] => Array.from({ length: Math.max(1, Math.round(times)) }, () => xs).flat();
-  return k >= 1 ? [...base, ...repeat(hard, k)] : [...repeat(base, 1 / k), ...hard];
-}

@@ -28,6 +28,7 @@ const options = {
   steps: { type: 'string' },
   replay: { type: 'string' },
   'replay-foothold': { type: 'string' },
+  'past-rounds': { type: 'string' },
   temperature: { type: 'string' },
   'eval-problems': { type: 'string' },
   'eval-samples': { type: 'string' },
@@ -61,6 +62,7 @@ const schema = z.object({
   steps: z.string().optional(),
   replay: z.string().optional(),
   'replay-foothold': z.string().optional(),
+  'past-rounds': z.string().optional(),
   temperature: z.string().optional(),
   'eval-problems': z.string().optional(),
   'eval-samples': z.string().optional(),
@@ -82,7 +84,7 @@ const numeric = (v: string | undefined): number | string | undefined => (v === u
 export const loopCommand: Command = {
   name: 'loop',
   summary: 'the search ↔ learning loop: training-time search → data → learner update → held-out evaluation, per iteration, with an equal-token SFT control',
-  usage: 'loop (--init RUN | --policy openai:URL --learner external --task T [--task-option key=value ...]) --out RUN [--task T] [--learner sft|dpo|ppo|grpo|external] [--train-cmd CMD] [--export-format trl-sft|trl-dpo|trl-prm|openrlhf-sft|openrlhf-dpo|verl] [--train-timeout S] [--policy builtin|openai:URL[,URL...]] [--model NAME] [--health-url URL] [--serve-timeout S] [--search sample|ALGO] [--budget N] [--reward verifier|majority|step-check|prm:DIR] [--refresh-prm] [--iterations K] [--train-option key=value ...] [--eval-option key=value ...] [--problems P] [--steps S] [--replay R] [--replay-foothold SHARE] [--config FILE] [--no-control] [--json]',
+  usage: 'loop (--init RUN | --policy openai:URL --learner external --task T [--task-option key=value ...]) --out RUN [--task T] [--learner sft|dpo|ppo|grpo|external] [--train-cmd CMD] [--export-format trl-sft|trl-dpo|trl-prm|openrlhf-sft|openrlhf-dpo|verl] [--train-timeout S] [--policy builtin|openai:URL[,URL...]] [--model NAME] [--health-url URL] [--serve-timeout S] [--search sample|ALGO] [--budget N] [--reward verifier|majority|step-check|prm:DIR] [--refresh-prm] [--iterations K] [--train-option key=value ...] [--eval-option key=value ...] [--problems P] [--steps S] [--replay R] [--replay-foothold SHARE] [--past-rounds K] [--config FILE] [--no-control] [--json]',
   async run(argv) {
     const a = parseCommand('loop', argv, options, schema);
     let fileConfig: Record<string, unknown> = {};
@@ -96,7 +98,7 @@ export const loopCommand: Command = {
     }
     const flags: Record<string, unknown> = {
       learner: a.learner, search: a.search, budget: numeric(a.budget), reward: a.reward, refreshPrm: a['refresh-prm'], iterations: numeric(a.iterations),
-      problems: numeric(a.problems), steps: numeric(a.steps), replay: numeric(a.replay), replayFoothold: numeric(a['replay-foothold']), temperature: numeric(a.temperature), evalProblems: numeric(a['eval-problems']), evalSamples: numeric(a['eval-samples']),
+      problems: numeric(a.problems), steps: numeric(a.steps), replay: numeric(a.replay), replayFoothold: numeric(a['replay-foothold']), pastRounds: numeric(a['past-rounds']), temperature: numeric(a.temperature), evalProblems: numeric(a['eval-problems']), evalSamples: numeric(a['eval-samples']),
       seed: numeric(a.seed), trainCmd: a['train-cmd'], exportFormat: a['export-format'], trainTimeoutS: numeric(a['train-timeout']), policy: a.policy, model: a.model, healthUrl: a['health-url'], serveTimeoutS: numeric(a['serve-timeout']),
       ...(a['no-control'] ? { control: false } : {}), ...(a['eval-option'] ? { evalOptions: { ...(fileConfig.evalOptions as object), ...parseTaskOptions(a['eval-option']) } } : {}), ...(a['train-option'] ? { trainOptions: { ...(fileConfig.trainOptions as object), ...parseTaskOptions(a['train-option']) } } : {}),
     };

@@ -67,6 +67,13 @@ export const loopConfigSchema = z
      * earlier attempt in its context samples independently with a longer prompt.
      */
     revisionRows: z.number().int().min(0).max(16).default(0),
+    /**
+     * SFT: the rows kept in this many earlier iterations (read back from `data/iter-K/sft.jsonl`)
+     * trained on beside this iteration's own; 0: this iteration's only. Lee et al. 2025 train
+     * each round on the self-generated data of all earlier rounds: a round's data is bounded by
+     * the problems it solves, and the earlier rounds' verified solutions cost no more search.
+     */
+    pastRounds: z.number().int().min(0).max(1000).default(0),
     /** `majority` filter: least share of finished samples that must agree. */
     minAgreement: z.number().min(0).max(1).default(0.5),
     /** Initialization traces replayed into each SFT update. */

@@ -1,5 +1,8 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { UserError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import type { SftRow } from '../learn/examples.js';
+import type { RunDir } from '../learn/run-dir.js';
 import type { LmExample } from '../nn/train.js';
 
 export interface ReplayOptions {
@@ -30,4 +33,19 @@ export function replayRows(all: readonly LmExample[], footholdCount: number, o: 
     const e = all[lo + Math.floor(rng.next() * size)]!;
     return { problemId: 'init', prompt: e.prompt ?? '', completion: e.completion };
   });
+}
+
+/** The SFT rows kept by the `count` iterations before `it`, as each wrote them to its data directory. */
+export function pastRoundRows(run: RunDir, it: number, count: number): SftRow[] {
+  const out: SftRow[] = [];
+  for (let j = Math.max(1, it - count); j < it; j++) {
+    const file = run.file(`data/iter-${j}/sft.jsonl`);
+    if (!existsSync(file)) throw new UserError(`loop: pastRounds ${count} needs the rows of iteration ${j}, and ${file} is missing`);
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      if (!line) continue;
+      const r = JSON.parse(line) as { prompt: string; completion: string; problem_id: string };
+      out.push({ problemId: r.problem_id, prompt: r.prompt, completion: r.completion });
+    }
+  }
+  return out;
 }

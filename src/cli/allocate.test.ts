@@ -20,10 +20,13 @@ beforeAll(async () => {
 
 afterEach(() => vi.restoreAllMocks());
 
+let stderr = '';
+
 async function allocate(args: string[]): Promise<string[]> {
   const lines: string[] = [];
+  stderr = '';
   vi.spyOn(console, 'log').mockImplementation((...xs: unknown[]) => void lines.push(xs.join(' ')));
-  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
   await allocateCommand.run(['--checkpoint', ckpt, '--task', 'countdown', ...args]);
   return lines;
 }
@@ -42,6 +45,9 @@ describe('searchlearn allocate', () => {
     expect(r.allocated.output_tokens).toBeGreaterThanOrEqual(r.allocated.probe_tokens);
     expect(Object.values(r.allocated.usage).reduce((x, y) => x + y, 0)).toBe(3);
     expect(r.rows.map((x) => x.algo)).toEqual(['majority', 'revision']);
+    // Every stage after the sweep shows its own bar too: the allocated run and each baseline.
+    expect(stderr).toMatch(/^sweep .*2\/2/m);
+    for (const stage of ['allocated', 'majority@2', 'revision@2']) expect(stderr).toMatch(new RegExp(`^${stage} .*3/3`, 'm'));
   }, 240_000);
 
   it('fails with one line on bad flags', async () => {

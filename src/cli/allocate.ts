@@ -61,10 +61,19 @@ export const allocateCommand: Command = {
     const maxBudget = Math.max(...a.budgets);
     const allocator = fitAllocator(cells, { tolerance: a.tolerance, maxBudget });
     const testBins = await difficulty(test);
-    const allocated = await runAllocated({ task, policy, reward, problems: test, allocator, difficulty: testBins, maxTokens, seed: a.seed });
+    const allocatedBar = new Progress('allocated', test.length, 'problem');
+    const allocated = await runAllocated({ task, policy, reward, problems: test, allocator, difficulty: testBins, maxTokens, seed: a.seed, onProblem: (d) => allocatedBar.update(d) });
+    allocatedBar.done({ acc: allocated.accuracy });
     // Uniform baselines on the same held-out problems: every split at every budget.
     const rows: EvalRow[] = [];
-    for (const budget of a.budgets) for (const algo of a.splits) rows.push((await runSearch({ task, policy, reward, algo, budget, problems: test, maxTokens, seed: a.seed })).row);
+    for (const budget of a.budgets) {
+      for (const algo of a.splits) {
+        const bar = new Progress(`${algo}@${budget}`, test.length, 'problem');
+        const { row } = await runSearch({ task, policy, reward, algo, budget, problems: test, maxTokens, seed: a.seed, onResult: (_r, _i, d) => bar.update(d) });
+        bar.done({ acc: row.accuracy });
+        rows.push(row);
+      }
+    }
     const result = { reward: reward.id, difficulty: a.difficulty, cells, allocator, allocated, rows };
     if (a.out) writeFileSync(a.out, JSON.stringify(result) + '\n');
     if (a.json) return console.log(JSON.stringify(result));

@@ -216,7 +216,7 @@ export interface AllocatedRun {
  * Runs the allocator on problems whose bins were predicted (with the tokens that cost): each
  * problem goes to its bin's arm; problems of one arm run in one `runSearch`.
  */
-export async function runAllocated(o: Omit<SweepOptions, 'config' | 'bins' | 'onArm'> & { allocator: Allocator; difficulty: Difficulty[] }): Promise<AllocatedRun> {
+export async function runAllocated(o: Omit<SweepOptions, 'config' | 'bins' | 'onArm'> & { allocator: Allocator; difficulty: Difficulty[]; onProblem?: (done: number) => void }): Promise<AllocatedRun> {
   const groups = new Map<string, { arm: Arm; problems: Problem[] }>();
   o.problems.forEach((p, i) => {
     const arm = o.allocator.arms[o.difficulty[i]!.bin] ?? o.allocator.fallback;
@@ -227,8 +227,9 @@ export async function runAllocated(o: Omit<SweepOptions, 'config' | 'bins' | 'on
   let correct = 0;
   let tokens = 0;
   const usage: Record<string, number> = {};
+  let done = 0;
   for (const [name, g] of groups) {
-    const { results } = await runSearch({ task: o.task, policy: o.policy, reward: o.reward, algo: g.arm.algo, budget: g.arm.budget, problems: g.problems, maxTokens: o.maxTokens, seed: o.seed });
+    const { results } = await runSearch({ task: o.task, policy: o.policy, reward: o.reward, algo: g.arm.algo, budget: g.arm.budget, problems: g.problems, maxTokens: o.maxTokens, seed: o.seed, onResult: () => o.onProblem?.(++done) });
     correct += results.filter((r) => r.correct).length;
     tokens += results.reduce((a, r) => a + r.compute.outputTokens, 0);
     usage[name] = g.problems.length;

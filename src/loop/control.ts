@@ -1,5 +1,6 @@
 import type { OnProgress } from '../core/progress.js';
 import { initData, type InitData } from '../learn/init-policy.js';
+import { footholdMixture } from '../learn/mixture.js';
 import type { RunDir } from '../learn/run-dir.js';
 import { defaultAdamWConfig } from '../nn/adamw.js';
 import { kernelsFor } from '../nn/engine.js';
@@ -8,7 +9,6 @@ import { encodeExamples, LmTrainer } from '../nn/train.js';
 import { BuiltinPolicy } from '../policy/builtin.js';
 import type { LoopConfig } from './config.js';
 import { evalConfigFor, evaluateLevels, type EvalLevel, type LevelScores } from './evaluate.js';
-import { footholdMixture } from '../learn/mixture.js';
 
 /**
  * The control that would explain a loop's gain away: the initial policy trained further on its

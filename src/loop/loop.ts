@@ -226,7 +226,8 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
 
     const dataDir = run.file(`data/iter-${it}`);
     const { rows, seqPairs, stPairs, withAnswer } = iterationExamples(harderTask, problems, results, config, dataDir, policy);
-    const past = config.learner === 'sft' ? pastRoundRows(run, it, config.pastRounds) : [];
+    // SFT also trains on the rows earlier iterations kept (pastRounds); problems_solved counts this iteration's.
+    const sftData = config.learner === 'sft' ? [...rows, ...pastRoundRows(run, it, config.pastRounds)] : rows;
 
     // SFT runs `steps` steps; the RL and preference learners' counts follow their data (onPlan says).
     let learnTotal = config.steps;
@@ -246,7 +247,7 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
       ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}),
     };
     o.onProgress?.({ stage: `learn ${config.learner}`, done: 0, total: config.steps, unit: 'step' });
-    const examples = { rows: [...rows, ...past], seqPairs, stPairs, groups: () => rolloutGroups(harderTask, problems, results, withAnswer ? undefined : (_p, t) => (t.score ?? 0)), replay: () => replayRows(replaySource(), init.foothold?.count ?? 0, config, it) };
+    const examples = { rows: sftData, seqPairs, stPairs, groups: () => rolloutGroups(harderTask, problems, results, withAnswer ? undefined : (_p, t) => (t.score ?? 0)), replay: () => replayRows(replaySource(), init.foothold?.count ?? 0, config, it) };
     const data = external ? { iteration: it, runDir: o.out, dataDir, checkpoint: served ? null : resolveCheckpointDir(it === 1 ? o.init! : run.file(`checkpoints/iter-${it - 1}`)) } : learnerData(config, examples);
     let learned: LearnResult = { steps: 0, trainedTokens: 0, metrics: {} };
     if (external) learned = await external.update(data as ExternalRound, ctx);
@@ -262,7 +263,7 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     state.trainedTokens += learned.trainedTokens;
     const wallS = (performance.now() - t0) / 1000;
     state.wallS += wallS;
-    const row: IterationRow = { iteration: it, control: false, levels: scores, searchedTokens: state.searchedTokens, trainedTokens: state.trainedTokens, examples: external ? (learned.metrics['external/rows'] ?? 0) : config.learner === 'sft' ? rows.length + past.length : (data as unknown[]).length, learn: learned.metrics, wallS };
+    const row: IterationRow = { iteration: it, control: false, levels: scores, searchedTokens: state.searchedTokens, trainedTokens: state.trainedTokens, examples: external ? (learned.metrics['external/rows'] ?? 0) : config.learner === 'sft' ? sftData.length : (data as unknown[]).length, learn: learned.metrics, wallS };
     run.log({ event: 'iteration', iteration: it, ...evalMetrics(scores), 'tokens/searched': state.searchedTokens, 'tokens/trained': state.trainedTokens, 'data/examples': row.examples, 'data/problems_solved': new Set(rows.map((r) => r.problemId)).size / problems.length, ...Object.fromEntries(Object.entries(learned.metrics).map(([k, v]) => [`learn/${k}`, v])), wall_s: wallS });
     state.rows.push(row);
     saveState();

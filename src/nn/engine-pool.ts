@@ -5,7 +5,7 @@ import type { ModelConfig } from './config.js';
 import type { KernelChoice } from './engine.js';
 import type { GeneratorOptions } from './generate.js';
 import type { Transformer } from './model.js';
-import type { CallResult, CallSampling, EngineCall } from './split-generate.js';
+import type { CallResult, CallSampling, RequestPart } from './split-generate.js';
 import type { CharTokenizer } from './tokenizer.js';
 
 /** What a worker is started with (engine-worker.ts). */
@@ -20,15 +20,15 @@ export interface EngineWorkerData {
   version: SharedArrayBuffer;
 }
 
+/** One batched generate on a worker: the calls of one or more requests that share `sampling` (runBatched). */
 export interface EngineJob {
   id: number;
-  prefixes: string[];
-  calls: EngineCall[];
-  sampling: CallSampling;
+  parts: RequestPart[];
+  sampling: Omit<CallSampling, 'seed'>;
   generator: GeneratorOptions;
 }
 
-export type EngineReply = { id: number; results: CallResult[] } | { id: number; error: string };
+export type EngineReply = { id: number; results: CallResult[][] } | { id: number; error: string };
 
 export interface EnginePoolOptions {
   /** Worker threads, each with its own engine (0: none; the main thread does all the work). */
@@ -55,7 +55,7 @@ export const defaultEnginePoolOptions = { workers: 1, idleMs: 30_000 } satisfies
 
 interface Slot {
   worker: Worker;
-  pending: Map<number, { resolve: (r: CallResult[]) => void; reject: (e: Error) => void }>;
+  pending: Map<number, { resolve: (r: CallResult[][]) => void; reject: (e: Error) => void }>;
 }
 
 /**
@@ -94,15 +94,15 @@ export class EnginePool {
     Atomics.add(this.version, 0, 1);
   }
 
-  /** Runs a job on worker `w` (started on first use); resolves with one result per call. */
-  run(w: number, job: Omit<EngineJob, 'id'>): Promise<CallResult[]> {
+  /** Runs a job on worker `w` (started on first use); resolves with one result per part, per call. */
+  run(w: number, job: Omit<EngineJob, 'id'>): Promise<CallResult[][]> {
     const slot = this.slot(w);
     const id = this.nextId++;
     if (this.idleTimer) {
       clearTimeout(this.idleTimer);
       this.idleTimer = null;
     }
-    return new Promise<CallResult[]>((resolve, reject) => {
+    return new Promise<CallResult[][]>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
       this.inFlight++;
       slot.worker.ref();

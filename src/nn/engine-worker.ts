@@ -3,7 +3,7 @@ import type { EngineJob, EngineReply, EngineWorkerData } from './engine-pool.js'
 import { kernelsFor } from './engine.js';
 import { Generator, type GeneratorOptions } from './generate.js';
 import { Transformer } from './model.js';
-import { runCall } from './split-generate.js';
+import { runBatched } from './split-generate.js';
 import { CharTokenizer } from './tokenizer.js';
 
 /**
@@ -45,7 +45,7 @@ parentPort!.on('message', (job: EngineJob) => {
   let reply: EngineReply;
   try {
     const g = generatorFor(job.generator);
-    reply = { id: job.id, results: job.calls.map((call) => runCall(g, job.prefixes, call, job.sampling)) };
+    reply = { id: job.id, results: runBatched(g, job.parts, job.sampling) };
   } catch (e) {
     reply = { id: job.id, error: (e as Error).message };
   }

@@ -65,6 +65,43 @@ describe('sampling', () => {
     expect(batched).toBe(alone);
   });
 
+  it('counts gives each prefix its own number of samples, and usage is reported per prefix', () => {
+    const g = new Generator(model(), tok, { prefixCacheTokens: 0 });
+    const r = g.generate(['ab', 'c1', '9+'], { n: 1, counts: [2, 0, 3], maxTokens: 8, seed: 3 });
+    expect(r.samples.map((row) => row.length)).toEqual([2, 0, 3]);
+    expect(r.stats.perPrefix.map((p) => p.promptTokens)).toEqual([3, 3, 3]);
+    expect(r.stats.perPrefix.map((p) => p.outputTokens)).toEqual(r.samples.map((row) => row.reduce((s, x) => s + x.tokenIds.length, 0)));
+    expect(r.stats.outputTokens).toBe(r.stats.perPrefix.reduce((s, p) => s + p.outputTokens, 0));
+    // A prefix's samples are the ones it gets alone with that n.
+    expect(r.samples[2]!.map((x) => x.text)).toEqual(g.generate(['9+'], { n: 3, maxTokens: 8, seed: 3, sampleKey: (_i, j) => `3/2/${j}` }).samples[0]!.map((x) => x.text));
+    expect(() => g.generate(['ab'], { n: 1, counts: [1, 2], maxTokens: 4 })).toThrow(/counts: 2 entries for 1 prefixes/);
+  });
+
+  it('keeps the batch full: a sample that ends makes room for the next, with the same samples as one wide batch', () => {
+    const opts = { n: 6, maxTokens: 14, seed: 8, stop: ['='] };
+    const wide = new Generator(model(), tok, { prefixCacheTokens: 0 }).generate(['ab', '9+'], opts);
+    const g = new Generator(model(), tok, { prefixCacheTokens: 0, maxBatch: 3 });
+    const rows: number[] = [];
+    const append = g.engine.append.bind(g.engine);
+    g.engine.append = (seqs, tokens, all) => {
+      rows.push(seqs.length);
+      return append(seqs, tokens, all);
+    };
+    const narrow = g.generate(['ab', '9+'], opts);
+    const texts = (r: typeof wide) => r.samples.map((row) => row.map((x) => x.text));
+    expect(texts(narrow)).toEqual(texts(wide));
+    const lengths = narrow.samples.flat().map((x) => x.tokenIds.length);
+    expect(new Set(lengths).size).toBeGreaterThan(1);
+    // Each sample is fed back all but its last token; a window of 3 that waits for its longest
+    // sample would need Σ_windows max(L − 1) decode steps, the refilled batch fewer.
+    const decodeRows = rows.slice(1); // the first call is the prefill
+    expect(decodeRows.reduce((a, b) => a + b, 0)).toBe(lengths.reduce((a, L) => a + L - 1, 0));
+    let windowed = 0;
+    for (let w = 0; w < lengths.length; w += 3) windowed += Math.max(...lengths.slice(w, w + 3).map((L) => L - 1));
+    expect(decodeRows.length).toBeLessThan(windowed);
+    expect(Math.max(...decodeRows)).toBe(3);
+  });
+
   it('greedy is deterministic; stop strings end a sample and stay in its text; maxTokens is honoured', () => {
     const g = new Generator(model(), tok);
     const r = g.generate(['ab', 'cd'], { n: 3, maxTokens: 9, temperature: 0 });

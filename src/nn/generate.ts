@@ -9,6 +9,8 @@ import type { CharTokenizer } from './tokenizer.js';
 export interface GenerateOptions extends SamplingParams {
   /** Samples per prefix. */
   n: number;
+  /** Samples of each prefix, over `n` (several requests decoded as one batch, each with its own n). */
+  counts?: readonly number[];
   /** Maximum new tokens per sample. */
   maxTokens: number;
   /** Stop strings (kept in the text). */
@@ -32,6 +34,13 @@ export interface GenerateStats {
   cachedPromptTokens: number;
   outputTokens: number;
 }
+
+/** Usage of one call of `generate`, in all and per prefix (a merged batch bills each request its own). */
+export interface GenerateUsage extends GenerateStats {
+  perPrefix: GenerateStats[];
+}
+
+const zeroStats = (): GenerateStats => ({ promptTokens: 0, cachedPromptTokens: 0, outputTokens: 0 });
 
 export interface GeneratorOptions {
   /**
@@ -81,12 +90,12 @@ export class Generator {
    * Encodes and computes a prefix (or reuses the cache); returns its sequence and next-token
    * logits. The caller owns the returned sequences (cache hits come as new handles) and disposes them.
    */
-  private prefill(prefixes: string[], stats: GenerateStats): { ids: number[]; seq: CachedSequence; next: Float32Array }[] {
+  private prefill(prefixes: readonly string[], stats: GenerateStats[]): { ids: number[]; seq: CachedSequence; next: Float32Array }[] {
     const ctx = this.model.config.contextLength;
-    const prepared = prefixes.map((p) => {
+    const prepared = prefixes.map((p, i) => {
       const ids = this.tokenizer.encode(p, { bos: true });
       if (ids.length >= ctx) throw new Error(`prompt of ${ids.length} tokens does not fit the context length ${ctx}`);
-      stats.promptTokens += ids.length;
+      stats[i]!.promptTokens += ids.length;
       const hit = this.cache.longest(ids);
       return { ids, hit };
     });
@@ -99,12 +108,12 @@ export class Generator {
       if (firstIndex.has(key)) return;
       firstIndex.set(key, i);
       if (hit && hit.length === ids.length) {
-        stats.cachedPromptTokens += ids.length;
+        stats[i]!.cachedPromptTokens += ids.length;
         result[i] = { ids, seq: hit.seq.share(), next: hit.nextLogits };
         return;
       }
       const rest = ids.slice(hit ? hit.length : 0);
-      if (hit) stats.cachedPromptTokens += hit.length;
+      if (hit) stats[i]!.cachedPromptTokens += hit.length;
       const seq = hit ? hit.seq.fork(rest.length) : this.engine.newSequence(rest.length);
       toRun.push({ i, seq, rest });
     });
@@ -123,10 +132,11 @@ export class Generator {
     return result;
   }
 
-  generate(prefixes: string[], options: Partial<GenerateOptions> & { maxTokens: number }): { samples: GeneratedSample[][]; stats: GenerateStats } {
+  generate(prefixes: readonly string[], options: Partial<GenerateOptions> & { maxTokens: number }): { samples: GeneratedSample[][]; stats: GenerateUsage } {
     const o: GenerateOptions = { ...defaultSamplingParams, n: 1, stop: [], seed: 0, ...options };
-    const stats: GenerateStats = { promptTokens: 0, cachedPromptTokens: 0, outputTokens: 0 };
-    const roots = this.prefill(prefixes, stats);
+    if (o.counts && o.counts.length !== prefixes.length) throw new Error(`counts: ${o.counts.length} entries for ${prefixes.length} prefixes`);
+    const perPrefix = prefixes.map(zeroStats);
+    const roots = this.prefill(prefixes, perPrefix);
     const maxStop = Math.max(0, ...o.stop.map((s) => s.length));
 
     interface Active {
@@ -140,35 +150,50 @@ export class Generator {
     const samples: GeneratedSample[][] = prefixes.map(() => []);
     const all: Active[] = [];
     roots.forEach((root, i) => {
-      for (let j = 0; j < o.n; j++) {
+      for (let j = 0; j < (o.counts?.[i] ?? o.n); j++) {
         const out: GeneratedSample = { text: '', tokenIds: [], logprobs: [], finishReason: 'length' };
         samples[i]!.push(out);
         all.push({ prefix: i, seq: null, rng: new Rng(o.sampleKey ? o.sampleKey(i, j) : `${o.seed}/${i}/${j}`), next: root.next, out, rootIds: root.ids });
       }
     });
 
-    for (let w = 0; w < all.length; w += this.opts.maxBatch) {
-      let active = all.slice(w, w + this.opts.maxBatch);
-      while (active.length > 0) {
-        const toFeed: Active[] = [];
-        for (const a of active) {
-          stats.outputTokens++;
-          if (this.decodeNext(a.out, a.next, a.rng, a.seq, a.rootIds, o, maxStop)) toFeed.push(a);
+    // Continuous batching within the call (as vLLM schedules): up to maxBatch samples decode
+    // together, and a sample that ends frees its place (and its KV tail) for the next one waiting,
+    // so the batch stays full while samples of different lengths finish. A fixed window of
+    // maxBatch would shrink to its longest samples before the next window starts.
+    let waiting = 0;
+    let active: Active[] = [];
+    for (;;) {
+      while (active.length < this.opts.maxBatch && waiting < all.length) active.push(all[waiting++]!);
+      if (active.length === 0) break;
+      const toFeed: Active[] = [];
+      for (const a of active) {
+        perPrefix[a.prefix]!.outputTokens++;
+        if (this.decodeNext(a.out, a.next, a.rng, a.seq, a.rootIds, o, maxStop)) toFeed.push(a);
+        else {
+          a.seq?.dispose();
+          a.seq = null;
         }
-        if (toFeed.length === 0) break;
+      }
+      if (toFeed.length > 0) {
         for (const a of toFeed) {
           // Sized to need: the tail starts small and doubles (a short step holds a few KB, not maxTokens' worth).
           if (!a.seq) a.seq = roots[a.prefix]!.seq.fork();
         }
         const logits = this.engine.append(toFeed.map((a) => a.seq!), toFeed.map((a) => [a.out.tokenIds[a.out.tokenIds.length - 1]!]));
         toFeed.forEach((a, j) => (a.next = logits[j]!));
-        active = toFeed;
       }
+      active = toFeed;
     }
     // KV memory back to the engine, except what the prefix cache keeps.
-    for (const a of all) a.seq?.dispose();
     for (const r of roots) r.seq.dispose();
     for (const row of samples) for (const s of row) cutAfterStop(s, o.stop);
+    const stats: GenerateUsage = { ...zeroStats(), perPrefix };
+    for (const p of perPrefix) {
+      stats.promptTokens += p.promptTokens;
+      stats.cachedPromptTokens += p.cachedPromptTokens;
+      stats.outputTokens += p.outputTokens;
+    }
     return { samples, stats };
   }
 
@@ -219,8 +244,8 @@ export class Generator {
   /** Log-probability of each continuation token given the prefix and the tokens before it. */
   logprobsOf(items: { prefix: string; continuation: string }[]): { logprobs: number[]; stats: GenerateStats }[] {
     return items.map(({ prefix, continuation }) => {
-      const stats: GenerateStats = { promptTokens: 0, cachedPromptTokens: 0, outputTokens: 0 };
-      const [root] = this.prefill([prefix], stats);
+      const stats = zeroStats();
+      const [root] = this.prefill([prefix], [stats]);
       const cont = this.tokenizer.encode(continuation);
       if (root!.ids.length + cont.length > this.model.config.contextLength) {
         throw new Error(`prefix and continuation (${root!.ids.length + cont.length} tokens) exceed the context length ${this.model.config.contextLength}`);

@@ -116,11 +116,33 @@ describe('sampling on worker threads', () => {
   it('requests in flight together (several searches at once) come back as each alone would', async () => {
     const solo = policy(m, 0);
     const one = policy(m, 1);
-    const reqs: GenerateRequest[] = Array.from({ length: 5 }, (_, i) => ({ prefixes: [`${i}+${i + 1}=`], n: 6, maxTokens: 14, seed: 20 + i, logprobs: true }));
+    // Two kinds of sampling (batched apart), several prefixes and sample counts (batched together).
+    const reqs: GenerateRequest[] = Array.from({ length: 7 }, (_, i) => ({
+      prefixes: Array.from({ length: 1 + (i % 3) }, (_, k) => `${i}+${i + k}=`),
+      n: 2 + (i % 4),
+      maxTokens: 14,
+      seed: 20 + i,
+      logprobs: true,
+      ...(i % 2 ? { temperature: 0.6 } : {}),
+    }));
     const alone: GenerateResult[] = [];
     for (const r of reqs) alone.push(await solo.generate(r));
-    const together = await Promise.all(reqs.map((r) => one.generate(r)));
-    together.forEach((t, i) => expectSame(t, alone[i]!));
+    const main = one.generator;
+    const batches: number[] = [];
+    const generate = main.generate.bind(main);
+    main.generate = (prefixes, options) => {
+      batches.push(prefixes.length);
+      return generate(prefixes, options);
+    };
+    try {
+      const together = await Promise.all(reqs.map((r) => one.generate(r)));
+      together.forEach((t, i) => expectSame(t, alone[i]!));
+    } finally {
+      main.generate = generate;
+    }
+    // The main thread's share ran as one batch per kind of sampling, not one call per request.
+    expect(batches.length).toBeLessThanOrEqual(2);
+    expect(batches.reduce((a, b) => a + b, 0)).toBeGreaterThan(batches.length);
   });
 
   it('counts usage exactly: prompt tokens once per prefix, cached tokens on a repeat', async () => {

@@ -1,7 +1,7 @@
 import type { EnginePool } from './engine-pool.js';
 import type { GenerateOptions, GeneratorOptions, Generator } from './generate.js';
 import { defaultSamplingParams } from './sampler.js';
-import { mergeCalls, planSplit, runCall, type CallResult, type CallSampling, type EngineCall } from './split-generate.js';
+import { mergeCalls, planSplit, runBatched, type CallResult, type CallSampling, type EngineCall, type RequestPart } from './split-generate.js';
 
 export interface ParallelGenerateOptions {
   /**
@@ -19,7 +19,7 @@ export interface ParallelGenerateOptions {
 
 export const defaultParallelGenerateOptions = { minSamplesPerEngine: 64 } satisfies ParallelGenerateOptions;
 
-type Request = Partial<Omit<GenerateOptions, 'sampleKey'>> & { maxTokens: number };
+type Request = Partial<Omit<GenerateOptions, 'sampleKey' | 'counts'>> & { maxTokens: number };
 
 interface Pending {
   prefixes: string[];
@@ -30,7 +30,8 @@ interface Pending {
 
 /**
  * Sampling on both (all) cores. Requests that arrive together (the searches of several problems
- * in flight, `eval --concurrency C`) go whole to different engines, each one full batch; a
+ * in flight, `eval --concurrency C`) go whole to the least loaded engines, and the ones an engine
+ * gets decode there as one batch (runBatched: wider matrix products than one request each); a
  * request alone is cut into equal runs (split-generate.ts), the first computed on the main
  * thread's Generator while the others go to the pool's worker engines at the same time, and the
  * pieces are merged back in order. Either way the samples are those of `main.generate` on the
@@ -73,34 +74,48 @@ export class ParallelGenerator {
       this.split(r.prefixes, r.options).then(r.resolve, r.reject);
       return;
     }
-    // Whole requests to the least loaded engines (the main thread is free now; a worker may still hold earlier work).
+    // Whole requests to the least loaded engines (the main thread is free now; a worker may still
+    // hold earlier work); the requests an engine gets that sample alike run there as one batch.
     const load = [0, ...this.outstanding];
-    const here: Pending[] = [];
-    let published = false;
+    const byEngine: Pending[][] = load.map(() => []);
     for (const r of batch) {
-      const size = r.prefixes.length * (r.options.n ?? 1);
       const e = load.indexOf(Math.min(...load));
-      load[e]! += size;
-      if (e === 0) {
-        here.push(r);
-        continue;
-      }
-      if (!published) this.pool.publish();
-      published = true;
-      const call: EngineCall = { prefixStart: 0, prefixCount: r.prefixes.length, sampleFrom: 0, n: r.options.n ?? 1 };
-      this.outstanding[e - 1]! += size;
-      this.pool
-        .run(e - 1, { prefixes: r.prefixes, calls: [call], sampling: this.sampling(r.options), generator: this.generatorOptions })
-        .finally(() => (this.outstanding[e - 1]! -= size))
-        .then((results) => r.resolve(results[0]!), r.reject);
+      load[e]! += r.prefixes.length * (r.options.n ?? 1);
+      byEngine[e]!.push(r);
     }
-    for (const r of here) {
+    const groups = byEngine.map((requests) => sameSampling(requests, (r) => this.sampling(r.options)));
+    let published = false;
+    groups.slice(1).forEach((engineGroups, w) => {
+      for (const group of engineGroups) {
+        if (!published) this.pool.publish();
+        published = true;
+        const { parts, sampling, size } = this.batchOf(group);
+        this.outstanding[w]! += size;
+        this.pool
+          .run(w, { parts, sampling, generator: this.generatorOptions })
+          .finally(() => (this.outstanding[w]! -= size))
+          .then(
+            (results) => group.forEach((r, i) => r.resolve(results[i]![0]!)),
+            (e: unknown) => group.forEach((r) => r.reject(e)),
+          );
+      }
+    });
+    for (const group of groups[0]!) {
+      const { parts, sampling } = this.batchOf(group);
       try {
-        r.resolve(this.main.generate(r.prefixes, r.options));
+        const results = runBatched(this.main, parts, sampling);
+        group.forEach((r, i) => r.resolve(results[i]![0]!));
       } catch (e) {
-        r.reject(e);
+        group.forEach((r) => r.reject(e));
       }
     }
+  }
+
+  /** Whole requests as the parts of one batched call, and their samples in all. */
+  private batchOf(group: Pending[]): { parts: RequestPart[]; sampling: Omit<CallSampling, 'seed'>; size: number } {
+    const { seed: _seed, ...sampling } = this.sampling(group[0]!.options);
+    const parts = group.map((r) => ({ prefixes: r.prefixes, calls: [{ prefixStart: 0, prefixCount: r.prefixes.length, sampleFrom: 0, n: r.options.n ?? 1 }], seed: r.options.seed ?? 0 }));
+    return { parts, sampling, size: group.reduce((s, r) => s + r.prefixes.length * (r.options.n ?? 1), 0) };
   }
 
   private sampling(options: Request): CallSampling {
@@ -113,17 +128,20 @@ export class ParallelGenerator {
     const n = options.n ?? 1;
     const runs = planSplit(prefixes.length, n, 1 + this.pool.workers, this.o.minSamplesPerEngine);
     if (runs.length <= 1) return this.main.generate(prefixes, options);
-    const sampling = this.sampling(options);
+    const { seed, ...rest } = this.sampling(options);
     this.pool.publish();
     const away = runs.slice(1).map((calls, w) => {
       const size = calls.reduce((s, c) => s + c.prefixCount * c.n, 0);
       this.outstanding[w]! += size;
-      return this.pool.run(w, { prefixes, calls, sampling, generator: this.generatorOptions }).finally(() => (this.outstanding[w]! -= size));
+      return this.pool
+        .run(w, { parts: [{ prefixes, calls, seed }], sampling: rest, generator: this.generatorOptions })
+        .then((r) => r[0]!)
+        .finally(() => (this.outstanding[w]! -= size));
     });
     // Workers compute while the main thread does the first run.
     let here: CallResult[];
     try {
-      here = runs[0]!.map((call) => runCall(this.main, prefixes, call, sampling));
+      here = runBatched(this.main, [{ prefixes, calls: runs[0]!, seed }], rest)[0]!;
     } catch (e) {
       await Promise.allSettled(away);
       throw e;
@@ -136,4 +154,15 @@ export class ParallelGenerator {
     there.forEach((r, w) => runs[w + 1]!.forEach((call, j) => parts.push({ call, result: (r as PromiseFulfilledResult<CallResult[]>).value[j]! })));
     return mergeCalls(prefixes.length, n, parts);
   }
+}
+
+/** Requests in groups whose sampling settings are equal but for the seed (each group can run as one batch). */
+function sameSampling<R>(requests: readonly R[], sampling: (r: R) => CallSampling): R[][] {
+  const groups = new Map<string, R[]>();
+  for (const r of requests) {
+    const { seed: _seed, ...rest } = sampling(r);
+    const key = JSON.stringify(Object.entries(rest).sort(([a], [b]) => (a < b ? -1 : 1)));
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  return [...groups.values()];
 }

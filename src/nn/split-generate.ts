@@ -63,14 +63,60 @@ export function planSplit(prefixCount: number, n: number, engines: number, minSa
   return runs;
 }
 
+/** One request's share of an engine's work: its prefixes, the calls of it this engine runs, and its seed. */
+export interface RequestPart {
+  prefixes: readonly string[];
+  calls: EngineCall[];
+  seed: number;
+}
+
+/**
+ * Runs the calls of one or more requests (same sampling settings but the seed) as one batched
+ * Generator call: every sample decodes beside the others, so the engine's matrix products are as
+ * wide as all of them (two 16-sample requests run as one batch of 32 rather than two of 16),
+ * while each sample keeps the random stream `${seed}/${i}/${j}` of its unbatched request and each
+ * call gets its own usage. Results come per part, per call.
+ */
+export function runBatched(generator: Generator, parts: readonly RequestPart[], sampling: Omit<CallSampling, 'seed'>): CallResult[][] {
+  const prefixes: string[] = [];
+  const counts: number[] = [];
+  const keys: { seed: number; prefix: number; from: number }[] = [];
+  for (const part of parts) {
+    for (const call of part.calls) {
+      for (let p = 0; p < call.prefixCount; p++) {
+        prefixes.push(part.prefixes[call.prefixStart + p]!);
+        counts.push(call.n);
+        keys.push({ seed: part.seed, prefix: call.prefixStart + p, from: call.sampleFrom });
+      }
+    }
+  }
+  const { samples, stats } = generator.generate(prefixes, {
+    ...sampling,
+    n: 1,
+    counts,
+    seed: parts[0]?.seed ?? 0,
+    sampleKey: (i, j) => `${keys[i]!.seed}/${keys[i]!.prefix}/${keys[i]!.from + j}`,
+  });
+  let at = 0;
+  return parts.map((part) =>
+    part.calls.map((call) => {
+      const usage: GenerateStats = { promptTokens: 0, cachedPromptTokens: 0, outputTokens: 0 };
+      for (const u of stats.perPrefix.slice(at, at + call.prefixCount)) {
+        usage.promptTokens += u.promptTokens;
+        usage.cachedPromptTokens += u.cachedPromptTokens;
+        usage.outputTokens += u.outputTokens;
+      }
+      const result = { samples: samples.slice(at, at + call.prefixCount), stats: usage };
+      at += call.prefixCount;
+      return result;
+    }),
+  );
+}
+
 /** Runs one call on a Generator, with the random streams the unsplit request would use. */
 export function runCall(generator: Generator, prefixes: readonly string[], call: EngineCall, sampling: CallSampling): CallResult {
-  const { seed } = sampling;
-  return generator.generate(prefixes.slice(call.prefixStart, call.prefixStart + call.prefixCount), {
-    ...sampling,
-    n: call.n,
-    sampleKey: (p, s) => `${seed}/${call.prefixStart + p}/${call.sampleFrom + s}`,
-  });
+  const { seed, ...rest } = sampling;
+  return runBatched(generator, [{ prefixes, calls: [call], seed }], rest)[0]![0]!;
 }
 
 /**

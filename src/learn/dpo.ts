@@ -5,6 +5,7 @@ import { dpoLoss } from '../nn/rl-ops.js';
 import { backward } from '../nn/tensor.js';
 import type { PreferencePair } from './examples.js';
 import { meanMetrics, type Learner, type LearnResult, type StepMetrics } from './learner.js';
+import { defaultPtxConfig, replayTerm, type PtxConfig } from './ptx.js';
 import { optimizerCache } from './optimizer-cache.js';
 import { encodeSequences, forwardLogprobs, scatter, sequenceLogprobs, tokenBatch, type EncodedSequence } from './logprobs.js';
 
@@ -25,7 +26,7 @@ import { encodeSequences, forwardLogprobs, scatter, sequenceLogprobs, tokenBatch
  * `rewards/margins`, `rewards/accuracies`, `logps/chosen`, `logps/rejected`, `grad_norm`, and
  * `nll_loss`, `lr`.
  */
-export interface DpoConfig {
+export interface DpoConfig extends PtxConfig {
   /** β, the strength of the implicit KL constraint to the reference (default 0.1: Rafailov et al. 2023; TRL's default). */
   beta: number;
   /**
@@ -66,6 +67,7 @@ export const defaultDpoConfig = {
   minLrRatio: 1,
   microBatchTokens: 4096,
   keepOptimizerState: true,
+  ...defaultPtxConfig,
 } satisfies DpoConfig;
 
 export function dpoLearner(config: Partial<DpoConfig> = {}): Learner<PreferencePair[]> {
@@ -96,6 +98,7 @@ export function dpoLearner(config: Partial<DpoConfig> = {}): Learner<PreferenceP
       const warmup = Math.round(cfg.warmupRatio * totalSteps);
       const history: StepMetrics[] = [];
       let trainedTokens = 0;
+      const replay = replayTerm(ctx.replay, cfg, tok, ctxLen, ctx.seed, cfg.microBatchTokens);
 
       for (let epoch = 0; epoch < cfg.epochs && step < totalSteps; epoch++) {
         const order = new Rng(`${ctx.seed}/dpo/epoch/${epoch}`).shuffle(pairs.map((_, i) => i));
@@ -138,6 +141,8 @@ export function dpoLearner(config: Partial<DpoConfig> = {}): Learner<PreferenceP
             }
             for (const r of mb) trainedTokens += seqs[r]!.ids.length - 1;
           }
+          const ptx = replay?.(model, step);
+          if (ptx) trainedTokens += ptx.tokens;
           const lr = cosineSchedule(step++, totalSteps, cfg.optimizer.lr, warmup, cfg.minLrRatio);
           const gradNorm = opt.update(lr);
           const n = stepPairs.length;
@@ -153,6 +158,7 @@ export function dpoLearner(config: Partial<DpoConfig> = {}): Learner<PreferenceP
             nll_loss: acc.nll / Math.max(1, chosenTokens),
             grad_norm: gradNorm,
             lr,
+            ...(ptx ? { ptx_loss: ptx.nll } : {}),
           };
           history.push(m);
           ctx.onStep?.(m);

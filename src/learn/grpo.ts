@@ -4,6 +4,7 @@ import { clippedSurrogate, entropyOf, klPenalty, sumLosses } from '../nn/rl-ops.
 import { backward } from '../nn/tensor.js';
 import type { RolloutGroup } from './examples.js';
 import { meanMetrics, type Learner, type LearnResult, type StepMetrics } from './learner.js';
+import { defaultPtxConfig, replayTerm, type PtxConfig } from './ptx.js';
 import { optimizerCache } from './optimizer-cache.js';
 import { completionLength, encodeSequences, forwardLogprobs, microBatches, scatter, sequenceLogprobs, tokenBatch } from './logprobs.js';
 
@@ -25,7 +26,7 @@ import { completionLength, encodeSequences, forwardLogprobs, microBatches, scatt
  *    Σ_tokens [clipped surrogate + β·k3 KL to the reference] / (rollouts in the step × max completion length).
  *    Dividing by a constant, not by each sequence's length, removes GRPO's length bias (Dr. GRPO).
  */
-export interface GrpoConfig {
+export interface GrpoConfig extends PtxConfig {
   /**
    * Advantage estimator. 'grpo': r − mean of the group (Shao et al. 2024). 'rloo': r − mean of
    * the OTHER rollouts of the group, the REINFORCE leave-one-out baseline (Kool et al. 2019;
@@ -74,6 +75,7 @@ export const defaultGrpoConfig = {
   minLrRatio: 1,
   microBatchTokens: 4096,
   keepOptimizerState: true,
+  ...defaultPtxConfig,
 } satisfies GrpoConfig;
 
 /** Per-rollout advantages of one group, or null when its rewards are all equal (no signal). */
@@ -144,6 +146,7 @@ export function grpoLearner(config: Partial<GrpoConfig> = {}): Learner<RolloutGr
       const warmup = Math.round(cfg.warmupRatio * totalSteps);
       const history: StepMetrics[] = [];
       let trainedTokens = 0;
+      const replay = replayTerm(ctx.replay, cfg, tok, ctxLen, ctx.seed, cfg.microBatchTokens);
       for (let epoch = 0; epoch < cfg.epochs; epoch++) {
         const order = new Rng(`${ctx.seed}/grpo/epoch/${epoch}`).shuffle(seqs.map((_, i) => i));
         for (let s0 = 0; s0 < order.length; s0 += cfg.miniBatch) {
@@ -174,10 +177,12 @@ export function grpoLearner(config: Partial<GrpoConfig> = {}): Learner<RolloutGr
             acc.tokens += pg.stats.tokens;
             for (const i of mb) trainedTokens += seqs[i]!.ids.length - 1;
           }
+          const ptx = replay?.(model, step);
+          if (ptx) trainedTokens += ptx.tokens;
           const lr = cosineSchedule(step++, totalSteps, cfg.optimizer.lr, warmup, cfg.minLrRatio);
           const gradNorm = opt.update(lr);
           const t = Math.max(1, acc.tokens);
-          const m: StepMetrics = { step, loss: acc.loss, kl: acc.kl / t, entropy: acc.entropy / t, clip_ratio: acc.clipped / t, grad_norm: gradNorm, lr, ...batchStats };
+          const m: StepMetrics = { step, loss: acc.loss, kl: acc.kl / t, entropy: acc.entropy / t, clip_ratio: acc.clipped / t, grad_norm: gradNorm, lr, ...batchStats, ...(ptx ? { ptx_loss: ptx.nll } : {}) };
           history.push(m);
           ctx.onStep?.(m);
           await new Promise((resolve) => setImmediate(resolve));

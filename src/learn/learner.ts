@@ -1,5 +1,6 @@
 import type { Transformer } from '../nn/model.js';
 import type { CharTokenizer } from '../nn/tokenizer.js';
+import type { SftRow } from './examples.js';
 
 /**
  * The Learner interface: one update of a trainable policy from data that search produced
@@ -29,6 +30,11 @@ export interface LearnerContext {
   reference: Transformer;
   /** The policy as the loop began (ReST-EM's restart point); absent outside a loop. */
   initial?: Transformer;
+  /**
+   * Initialization traces the learner may mix into its updates: the RL and preference learners'
+   * replay term (`ptxCoef`, src/learn/ptx.ts); the SFT learner takes its replay as data instead.
+   */
+  replay?: readonly SftRow[];
   /** Seeds batching and any sampling the learner does itself. */
   seed: number;
   /** Called after every optimizer step. */

@@ -7,6 +7,7 @@ import { valueModelFromPolicy } from '../nn/value-model.js';
 import type { Rollout, RolloutGroup } from './examples.js';
 import { rolloutStats } from './grpo.js';
 import { meanMetrics, type Learner, type LearnResult, type StepMetrics } from './learner.js';
+import { defaultPtxConfig, replayTerm, type PtxConfig } from './ptx.js';
 import { optimizerCache } from './optimizer-cache.js';
 import { completionLength, encodeSequences, forwardLogprobs, microBatches, scatter, sequenceLogprobs, sequenceValues, tokenBatch } from './logprobs.js';
 
@@ -31,7 +32,7 @@ import { completionLength, encodeSequences, forwardLogprobs, microBatches, scatt
  * estimates, advantages whitened over the batch, and `epochs` passes in minibatches of the
  * clipped surrogate (token mean) for the policy and the clipped value loss for the value model.
  */
-export interface PpoConfig {
+export interface PpoConfig extends PtxConfig {
   /** Where the task reward enters: 'outcome' at the last token (default), or 'process': each step's reward at its last token (Math-Shepherd's step-by-step PPO, Wang et al. 2024). */
   reward: 'outcome' | 'process';
   /** 'potential': add the PRM's step scores as a shaping potential to the outcome reward (Ng et al. 1999); 'none' (default). */
@@ -97,6 +98,7 @@ export const defaultPpoConfig = {
   minLrRatio: 1,
   microBatchTokens: 4096,
   keepOptimizerState: true,
+  ...defaultPtxConfig,
 } satisfies Omit<PpoConfig, 'valueModel'>;
 
 /**
@@ -231,6 +233,7 @@ export function ppoLearner(config: Partial<PpoConfig> = {}): PpoLearner {
       const history: StepMetrics[] = [];
       let trainedTokens = 0;
       let stopped = false;
+      const replay = replayTerm(ctx.replay, cfg, tok, ctxLen, ctx.seed, cfg.microBatchTokens);
       for (let epoch = 0; epoch < cfg.epochs && !stopped; epoch++) {
         const order = new Rng(`${ctx.seed}/ppo/epoch/${epoch}`).shuffle(seqs.map((_, i) => i));
         for (let s0 = 0; s0 < order.length; s0 += cfg.miniBatch) {
@@ -268,6 +271,8 @@ export function ppoLearner(config: Partial<PpoConfig> = {}): PpoLearner {
             acc.vloss += vl.loss.data[0]!;
             for (const i of mb) trainedTokens += seqs[i]!.ids.length - 1;
           }
+          const ptx = replay?.(model, step);
+          if (ptx) trainedTokens += ptx.tokens;
           const lr = cosineSchedule(step, totalSteps, cfg.optimizer.lr, warmup, cfg.minLrRatio);
           const gradNorm = opt.update(lr);
           vopt.update(cosineSchedule(step++, totalSteps, cfg.valueOptimizer.lr, warmup, cfg.minLrRatio));
@@ -284,6 +289,7 @@ export function ppoLearner(config: Partial<PpoConfig> = {}): PpoLearner {
             lr,
             ...batchStats,
             'reward/fallback_ratio': fallbacks / rows.length,
+            ...(ptx ? { ptx_loss: ptx.nll } : {}),
           };
           history.push(m);
           ctx.onStep?.(m);

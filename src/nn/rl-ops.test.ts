@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../core/rng.js';
 import { gradcheck } from './gradcheck.js';
 import { createReferenceKernels } from './kernels.js';
-import { clippedSurrogate, clippedValueLoss, dpoLoss, entropyOf, gae, klPenalty, sumLosses, tokenLogprobs, tokenLogprobsNoGrad } from './rl-ops.js';
+import { clippedSurrogate, clippedValueLoss, dpoLoss, entropyOf, gae, klPenalty, maskedNll, sumLosses, tokenLogprobs, tokenLogprobsNoGrad } from './rl-ops.js';
 import { Tensor } from './tensor.js';
 
 const K = createReferenceKernels();
@@ -225,5 +225,22 @@ describe('composition and GAE', () => {
     expect(td.advantages[2]).toBeCloseTo(1 - 0.7, 6);
     const disc = gae(r, [0, 0, 0], 0.9, 0.95);
     expect(disc.advantages[0]).toBeCloseTo((0.9 * 0.95) ** 2, 6);
+  });
+});
+
+describe('maskedNll (the replay term of PPO-ptx)', () => {
+  it('is the masked mean negative log-probability, and passes a finite-difference gradient check', () => {
+    const lp = Float32Array.from([-0.5, -1, -3, -0.2, -2, -0.1, -4, -1.5]);
+    const { loss, nllSum } = maskedNll(Tensor.from(lp, [N]), mask, 6);
+    const want = lp.reduce((s, v, n) => s - mask[n]! * v, 0);
+    expect(nllSum).toBeCloseTo(want, 5);
+    expect(loss.data[0]).toBeCloseTo(want / 6, 5);
+    expect(gradcheck(([l]) => maskedNll(l!, mask, 6).loss, [param([N], 0.8, -1.5)])).toBeLessThan(TOL);
+  });
+
+  it('a gradient that ignores the mask fails the check', () => {
+    const all = new Float32Array(N).fill(1);
+    const wrong = (l: Tensor) => withBackwardOf(maskedNll(l, mask, 1).loss, maskedNll(l, all, 1).loss);
+    expect(gradcheck(([l]) => wrong(l!), [param([N], 0.8, -1.5)])).toBeGreaterThan(0.1);
   });
 });

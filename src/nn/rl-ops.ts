@@ -368,6 +368,29 @@ export function clippedValueLoss(values: Tensor, oldValues: Float32Array, return
   return { loss: y, clipped: clippedCount };
 }
 
+/**
+ * Negative log-likelihood of the masked positions: L = −Σ_n mask_n·logp_n / normalizer. The
+ * pretraining-mix term of PPO-ptx (Ouyang et al. 2022) over replayed traces.
+ * Backward: ∂L/∂logp_n = −mask_n / normalizer. Returns the loss and Σ mask·(−logp).
+ */
+export function maskedNll(logps: Tensor, mask: Float32Array, normalizer: number): { loss: Tensor; nllSum: number } {
+  const N = logps.size;
+  checkLength('maskedNll', N, { mask });
+  const ld = logps.data;
+  let sum = 0;
+  for (let n = 0; n < N; n++) if (mask[n]! !== 0) sum -= mask[n]! * ld[n]!;
+  const y: Tensor = new Tensor(new Float32Array([sum / normalizer]), [1], {
+    parents: [logps],
+    backward: () => {
+      const gy = y.grad![0]!;
+      const g = new Float32Array(N);
+      for (let n = 0; n < N; n++) g[n] = (-mask[n]! * gy) / normalizer;
+      logps.accumulateGrad(g);
+    },
+  });
+  return { loss: y, nllSum: sum };
+}
+
 /** Sum of scalar losses [1] (each a graph node): the total objective of one microbatch. */
 export function sumLosses(terms: { loss: Tensor; weight: number }[]): Tensor {
   let total = 0;

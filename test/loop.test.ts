@@ -86,5 +86,13 @@ describe('searchlearn loop', () => {
     expect(last.iterations).toBe(2);
     expect(existsSync(join(out, 'report.html'))).toBe(true);
     expect(existsSync(join(out, 'loop', 'control', 'checkpoint', 'model.safetensors'))).toBe(true);
+    // The demo samples the harder level only: greedy on the initial level, pass@k and the vote on the harder.
+    const iters = lines(join(out, 'loop', 'metrics.jsonl')).filter((m) => m['event'] === 'iteration');
+    expect(iters).toHaveLength(4);
+    for (const m of iters) {
+      expect(Object.keys(m).filter((k) => k.endsWith('/initial'))).toEqual(['eval/greedy/initial']);
+      expect(typeof m['eval/pass@4/harder']).toBe('number');
+      expect(m['eval/search_accuracy']).toBe(m['eval/majority@vote/harder']);
+    }
   }, 400_000);
 });

@@ -102,6 +102,13 @@ export const loopConfigSchema = z
     evalProblems: z.number().int().min(1).default(200),
     /** Samples per held-out problem for pass@k and the majority vote. */
     evalSamples: z.number().int().min(1).max(256).default(16),
+    /**
+     * Sample the initial level too (pass@k and the vote there); false: greedy only there, the
+     * samples go to the harder level alone. The demo's table shows greedy accuracy on the initial
+     * level (the issue's "falls by at most 3 points") and its samples were a fifth of each
+     * evaluation's tokens.
+     */
+    evalInitialSamples: z.boolean().default(true),
     /** The test-time search of each evaluation: majority over this many samples. */
     voteN: z.number().int().min(1).default(8),
     /** Run the equal-token control (continued SFT on the initialization data). */

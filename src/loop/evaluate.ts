@@ -11,6 +11,8 @@ export interface EvalLevel {
   name: string;
   task: Task;
   problems: Problem[];
+  /** Draw samples here (pass@k, the vote); false: greedy only. Default true. */
+  sampled?: boolean;
 }
 
 export interface EvalConfig {
@@ -44,8 +46,8 @@ export interface LevelScores {
   greedy: number;
   /** pass@k by k. */
   pass: Record<number, number>;
-  /** Majority vote over `voteN` samples: deployable test-time search. */
-  vote: number;
+  /** Majority vote over `voteN` samples: deployable test-time search (null: the level was not sampled). */
+  vote: number | null;
   /** Output tokens per problem: greedy, and the vote's samples. */
   greedyTokens: number;
   voteTokens: number;
@@ -63,6 +65,11 @@ export async function evaluateLevels(policy: Policy, levels: readonly EvalLevel[
     const { task, problems } = level;
     onProgress?.({ stage: `eval ${level.name} greedy`, done: 0, total: problems.length, unit: 'problem' });
     const g = await greedyAccuracy(policy, task, problems, { maxTokens: config.maxTokens, onProgress: (d) => onProgress?.({ stage: `eval ${level.name} greedy`, done: d, total: problems.length, unit: 'problem' }) });
+    const n = Math.max(1, problems.length);
+    if (level.sampled === false) {
+      out[level.name] = { greedy: g.accuracy, pass: {}, vote: null, greedyTokens: g.outputTokens / n, voteTokens: 0, problems: problems.length };
+      continue;
+    }
     const results = await sampleProblems(policy, task, problems, { n: config.samples, temperature: config.temperature, maxTokens: config.maxTokens, seed, stage: `eval ${level.name} samples`, ...(onProgress ? { onProgress } : {}) });
     const pass: Record<number, number> = {};
     for (const k of config.passK) pass[k] = 0;
@@ -76,7 +83,6 @@ export async function evaluateLevels(policy: Policy, levels: readonly EvalLevel[
       const choice = voteAnswer(voters, () => 1);
       if (choice.best && task.verify(problems[i]!, choice.best.text).correct) vote++;
     });
-    const n = Math.max(1, problems.length);
     for (const k of config.passK) pass[k] = pass[k]! / n;
     out[level.name] = { greedy: g.accuracy, pass, vote: vote / n, greedyTokens: g.outputTokens / n, voteTokens: voteTokens / n, problems: problems.length };
   }

@@ -114,9 +114,11 @@ export function loopStart(o: Pick<LoopOptions, 'init' | 'task'>, config: LoopCon
 export function loopLevels(init: InitData, config: LoopConfig): { initialTask: Task; harderTask: Task; levels: EvalLevel[] } {
   const initialTask = getTask(init.task, init.taskOptions);
   const harderTask = getTask(init.task, { ...init.taskOptions, ...config.trainOptions });
-  const levels: EvalLevel[] = [{ name: LEVEL_INITIAL, task: initialTask, problems: initialTask.problems('test', config.evalProblems, config.seed) }];
   const evalOptions = config.evalOptions ?? config.trainOptions;
-  if (Object.keys(evalOptions).length > 0) {
+  const harder = Object.keys(evalOptions).length > 0;
+  // The initial level goes unsampled only when a harder level takes the samples.
+  const levels: EvalLevel[] = [{ name: LEVEL_INITIAL, task: initialTask, problems: initialTask.problems('test', config.evalProblems, config.seed), sampled: config.evalInitialSamples || !harder }];
+  if (harder) {
     const evalTask = getTask(init.task, { ...init.taskOptions, ...evalOptions });
     levels.push({ name: LEVEL_HARDER, task: evalTask, problems: evalTask.problems('test', config.evalProblems, config.seed) });
   }
@@ -129,10 +131,10 @@ export function evalMetrics(levels: Record<string, LevelScores>): Record<string,
   for (const [name, s] of Object.entries(levels)) {
     m[`eval/greedy/${name}`] = s.greedy;
     for (const [k, v] of Object.entries(s.pass)) m[`eval/pass@${k}/${name}`] = v;
-    m[`eval/majority@vote/${name}`] = s.vote;
+    if (s.vote !== null) m[`eval/majority@vote/${name}`] = s.vote;
   }
   const harder = levels[LEVEL_HARDER] ?? levels[LEVEL_INITIAL]!;
-  m['eval/search_accuracy'] = harder.vote;
+  if (harder.vote !== null) m['eval/search_accuracy'] = harder.vote;
   return m;
 }
 
@@ -248,6 +250,8 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     };
     o.onProgress?.({ stage: `learn ${config.learner}`, done: 0, total: config.steps, unit: 'step' });
     const examples = { rows: sftData, seqPairs, stPairs, groups: () => rolloutGroups(harderTask, problems, results, withAnswer ? undefined : (_p, t) => (t.score ?? 0)), replay: () => replayRows(replaySource(), init.foothold?.count ?? 0, config, it) };
+    // The RL and preference learners mix the same replayed traces into their updates when their ptxCoef is set (src/learn/ptx.ts).
+    if (ctx && config.learner !== 'sft' && Number(config.learnerConfig['ptxCoef'] ?? 0) > 0) ctx.replay = examples.replay();
     const data = external ? { iteration: it, runDir: o.out, dataDir, checkpoint: served ? null : resolveCheckpointDir(it === 1 ? o.init! : run.file(`checkpoints/iter-${it - 1}`)) } : learnerData(config, examples);
     let learned: LearnResult = { steps: 0, trainedTokens: 0, metrics: {} };
     if (external) learned = await external.update(data as ExternalRound, ctx);

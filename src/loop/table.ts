@@ -1,6 +1,6 @@
 import { LEVEL_HARDER, LEVEL_INITIAL, type IterationRow } from './loop.js';
 
-const pct = (x: number | undefined): string => (x === undefined ? '   -  ' : `${(x * 100).toFixed(1).padStart(5)}%`);
+const pct = (x: number | null | undefined): string => (x === undefined || x === null ? '   -  ' : `${(x * 100).toFixed(1).padStart(5)}%`);
 const kTokens = (n: number): string => `${(n / 1000).toFixed(0)}k`.padStart(7);
 
 export function loopTableHeader(): string {

@@ -43,9 +43,9 @@ import { LEVEL_HARDER, runLoop, type IterationRow } from './loop.js';
  * Why four rounds of 150 steps: a fourth round adds fresh problems (a round's data is bounded by
  * what it solves), at the trained tokens of three rounds of 200. Seed 0 0.5 → 11.5 → 20.5 → 28.5
  * → 39.0% against the control's 25.0% (+14.0; initial level 77.5 → 78.5%; a build whose float
- * rounding differed in round 3 gave 41.0% against 29.5%), seed 1 1.5 → 12.5 →
- * 24.5 → 33.0 → 40.5% against 25.0% (+15.5; 88.0 → 86.0%); three rounds of 200 gave +14.5 and
- * +9.5. Four rounds of 200 gave +15.0 and +14.5 (51.5% against 36.5%, 43.5% against 29.0%) but
+ * rounding differed in round 3 gave 41.0% against 29.5%), seed 1 1.5 → 12.5 → 24.5 → 32.0 →
+ * 36.5% against 30.0% (+6.5; 88.0 → 84.5%; that other build: 40.5% against 25.0%, +15.5): single
+ * runs move by ±5 points. Three rounds of 200 gave +14.5 and +9.5. Four rounds of 200 gave +15.0 and +14.5 (51.5% against 36.5%, 43.5% against 29.0%) but
  * took 935 s, over the demo's 15 minutes; sampling 12 solutions a problem instead of 16 to pay
  * for them cost seed 0 13.5 points (38.0%).
  *

@@ -45,9 +45,10 @@ import { LEVEL_HARDER, runLoop, type IterationRow } from './loop.js';
  * → 39.0% against the control's 25.0% (+14.0; initial level 77.5 → 78.5%; a build whose float
  * rounding differed in round 3 gave 41.0% against 29.5%), seed 1 1.5 → 12.5 → 24.5 → 32.0 →
  * 36.5% against 30.0% (+6.5; 88.0 → 84.5%; that other build: 40.5% against 25.0%, +15.5): single
- * runs move by ±5 points. Three rounds of 200 gave +14.5 and +9.5. Four rounds of 200 gave +15.0 and +14.5 (51.5% against 36.5%, 43.5% against 29.0%) but
- * took 935 s, over the demo's 15 minutes; sampling 12 solutions a problem instead of 16 to pay
- * for them cost seed 0 13.5 points (38.0%).
+ * runs move by ±5 points. Three rounds of 200 gave +14.5 and +9.5. Four rounds of 200 gave
+ * +15.0 and +14.5 (51.5% against 36.5%, 43.5% against 29.0%) but took 935 s, over the demo's
+ * 15 minutes; sampling 12 solutions a problem instead of 16 to pay for them cost seed 0 13.5
+ * points (38.0%).
  *
  * Why the initial level is evaluated greedily only (`evalInitialSamples: false`): the table
  * reports its greedy accuracy (which must not fall), and its samples were a third of each

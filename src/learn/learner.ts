@@ -32,9 +32,10 @@ export interface LearnerContext {
   initial?: Transformer;
   /**
    * Initialization traces the learner may mix into its updates: the RL and preference learners'
-   * replay term (`ptxCoef`, src/learn/ptx.ts); the SFT learner takes its replay as data instead.
+   * replay term (`ptxCoef`, src/learn/ptx.ts), drawn only by a learner whose term is on; the SFT
+   * learner takes its replay as data instead.
    */
-  replay?: readonly SftRow[];
+  replay?: () => readonly SftRow[];
   /** Seeds batching and any sampling the learner does itself. */
   seed: number;
   /** Called after every optimizer step. */

@@ -25,7 +25,7 @@ async function run(kind: 'grpo' | 'ppo', ptxCoef: number): Promise<{ before: num
   let first = { tokens: 0, steps: 0 };
   for (let it = 0; it < 4; it++) {
     const groups = await toyRollouts(model, 8, 8, 500 + it);
-    const r = await learner.update(groups, { policy: { model, tokenizer: toyTokenizer }, reference, replay, seed: it, onStep: (m) => steps.push(m) });
+    const r = await learner.update(groups, { policy: { model, tokenizer: toyTokenizer }, reference, replay: () => replay, seed: it, onStep: (m) => steps.push(m) });
     if (it === 0) first = { tokens: r.trainedTokens, steps: r.steps };
   }
   return { before, after: logpOfReplay(model), steps, first };
@@ -41,7 +41,7 @@ describe('the replay term (PPO-ptx)', () => {
       const model = toyModel(1);
       const before = logpOfReplay(model);
       const steps: StepMetrics[] = [];
-      await dpoLearner({ ptxCoef, ptxBatch: 8, optimizer: { lr: 3e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, clipNorm: 1 } }).update(toyPairs(64, 3), { policy: { model, tokenizer: toyTokenizer }, reference: frozenCopy(model), replay, seed: 1, onStep: (m) => steps.push(m) });
+      await dpoLearner({ ptxCoef, ptxBatch: 8, optimizer: { lr: 3e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, clipNorm: 1 } }).update(toyPairs(64, 3), { policy: { model, tokenizer: toyTokenizer }, reference: frozenCopy(model), replay: () => replay, seed: 1, onStep: (m) => steps.push(m) });
       return { gain: logpOfReplay(model) - before, ptx: steps.flatMap((m) => (m['ptx_loss'] === undefined ? [] : [m['ptx_loss']])) };
     };
     const on = await gain(1);

@@ -29,8 +29,10 @@ export const defaultPtxConfig = { ptxCoef: 0, ptxBatch: 32 } satisfies PtxConfig
  * term is off or there is nothing to replay. The rows of a step are drawn with replacement,
  * deterministically from the seed and the step.
  */
-export function replayTerm(rows: readonly SftRow[] | undefined, cfg: PtxConfig, tok: CharTokenizer, contextLength: number, seed: number, microBatchTokens: number): ((model: Transformer, step: number) => { nll: number; tokens: number }) | null {
-  if (cfg.ptxCoef <= 0 || !rows || rows.length === 0) return null;
+export function replayTerm(replay: (() => readonly SftRow[]) | undefined, cfg: PtxConfig, tok: CharTokenizer, contextLength: number, seed: number, microBatchTokens: number): ((model: Transformer, step: number) => { nll: number; tokens: number }) | null {
+  if (cfg.ptxCoef <= 0 || !replay) return null;
+  const rows = replay();
+  if (rows.length === 0) return null;
   const seqs = encodeSequences(rows.map((r) => ({ prompt: r.prompt, completion: r.completion, eos: true })), tok, contextLength);
   return (model, step) => {
     const rng = new Rng(`${seed}/ptx/${step}`);

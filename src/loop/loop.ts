@@ -250,8 +250,8 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     };
     o.onProgress?.({ stage: `learn ${config.learner}`, done: 0, total: config.steps, unit: 'step' });
     const examples = { rows: sftData, seqPairs, stPairs, groups: () => rolloutGroups(harderTask, problems, results, withAnswer ? undefined : (_p, t) => (t.score ?? 0)), replay: () => replayRows(replaySource(), init.foothold?.count ?? 0, config, it) };
-    // The RL and preference learners mix the same replayed traces into their updates when their ptxCoef is set (src/learn/ptx.ts).
-    if (ctx && config.learner !== 'sft' && Number(config.learnerConfig['ptxCoef'] ?? 0) > 0) ctx.replay = examples.replay();
+    // The RL and preference learners draw the same replayed traces when their ptxCoef is set (src/learn/ptx.ts).
+    if (ctx && config.learner !== 'sft') ctx.replay = examples.replay;
     const data = external ? { iteration: it, runDir: o.out, dataDir, checkpoint: served ? null : resolveCheckpointDir(it === 1 ? o.init! : run.file(`checkpoints/iter-${it - 1}`)) } : learnerData(config, examples);
     let learned: LearnResult = { steps: 0, trainedTokens: 0, metrics: {} };
     if (external) learned = await external.update(data as ExternalRound, ctx);

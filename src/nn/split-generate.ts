@@ -113,12 +113,6 @@ export function runBatched(generator: Generator, parts: readonly RequestPart[], 
   );
 }
 
-/** Runs one call on a Generator, with the random streams the unsplit request would use. */
-export function runCall(generator: Generator, prefixes: readonly string[], call: EngineCall, sampling: CallSampling): CallResult {
-  const { seed, ...rest } = sampling;
-  return runBatched(generator, [{ prefixes, calls: [call], seed }], rest)[0]![0]!;
-}
-
 /**
  * Puts the calls' samples back in request order and adds up their usage as the unsplit request
  * would count it: a prefix's prompt (and cached prompt) tokens are counted once, by the call

@@ -3,6 +3,7 @@ import { CachedSequence } from './kv-cache.js';
 import { FloatArena } from './wasm/arena.js';
 import { descriptorInts } from './wasm/attention.js';
 import { referenceDecodeKernels, simdAvailable, wasmDecodeKernels, type DecodeKernels } from './wasm/decode-kernels.js';
+import { ropeStoreTable } from './wasm/rope-store.js';
 import { referenceSwiglu, type SwigluKernel } from './wasm/swiglu.js';
 
 export interface InferenceEngineOptions {
@@ -43,6 +44,8 @@ export class InferenceEngine {
   private readonly H: number;
   private readonly D: number;
   private scratch = { offset: 0, floats: 0 };
+  /** The RoPE table `ropeStore` reads ([contextLength, 2, D] floats), kept at the start of the scratch block. */
+  private readonly ropeTable: Float32Array;
 
   constructor(readonly model: Transformer, opts: Partial<InferenceEngineOptions> = {}) {
     this.H = model.config.nHeads;
@@ -50,6 +53,8 @@ export class InferenceEngine {
     const o = { ...defaultInferenceEngineOptions, ...opts };
     this.decode = o.decodeKernels === 'wasm' && simdAvailable() ? wasmDecodeKernels(this.arena.memory, this.D) : referenceDecodeKernels(this.arena.memory, this.D);
     this.swigluAnyWidth = model.config.dFF % 4 === 0 ? this.decode : referenceSwiglu(this.arena.memory);
+    const { cos, sin } = model.ropeFor(model.config.contextLength);
+    this.ropeTable = ropeStoreTable(cos, sin, model.config.contextLength, this.D);
   }
 
   /** A sequence from position 0 with room for `capacity` tokens (it grows when needed). */
@@ -61,14 +66,19 @@ export class InferenceEngine {
     return { bytesInUse: this.arena.bytesInUse, peakBytes: this.arena.peakBytes, reservedBytes: this.arena.reservedBytes };
   }
 
-  /** Scratch block in the arena of at least `floats` floats (kept between calls). */
+  /**
+   * Scratch block in the arena of at least `floats` floats after the RoPE table (kept between
+   * calls; the table is written when the block moves). Returns the offset past the table.
+   */
   private scratchFor(floats: number): number {
-    if (this.scratch.floats < floats) {
+    const table = this.ropeTable.length;
+    if (this.scratch.floats < table + floats) {
       if (this.scratch.floats > 0) this.arena.release(this.scratch.offset, this.scratch.floats);
-      const n = Math.max(floats, 2 * this.scratch.floats);
+      const n = Math.max(table + floats, 2 * this.scratch.floats);
       this.scratch = { offset: this.arena.alloc(n), floats: n };
+      this.arena.f32.set(this.ropeTable, this.scratch.offset);
     }
-    return this.scratch.offset;
+    return this.scratch.offset + table;
   }
 
   /**
@@ -131,8 +141,7 @@ export class InferenceEngine {
       }
     }
     const scale = 1 / Math.sqrt(D);
-    const { cos, sin } = m.ropeFor(contextLength);
-    const half = D / 2;
+    const tableAt = this.scratch.offset;
     // Embeddings.
     const emb = m.weight('token_embd.weight');
     const pool = k.pool;
@@ -148,34 +157,9 @@ export class InferenceEngine {
       rmsnormRows(x, m.weight(`blk.${l}.attn_norm.weight`), h, N, C, eps);
       const qkvW = m.params.subarray(m.named.get(`blk.${l}.attn_q.weight`)!.offset, m.named.get(`blk.${l}.attn_q.weight`)!.offset + 3 * C * C);
       const qkv = k.gemm(h, qkvW, N, C, 3 * C, false, true);
-      // Into the arena; RoPE on q and k at each row's absolute position; k, v into the cache
-      // (copyWithin per head: element loops and subarrays per head both measured slower).
+      // Into the arena; RoPE on q and k at each row's absolute position, k and v into the cache.
       f32.set(qkv.subarray(0, N * 3 * C), qkvAt);
-      for (let r = 0; r < N; r++) {
-        const row = qkvAt + r * 3 * C;
-        const tab = rowPos[r]! * half;
-        for (let o = row; o < row + 2 * C; o += D) {
-          for (let i = 0; i < half; i++) {
-            const c = cos[tab + i]!;
-            const s = sin[tab + i]!;
-            const x0 = f32[o + 2 * i]!;
-            const x1 = f32[o + 2 * i + 1]!;
-            f32[o + 2 * i] = x0 * c - x1 * s;
-            f32[o + 2 * i + 1] = x0 * s + x1 * c;
-          }
-        }
-        const tail = seqs[rowSeq[r]!]!.tail;
-        const slot = rowPos[r]! - tail.start;
-        const kAt = tail.kOffset(l);
-        const vAt = kAt + H * tail.capacity * D;
-        for (let hh = 0; hh < H; hh++) {
-          const dst = (hh * tail.capacity + slot) * D;
-          const kSrc = row + C + hh * D;
-          const vSrc = row + 2 * C + hh * D;
-          f32.copyWithin(kAt + dst, kSrc, kSrc + D);
-          f32.copyWithin(vAt + dst, vSrc, vSrc + D);
-        }
-      }
+      this.decode.ropeStore(descAt * 4, N, H, l, tableAt * 4);
       // Attention: each row attends over its sequence's history and its own tail up to itself.
       this.decode.attend(descAt * 4, N, H, l, scale, scoresAt * 4);
       att.set(f32.subarray(outAt, outAt + N * C));

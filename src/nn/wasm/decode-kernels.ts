@@ -1,15 +1,16 @@
 import { attentionFunction, referenceAttention, type AttentionKernel } from './attention.js';
+import { referenceRopeStore, ropeStoreFunction, type RopeStoreKernel } from './rope-store.js';
 import { referenceSwiglu, swigluFunction, type SwigluKernel } from './swiglu.js';
 import { buildModule } from './wasm-builder.js';
 
 /** The decode step's element-wise kernels over one WebAssembly memory: SIMD, or the plain-TS references. */
-export interface DecodeKernels extends AttentionKernel, SwigluKernel {
+export interface DecodeKernels extends AttentionKernel, SwigluKernel, RopeStoreKernel {
   readonly name: 'wasm-simd128' | 'reference';
 }
 
-/** The module for head size D: `attend` (attention.ts) and `swiglu` (swiglu.ts), importing `env.memory`. */
+/** The module for head size D: `attend` (attention.ts), `swiglu` (swiglu.ts) and `rope_store` (rope-store.ts), importing `env.memory`. */
 export function decodeModuleBytes(D: number): Uint8Array<ArrayBuffer> {
-  return buildModule([attentionFunction(D), swigluFunction()]);
+  return buildModule([attentionFunction(D), swigluFunction(), ropeStoreFunction(D)]);
 }
 
 /** Whether this runtime validates a 128-bit SIMD module (Node ≥ 16.4 does). */
@@ -32,9 +33,10 @@ export function wasmDecodeKernels(memory: WebAssembly.Memory, D: number): Decode
     name: 'wasm-simd128',
     attend: e['attend'] as AttentionKernel['attend'],
     swiglu: e['swiglu'] as SwigluKernel['swiglu'],
+    ropeStore: e['rope_store'] as RopeStoreKernel['ropeStore'],
   };
 }
 
 export function referenceDecodeKernels(memory: WebAssembly.Memory, D: number): DecodeKernels {
-  return { name: 'reference', ...referenceAttention(memory, D), ...referenceSwiglu(memory) };
+  return { name: 'reference', ...referenceAttention(memory, D), ...referenceSwiglu(memory), ...referenceRopeStore(memory, D) };
 }

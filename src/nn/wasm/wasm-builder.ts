@@ -46,6 +46,7 @@ const simd = {
   'v128.load': 0x00,
   'v128.store': 0x0b,
   'v128.const': 0x0c,
+  'i8x16.shuffle': 0x0d,
   'f32x4.splat': 0x13,
   'f32x4.extract_lane': 0x1f,
   'f32x4.nearest': 0x6a,
@@ -142,7 +143,7 @@ export class Code {
     this.bytes.push(0xfd, ...uleb(simd[kind]), 4, ...uleb(offset));
     return this;
   }
-  v(name: Exclude<keyof typeof simd, 'v128.load' | 'v128.store' | 'v128.const' | 'f32x4.extract_lane'>): this {
+  v(name: Exclude<keyof typeof simd, 'v128.load' | 'v128.store' | 'v128.const' | 'i8x16.shuffle' | 'f32x4.extract_lane'>): this {
     this.bytes.push(0xfd, ...uleb(simd[name]));
     return this;
   }
@@ -156,6 +157,12 @@ export class Code {
   i32x4(x: number): this {
     const b = [...new Uint8Array(Int32Array.of(x).buffer)];
     this.bytes.push(0xfd, ...uleb(simd['v128.const']), ...b, ...b, ...b, ...b);
+    return this;
+  }
+  /** i8x16.shuffle of the two v128s on the stack: byte i of the result is byte `lanes[i]` of a‖b (0–31). */
+  shuffle(lanes: readonly number[]): this {
+    if (lanes.length !== 16 || lanes.some((l) => !Number.isInteger(l) || l < 0 || l > 31)) throw new Error(`i8x16.shuffle takes 16 lane indices in 0–31, got ${lanes.join(',')}`);
+    this.bytes.push(0xfd, ...uleb(simd['i8x16.shuffle']), ...lanes);
     return this;
   }
   lane(i: number): this {

@@ -146,7 +146,7 @@ export class InferenceEngine {
     const emb = m.weight('token_embd.weight');
     const pool = k.pool;
     pool.reset();
-    let x = pool.take(N * C);
+    const x = pool.take(N * C);
     {
       let r = 0;
       for (const toks of tokens) for (const id of toks) x.set(emb.subarray(id * C, id * C + C), C * r++);
@@ -164,7 +164,7 @@ export class InferenceEngine {
       this.decode.attend(descAt * 4, N, H, l, scale, scoresAt * 4);
       att.set(f32.subarray(outAt, outAt + N * C));
       const proj = k.gemm(att, m.weight(`blk.${l}.attn_output.weight`), N, C, C, false, true);
-      for (let i = 0; i < x.length; i++) x[i]! += proj[i]!;
+      addInto(x, proj);
       rmsnormRows(x, m.weight(`blk.${l}.ffn_norm.weight`), h, N, C, eps);
       const guOff = m.named.get(`blk.${l}.ffn_gate.weight`)!.offset;
       const gu = k.gemm(h, m.params.subarray(guOff, guOff + 2 * F * C), N, C, 2 * F, false, true);
@@ -173,25 +173,27 @@ export class InferenceEngine {
       this.swigluAnyWidth.swiglu(guAt * 4, actAt * 4, N, F);
       act.set(f32.subarray(actAt, actAt + N * F));
       const down = k.gemm(act, m.weight(`blk.${l}.ffn_down.weight`), N, F, C, false, true);
-      for (let i = 0; i < x.length; i++) x[i]! += down[i]!;
+      addInto(x, down);
     }
     for (let s = 0; s < seqs.length; s++) seqs[s]!.tail.length += tokens[s]!.length;
-    // Final norm and output projection, only for the rows we return.
-    const rows: number[] = [];
-    {
-      let r = 0;
-      for (const toks of tokens) {
-        if (allRows) for (let j = 0; j < toks.length; j++) rows.push(r + j);
-        else if (toks.length > 0) rows.push(r + toks.length - 1);
-        r += toks.length;
-      }
-    }
-    const sel = pool.take(rows.length * C);
-    rows.forEach((r, i) => sel.set(x.subarray(r * C, r * C + C), i * C));
-    x = sel;
-    const normed = pool.take(rows.length * C);
-    rmsnormRows(x, m.weight('output_norm.weight'), normed, rows.length, C, eps);
-    const logits = k.gemm(normed, m.weight('output.weight'), rows.length, C, V, false, true);
+    return this.logitsOf(x, tokens, allRows);
+  }
+
+  /**
+   * Final norm and output projection, only for the rows returned: each sequence's last new row,
+   * or every new row when `allRows`. Kept out of `append` (and its loops in small functions):
+   * branches that `append`'s first calls never took deoptimized it again and again, and its
+   * element loops ran in the interpreter meanwhile (a third of the decode step's JavaScript).
+   */
+  private logitsOf(x: Float32Array, tokens: number[][], allRows: boolean): Float32Array[] {
+    const m = this.model;
+    const { dModel: C, vocabSize: V, normEps: eps } = m.config;
+    const rows = outputRows(tokens, allRows);
+    const sel = m.kernels.pool.take(rows.length * C);
+    for (let i = 0; i < rows.length; i++) sel.set(x.subarray(rows[i]! * C, rows[i]! * C + C), i * C);
+    const normed = m.kernels.pool.take(rows.length * C);
+    rmsnormRows(sel, m.weight('output_norm.weight'), normed, rows.length, C, eps);
+    const logits = m.kernels.gemm(normed, m.weight('output.weight'), rows.length, C, V, false, true);
     const out: Float32Array[] = [];
     let i = 0;
     for (const toks of tokens) {
@@ -201,6 +203,23 @@ export class InferenceEngine {
     }
     return out;
   }
+}
+
+/** Rows (in `append`'s row order) whose logits are returned. */
+function outputRows(tokens: number[][], allRows: boolean): number[] {
+  const rows: number[] = [];
+  let r = 0;
+  for (const toks of tokens) {
+    if (allRows) for (let j = 0; j < toks.length; j++) rows.push(r + j);
+    else if (toks.length > 0) rows.push(r + toks.length - 1);
+    r += toks.length;
+  }
+  return rows;
+}
+
+/** x += y (the residual stream). */
+function addInto(x: Float32Array, y: Float32Array): void {
+  for (let i = 0; i < x.length; i++) x[i]! += y[i]!;
 }
 
 function rmsnormRows(x: Float32Array, w: Float32Array, out: Float32Array, N: number, C: number, eps: number): void {

@@ -34,6 +34,14 @@ import { LEVEL_HARDER, runLoop, type IterationRow } from './loop.js';
  * against the control's 29.0% and 21.5%; six rounds of 100 steps on 400 problems (more rounds,
  * the same trained tokens) did not (56.0%).
  *
+ * Why 16 samples of 800 problems and not fewer samples of more problems: four samples each of
+ * four times the problems (the same sampled tokens) kept 2–3× the rows (round 3: 673 and 849
+ * against 288 and about 300) but ended no higher, 38.0% against 28.5% for the control (seed 0)
+ * and 43.0% against 25.0% (seed 1); four samples of 1,600 problems with the search time saved
+ * spent on four rounds of 200 steps ended 42.0% against 33.5% and 41.5% against 25.5%. Margins
+ * of +9.5/+18.0 and +8.5/+16.0, where this plan gives +14.0/+6.5 and +11.5/+15.5: within one
+ * run's spread of each other, so the plan stays.
+ *
  * Why 2,000 replayed traces: by round 3 the loop keeps about 1,000 rows of its own, and with
  * 1,000 replayed traces (half the foothold's) only a quarter of an update was the initial level:
  * seed 1 lost 10 points there (88.0% → 78.0%). With 2,000 it kept them (88.0%) and seed 0 rose

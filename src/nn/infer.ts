@@ -87,7 +87,7 @@ export class InferenceEngine {
    */
   append(seqs: CachedSequence[], tokens: number[][], allRows = false): Float32Array[] {
     const m = this.model;
-    const { dModel: C, dFF: F, vocabSize: V, normEps: eps, contextLength } = m.config;
+    const { dModel: C, dFF: F, normEps: eps, contextLength } = m.config;
     const H = this.H;
     const D = this.D;
     const k = m.kernels;

@@ -48,15 +48,15 @@ import { LEVEL_HARDER, runLoop, type IterationRow } from './loop.js';
  * (77.5% → 82.0%), and the loop ended 42.5% against the control's 28.0% (seed 0) and 34.0%
  * against 24.5% (seed 1). The control's mixture does not depend on the replay count.
  *
- * Why four rounds of 150 steps: a fourth round adds fresh problems (a round's data is bounded by
- * what it solves), at the trained tokens of three rounds of 200. Seed 0 0.5 → 11.5 → 20.5 → 28.5
- * → 39.0% against the control's 25.0% (+14.0; initial level 77.5 → 78.5%; a build whose float
- * rounding differed in round 3 gave 41.0% against 29.5%), seed 1 1.5 → 12.5 → 24.5 → 32.0 →
- * 36.5% against 30.0% (+6.5; 88.0 → 84.5%; that other build: 40.5% against 25.0%, +15.5): single
- * runs move by ±5 points. Three rounds of 200 gave +14.5 and +9.5. Four rounds of 200 gave
- * +15.0 and +14.5 (51.5% against 36.5%, 43.5% against 29.0%) but took 935 s, over the demo's
- * 15 minutes; sampling 12 solutions a problem instead of 16 to pay for them cost seed 0 13.5
- * points (38.0%).
+ * Why four rounds of 200 steps: a fourth round adds fresh problems (a round's data is bounded by
+ * what it solves), and 200 steps a round use them better than 150. Seed 0 0.5 → 15.0 → 27.0 →
+ * 42.5 → 51.5% against the control's 36.5% (+15.0; initial level 77.5 → 84.0%), seed 1 1.5 →
+ * 13.5 → 28.5 → 34.0 → 43.5% against 29.0% (+14.5; 88.0 → 86.5%). Four rounds of 150 steps gave
+ * +14.0 and +6.5 (39.0% against 25.0%, 36.5% against 30.0%; a build whose float rounding
+ * differed in round 3: +11.5 and +15.5), three rounds of 200 +14.5 and +9.5: single runs move by
+ * ±5 points. The demo takes 582 s on this 2-core VM alone (935 s beside other tenants' load, on
+ * a host of an earlier session); sampling 12 solutions a problem instead of 16 to save time cost
+ * seed 0 13.5 points (38.0%).
  *
  * Why the initial level is evaluated greedily only (`evalInitialSamples: false`): the table
  * reports its greedy accuracy (which must not fall), and its samples were a third of each
@@ -88,7 +88,7 @@ export const demoPlans: Record<'default' | 'quick', DemoPlan> = {
     initSteps: 800,
     trainProblems: 10000,
     foothold: 500,
-    loop: { iterations: 4, problems: 800, budget: 16, reward: 'step-check', steps: 150, replay: 2000, replayFoothold: 0.5, evalProblems: 200, evalSamples: 8, voteN: 8, evalInitialSamples: false },
+    loop: { iterations: 4, problems: 800, budget: 16, reward: 'step-check', steps: 200, replay: 2000, replayFoothold: 0.5, evalProblems: 200, evalSamples: 8, voteN: 8, evalInitialSamples: false },
   },
   quick: {
     initOptions: { ops: '+-', maxDigits: 2 },

@@ -54,8 +54,8 @@ import { LEVEL_HARDER, runLoop, type IterationRow } from './loop.js';
  * 13.5 → 28.5 → 34.0 → 43.5% against 29.0% (+14.5; 88.0 → 86.5%). Four rounds of 150 steps gave
  * +14.0 and +6.5 (39.0% against 25.0%, 36.5% against 30.0%; a build whose float rounding
  * differed in round 3: +11.5 and +15.5), three rounds of 200 +14.5 and +9.5: single runs move by
- * ±5 points. The demo takes 582 s on this 2-core VM alone (935 s beside other tenants' load, on
- * a host of an earlier session); sampling 12 solutions a problem instead of 16 to save time cost
+ * ±5 points. The demo took 582 s on the 2-core VM alone (935 s in an earlier session's run
+ * beside other tenants' load); sampling 12 solutions a problem instead of 16 to save time cost
  * seed 0 13.5 points (38.0%).
  *
  * Why the initial level is evaluated greedily only (`evalInitialSamples: false`): the table

@@ -1,5 +1,5 @@
 import { emitExp } from './exp.js';
-import { Code, type FunctionDef, type ValType } from './wasm-builder.js';
+import { Code, lt, type FunctionDef, type ValType } from './wasm-builder.js';
 
 const attendParams: [string, ValType][] = [['desc', 'i32'], ['nRows', 'i32'], ['H', 'i32'], ['layer', 'i32'], ['scale', 'f32'], ['scores', 'i32']];
 
@@ -121,8 +121,6 @@ export function attentionFunction(D: number): FunctionDef {
     if (vPart) c.get('H').get('hs').op('i32.mul').op('i32.add');
     c.set('kp');
   };
-  const lt = (a: string, b: string) => (cc: Code) => void cc.get(a).get(b).op('i32.lt_s');
-  const inc = (n: string, by: number): void => void c.get(n).i32(by).op('i32.add').set(n);
 
   c.get('desc').set('p');
   c.i32(0).set('r');
@@ -158,11 +156,11 @@ export function attentionFunction(D: number): FunctionDef {
           c.set('inv'); // reused as a scalar temporary here
           c.get('sp').get('inv').mem('f32.store');
           c.get('mx').get('inv').op('f32.max').set('mx');
-          inc('sp', 4);
-          inc('kp', Db);
-          inc('j', 1);
+          c.inc('sp', 4);
+          c.inc('kp', Db);
+          c.inc('j', 1);
         });
-        inc('li', 1);
+        c.inc('li', 1);
       });
       // Pad to a multiple of four lanes with -inf (exp → ~0; the value pass never reads them).
       for (let i = 0; i < 3; i++) c.get('sp').f32(-Infinity).mem('f32.store', 4 * i);
@@ -177,7 +175,7 @@ export function attentionFunction(D: number): FunctionDef {
         c.set('y');
         c.get('sp').get('y').vmem('v128.store');
         c.get('vsum').get('y').v('f32x4.add').set('vsum');
-        inc('sp', 16);
+        c.inc('sp', 16);
       });
       c.f32(1);
       c.get('vsum').lane(0).get('vsum').lane(1).op('f32.add').get('vsum').lane(2).op('f32.add').get('vsum').lane(3).op('f32.add');
@@ -192,17 +190,17 @@ export function attentionFunction(D: number): FunctionDef {
         c.whileLoop(lt('j', 'cnt'), () => {
           c.get('sp').mem('f32.load').get('inv').op('f32.mul').v('f32x4.splat').set('pv');
           for (let i = 0; i < nv; i++) c.get(`o${i}`).get('pv').get('kp').vmem('v128.load', 16 * i).v('f32x4.mul').v('f32x4.add').set(`o${i}`);
-          inc('sp', 4);
-          inc('kp', Db);
-          inc('j', 1);
+          c.inc('sp', 4);
+          c.inc('kp', Db);
+          c.inc('j', 1);
         });
-        inc('li', 1);
+        c.inc('li', 1);
       });
       for (let i = 0; i < nv; i++) c.get('oh').get(`o${i}`).vmem('v128.store', 16 * i);
-      inc('h', 1);
+      c.inc('h', 1);
     });
     c.get('links').get('nLinks').i32(12).op('i32.mul').op('i32.add').set('p');
-    inc('r', 1);
+    c.inc('r', 1);
   });
   return { name: 'attend', params: attendParams, code: c };
 }

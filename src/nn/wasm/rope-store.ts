@@ -1,4 +1,4 @@
-import { Code, type FunctionDef, type ValType } from './wasm-builder.js';
+import { Code, lt, type FunctionDef, type ValType } from './wasm-builder.js';
 
 const ropeStoreParams: [string, ValType][] = [['desc', 'i32'], ['nRows', 'i32'], ['H', 'i32'], ['layer', 'i32'], ['table', 'i32']];
 
@@ -89,8 +89,6 @@ export function ropeStoreFunction(D: number): FunctionDef {
   for (const n of ['r', 'p', 'q', 'nLinks', 'links', 'li', 'pos', 'tab', 'src', 'end', 'tail', 'hs', 'kd', 'vOff', 'h']) c.local(n, 'i32');
   c.local('x', 'v128');
   for (let i = 0; i < nv; i++) c.local(`c${i}`, 'v128').local(`s${i}`, 'v128');
-  const lt = (a: string, b: string) => (cc: Code) => void cc.get(a).get(b).op('i32.lt_s');
-  const inc = (n: string, by: number): void => void c.get(n).i32(by).op('i32.add').set(n);
   // f32 lanes (1, 0, 3, 2): each pair swapped.
   const swapPairs = [4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11];
 
@@ -105,7 +103,7 @@ export function ropeStoreFunction(D: number): FunctionDef {
     c.i32(0).set('li');
     c.whileLoop(lt('li', 'nLinks'), () => {
       c.get('pos').get('links').get('li').i32(12).op('i32.mul').op('i32.add').mem('i32.load', 8).op('i32.add').set('pos');
-      inc('li', 1);
+      c.inc('li', 1);
     });
     c.get('table').get('pos').i32(2 * Db).op('i32.mul').op('i32.add').set('tab');
     for (let i = 0; i < nv; i++) {
@@ -124,7 +122,7 @@ export function ropeStoreFunction(D: number): FunctionDef {
         c.v('f32x4.add');
         c.vmem('v128.store', 16 * i);
       }
-      inc('src', Db);
+      c.inc('src', Db);
     });
     // k and v into the tail's slot: layer l's k at base + l·2·H·hs, v H·hs later, head h at + h·hs.
     c.get('links').get('nLinks').i32(1).op('i32.sub').i32(12).op('i32.mul').op('i32.add').set('tail');
@@ -143,12 +141,12 @@ export function ropeStoreFunction(D: number): FunctionDef {
         c.get('src').get('H').i32(Db).op('i32.mul').op('i32.add').vmem('v128.load', 16 * i);
         c.vmem('v128.store', 16 * i);
       }
-      inc('src', Db);
+      c.inc('src', Db);
       c.get('kd').get('hs').op('i32.add').set('kd');
-      inc('h', 1);
+      c.inc('h', 1);
     });
     c.get('links').get('nLinks').i32(12).op('i32.mul').op('i32.add').set('p');
-    inc('r', 1);
+    c.inc('r', 1);
   });
   return { name: 'rope_store', params: ropeStoreParams, code: c };
 }

@@ -190,6 +190,11 @@ export class Code {
     return this;
   }
 
+  /** local `name` += `by` (an i32 counter or byte pointer). */
+  inc(name: string, by: number): this {
+    return this.get(name).i32(by).op('i32.add').set(name);
+  }
+
   /**
    * `for (; cond; ) { body }` as block/loop: `cond` pushes an i32 (nonzero continues); `body`
    * may use depth 1 to break and depth 0 to continue only through `step`, so it is given as a callback.
@@ -214,6 +219,11 @@ export class Code {
     const body = [...uleb(groups.length), ...groups.flatMap(([n, t]) => [...uleb(n), valTypeByte[t]]), ...this.bytes, 0x0b];
     return [...uleb(body.length), ...body];
   }
+}
+
+/** A `whileLoop` condition: local a < local b (signed i32). */
+export function lt(a: string, b: string): (c: Code) => void {
+  return (c) => void c.get(a).get(b).op('i32.lt_s');
 }
 
 export interface FunctionDef {

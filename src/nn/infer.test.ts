@@ -16,13 +16,15 @@ function model(cfg: ModelConfig, seed = 1): Transformer {
   return m;
 }
 
-describe('InferenceEngine: SIMD decode kernels against the plain-TS references', () => {
+describe('InferenceEngine: SIMD decode kernels and fused dense graphs against the plain-TS, op-by-op path', () => {
   it('the same logits through prefill, forks of forks, growing tails and mixed batches', () => {
     for (const [dModel, nHeads] of [[16, 2], [32, 2], [64, 4]] as const) {
       const m = model({ vocabSize: tok.vocabSize, dModel, nLayers: 2, nHeads, dFF: 24, contextLength: 96, ropeTheta: 10000, normEps: 1e-5 });
-      const engines = [new InferenceEngine(m, { decodeKernels: 'wasm' }), new InferenceEngine(m, { decodeKernels: 'reference' })];
+      const engines = [new InferenceEngine(m, { decodeKernels: 'wasm', dense: 'fused' }), new InferenceEngine(m, { decodeKernels: 'reference', dense: 'op-by-op' })];
       expect(engines[0]!.decode.name).toBe('wasm-simd128');
+      expect(engines[0]!.dense).toBe('fused');
       expect(engines[1]!.decode.name).toBe('reference');
+      expect(engines[1]!.dense).toBe('op-by-op');
       const V = tok.vocabSize;
       const outs = engines.map((e) => {
         const r = new Rng(dModel); // the same token stream for both engines

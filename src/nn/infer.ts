@@ -1,3 +1,4 @@
+import type { DecodeBlockWeights, FusedDecodeKernels } from './kernels.js';
 import type { Transformer } from './model.js';
 import { CachedSequence } from './kv-cache.js';
 import { FloatArena } from './wasm/arena.js';
@@ -13,9 +14,16 @@ export interface InferenceEngineOptions {
    * the runtime has 128-bit SIMD (Node 20 has).
    */
   decodeKernels: 'wasm' | 'reference';
+  /**
+   * The dense work between attentions: 'fused' runs it as one onnxruntime call per half block
+   * (ort/decode-graphs.ts) where the model's kernels have it, 'op-by-op' as separate GEMMs with
+   * RMSNorm, SwiGLU and residual adds between them (the readable path; reference kernels always
+   * take it). Default 'fused': at batch 64 on the demo size, 9 kernel calls a step became 3.
+   */
+  dense: 'fused' | 'op-by-op';
 }
 
-export const defaultInferenceEngineOptions = { decodeKernels: 'wasm' } satisfies InferenceEngineOptions;
+export const defaultInferenceEngineOptions = { decodeKernels: 'wasm', dense: 'fused' } satisfies InferenceEngineOptions;
 
 /** KV memory of one engine (all its segments and scratch live in one WebAssembly memory). */
 export interface KvMemoryStats {
@@ -46,6 +54,7 @@ export class InferenceEngine {
   private scratch = { offset: 0, floats: 0 };
   /** The RoPE table `ropeStore` reads ([contextLength, 2, D] floats), kept at the start of the scratch block. */
   private readonly ropeTable: Float32Array;
+  private readonly fused: FusedDecodeKernels | null;
 
   constructor(readonly model: Transformer, opts: Partial<InferenceEngineOptions> = {}) {
     this.H = model.config.nHeads;
@@ -55,6 +64,12 @@ export class InferenceEngine {
     this.swigluAnyWidth = model.config.dFF % 4 === 0 ? this.decode : referenceSwiglu(this.arena.memory);
     const { cos, sin } = model.ropeFor(model.config.contextLength);
     this.ropeTable = ropeStoreTable(cos, sin, model.config.contextLength, this.D);
+    this.fused = o.dense === 'fused' ? (model.kernels.fusedDecode ?? null) : null;
+  }
+
+  /** How the dense work between attentions runs (option `dense`, and whether the kernels fuse). */
+  get dense(): InferenceEngineOptions['dense'] {
+    return this.fused ? 'fused' : 'op-by-op';
   }
 
   /** A sequence from position 0 with room for `capacity` tokens (it grows when needed). */
@@ -87,10 +102,8 @@ export class InferenceEngine {
    */
   append(seqs: CachedSequence[], tokens: number[][], allRows = false): Float32Array[] {
     const m = this.model;
-    const { dModel: C, dFF: F, normEps: eps, contextLength } = m.config;
-    const H = this.H;
+    const { dModel: C, dFF: F, contextLength } = m.config;
     const D = this.D;
-    const k = m.kernels;
     let N = 0;
     let descLen = 0;
     let longest = 0;
@@ -121,7 +134,6 @@ export class InferenceEngine {
     const guAt = descAt + ((descLen + 3) & ~3);
     const actAt = guAt + N * 2 * F;
     // No arena allocation below this line: the views stay valid.
-    const f32 = this.arena.f32;
     const i32 = this.arena.i32;
     {
       let p = descAt;
@@ -140,43 +152,100 @@ export class InferenceEngine {
         i32[p++] = rowPos[r]! - seq.tail.start + 1;
       }
     }
-    const scale = 1 / Math.sqrt(D);
-    const tableAt = this.scratch.offset;
     // Embeddings.
     const emb = m.weight('token_embd.weight');
-    const pool = k.pool;
+    const pool = m.kernels.pool;
     pool.reset();
     const x = pool.take(N * C);
     {
       let r = 0;
       for (const toks of tokens) for (const id of toks) x.set(emb.subarray(id * C, id * C + C), C * r++);
     }
-    const h = pool.take(N * C);
-    const att = pool.take(N * C);
+    const at = { desc: descAt, qkv: qkvAt, out: outAt, scores: scoresAt, gu: guAt, act: actAt, table: this.scratch.offset };
+    const out = this.fused && N > 0 ? this.denseFused(this.fused, x, N, tokens, allRows, at) : this.denseOpByOp(x, N, tokens, allRows, at);
+    for (let s = 0; s < seqs.length; s++) seqs[s]!.tail.length += tokens[s]!.length;
+    return out;
+  }
+
+  /** A layer's RoPE, KV writes and attention over the cache, for the qkv rows at `at.qkv`; the output rows land at `at.out`. */
+  private attendLayer(l: number, N: number, at: ScratchOffsets): void {
+    this.decode.ropeStore(at.desc * 4, N, this.H, l, at.table * 4);
+    this.decode.attend(at.desc * 4, N, this.H, l, 1 / Math.sqrt(this.D), at.scores * 4);
+  }
+
+  /** The dense work op by op: each GEMM a kernel call, RMSNorm and residual adds in JavaScript, SwiGLU in the arena. */
+  private denseOpByOp(x: Float32Array, N: number, tokens: number[][], allRows: boolean, at: ScratchOffsets): Float32Array[] {
+    const m = this.model;
+    const { dModel: C, dFF: F, normEps: eps } = m.config;
+    const k = m.kernels;
+    const f32 = this.arena.f32;
+    const h = k.pool.take(N * C);
+    const att = k.pool.take(N * C);
     for (let l = 0; l < m.config.nLayers; l++) {
       rmsnormRows(x, m.weight(`blk.${l}.attn_norm.weight`), h, N, C, eps);
-      const qkvW = m.params.subarray(m.named.get(`blk.${l}.attn_q.weight`)!.offset, m.named.get(`blk.${l}.attn_q.weight`)!.offset + 3 * C * C);
-      const qkv = k.gemm(h, qkvW, N, C, 3 * C, false, true);
-      // Into the arena; RoPE on q and k at each row's absolute position, k and v into the cache.
-      f32.set(qkv.subarray(0, N * 3 * C), qkvAt);
-      this.decode.ropeStore(descAt * 4, N, H, l, tableAt * 4);
-      // Attention: each row attends over its sequence's history and its own tail up to itself.
-      this.decode.attend(descAt * 4, N, H, l, scale, scoresAt * 4);
-      att.set(f32.subarray(outAt, outAt + N * C));
+      const qkv = k.gemm(h, this.qkvWeight(l), N, C, 3 * C, false, true);
+      f32.set(qkv.subarray(0, N * 3 * C), at.qkv);
+      this.attendLayer(l, N, at);
+      att.set(f32.subarray(at.out, at.out + N * C));
       const proj = k.gemm(att, m.weight(`blk.${l}.attn_output.weight`), N, C, C, false, true);
       addInto(x, proj);
       rmsnormRows(x, m.weight(`blk.${l}.ffn_norm.weight`), h, N, C, eps);
       const guOff = m.named.get(`blk.${l}.ffn_gate.weight`)!.offset;
       const gu = k.gemm(h, m.params.subarray(guOff, guOff + 2 * F * C), N, C, 2 * F, false, true);
-      const act = pool.take(N * F);
-      f32.set(gu.subarray(0, N * 2 * F), guAt);
-      this.swigluAnyWidth.swiglu(guAt * 4, actAt * 4, N, F);
-      act.set(f32.subarray(actAt, actAt + N * F));
+      const act = k.pool.take(N * F);
+      f32.set(gu.subarray(0, N * 2 * F), at.gu);
+      this.swigluAnyWidth.swiglu(at.gu * 4, at.act * 4, N, F);
+      act.set(f32.subarray(at.act, at.act + N * F));
       const down = k.gemm(act, m.weight(`blk.${l}.ffn_down.weight`), N, F, C, false, true);
       addInto(x, down);
     }
-    for (let s = 0; s < seqs.length; s++) seqs[s]!.tail.length += tokens[s]!.length;
     return this.logitsOf(x, tokens, allRows);
+  }
+
+  /**
+   * The dense work as one kernel call per half block: the first block's norm and qkv, then for
+   * each block everything after its attention up to the next block's qkv (or the logits). qkv
+   * rows are written into the arena and attention's output read from it, with no copies.
+   */
+  private denseFused(f: FusedDecodeKernels, x: Float32Array, N: number, tokens: number[][], allRows: boolean, at: ScratchOffsets): Float32Array[] {
+    const m = this.model;
+    const { dModel: C, dFF: F, normEps: eps, nLayers: L, vocabSize: V } = m.config;
+    const pool = m.kernels.pool;
+    const qkv = this.arena.f32.subarray(at.qkv, at.qkv + N * 3 * C);
+    const att = this.arena.f32.subarray(at.out, at.out + N * C);
+    f.head(x, m.weight('blk.0.attn_norm.weight'), this.qkvWeight(0), N, C, eps, qkv);
+    let xs = x;
+    for (let l = 0; l < L - 1; l++) {
+      this.attendLayer(l, N, at);
+      const x2 = pool.take(N * C);
+      f.block(att, xs, this.blockWeights(l), m.weight(`blk.${l + 1}.attn_norm.weight`), this.qkvWeight(l + 1), N, C, F, eps, x2, qkv);
+      xs = x2;
+    }
+    this.attendLayer(L - 1, N, at);
+    const rows = Int32Array.from(outputRows(tokens, allRows));
+    const logits = pool.take(rows.length * V);
+    f.lastBlock(att, xs, this.blockWeights(L - 1), rows, m.weight('output_norm.weight'), m.weight('output.weight'), N, C, F, V, eps, logits);
+    return splitLogits(logits, tokens, allRows, V);
+  }
+
+  /** Block l's q, k and v projections, stored one after another: [3C, C]. */
+  private qkvWeight(l: number): Float32Array {
+    const C = this.model.config.dModel;
+    const off = this.model.named.get(`blk.${l}.attn_q.weight`)!.offset;
+    return this.model.params.subarray(off, off + 3 * C * C);
+  }
+
+  private blockWeights(l: number): DecodeBlockWeights {
+    const m = this.model;
+    const { dModel: C, dFF: F } = m.config;
+    const gate = m.named.get(`blk.${l}.ffn_gate.weight`)!.offset;
+    return {
+      wo: m.weight(`blk.${l}.attn_output.weight`),
+      wfn: m.weight(`blk.${l}.ffn_norm.weight`),
+      wg: m.params.subarray(gate, gate + F * C),
+      wu: m.params.subarray(gate + F * C, gate + 2 * F * C),
+      wd: m.weight(`blk.${l}.ffn_down.weight`),
+    };
   }
 
   /**
@@ -194,15 +263,32 @@ export class InferenceEngine {
     const normed = m.kernels.pool.take(rows.length * C);
     rmsnormRows(sel, m.weight('output_norm.weight'), normed, rows.length, C, eps);
     const logits = m.kernels.gemm(normed, m.weight('output.weight'), rows.length, C, V, false, true);
-    const out: Float32Array[] = [];
-    let i = 0;
-    for (const toks of tokens) {
-      const n = allRows ? toks.length : toks.length > 0 ? 1 : 0;
-      out.push(logits.slice(i * V, (i + n) * V));
-      i += n;
-    }
-    return out;
+    return splitLogits(logits, tokens, allRows, V);
   }
+}
+
+/** Offsets (floats) of the scratch regions of one `append` call in the arena. */
+interface ScratchOffsets {
+  desc: number;
+  qkv: number;
+  out: number;
+  scores: number;
+  gu: number;
+  act: number;
+  /** The RoPE table. */
+  table: number;
+}
+
+/** Logits rows [R,V] (in `outputRows` order) → one array per sequence (copies). */
+function splitLogits(logits: Float32Array, tokens: number[][], allRows: boolean, V: number): Float32Array[] {
+  const out: Float32Array[] = [];
+  let i = 0;
+  for (const toks of tokens) {
+    const n = allRows ? toks.length : toks.length > 0 ? 1 : 0;
+    out.push(logits.slice(i * V, (i + n) * V));
+    i += n;
+  }
+  return out;
 }
 
 /** Rows (in `append`'s row order) whose logits are returned. */

@@ -43,6 +43,34 @@ export interface Kernels {
   rmsnormForward(x: Float32Array, w: Float32Array, N: number, C: number, eps: number): { out: Float32Array; rstd: Float32Array };
   /** Gradient of rmsnormForward: given dy [N,C], dx [N,C] and dw [C] (this call's share; the op adds it into w's gradient). */
   rmsnormBackward(x: Float32Array, w: Float32Array, rstd: Float32Array, dy: Float32Array, N: number, C: number): { dx: Float32Array; dw: Float32Array };
+  /**
+   * The decode step's dense work fused into one call per half block (ort/decode-graphs.ts), where
+   * the kernels have it; without it the engine runs the same ops one by one through the methods above.
+   */
+  readonly fusedDecode?: FusedDecodeKernels;
+}
+
+/** One block's weights after its attention (row-major [out, in], as stored). */
+export interface DecodeBlockWeights {
+  wo: Float32Array;
+  /** ffn_norm */
+  wfn: Float32Array;
+  wg: Float32Array;
+  wu: Float32Array;
+  wd: Float32Array;
+}
+
+/** Inference-only fused ops of the decode step; outputs are written into the buffers given. */
+export interface FusedDecodeKernels {
+  /** qkv [N,3C] = rmsnorm(x; wn)·Wqkvᵀ. */
+  head(x: Float32Array, wn: Float32Array, wqkv: Float32Array, N: number, C: number, eps: number, qkv: Float32Array): void;
+  /**
+   * x1 = x + att·Woᵀ; x2 = x1 + swiglu(rmsnorm(x1; wfn)·[Wg;Wu]ᵀ)·Wdᵀ; then the next block's
+   * head: qkv = rmsnorm(x2; wn)·Wqkvᵀ.
+   */
+  block(att: Float32Array, x: Float32Array, w: DecodeBlockWeights, wn: Float32Array, wqkv: Float32Array, N: number, C: number, F: number, eps: number, x2: Float32Array, qkv: Float32Array): void;
+  /** The last block as `block`, then logits [R,V] = rmsnorm(x2[rows]; wn)·Woutᵀ. */
+  lastBlock(att: Float32Array, x: Float32Array, w: DecodeBlockWeights, rows: Int32Array, wn: Float32Array, wout: Float32Array, N: number, C: number, F: number, V: number, eps: number, logits: Float32Array): void;
 }
 
 /** Plain-TypeScript reference kernels: straightforward loops, no tricks. */

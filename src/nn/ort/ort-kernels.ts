@@ -1,4 +1,5 @@
-import type { Kernels } from '../kernels.js';
+import type { DecodeBlockWeights, FusedDecodeKernels, Kernels } from '../kernels.js';
+import { decodeBlockGraph, decodeHeadGraph, decodeLastBlockGraph } from './decode-graphs.js';
 import type { OnnxGraph, OnnxNode } from '../ort/onnx-proto.js';
 import { BufferPool } from '../pool.js';
 import { rmsnormBackwardGraph, rmsnormForwardGraph, swigluBackwardGraph, swigluForwardGraph } from './elementwise-graphs.js';
@@ -128,9 +129,37 @@ export function createOrtKernels(opts: OrtKernelsOptions = {}): Kernels {
   // and the width divides into lanes, else as onnxruntime graphs.
   const simd = simdAvailable() ? wasmTrainElementwise(pool) : null;
 
+  const blockInputs = (att: Float32Array, x: Float32Array, w: DecodeBlockWeights, N: number, C: number, F: number): Record<string, [Float32Array, number[]]> => ({
+    att: [att, [N, C]],
+    x: [x, [N, C]],
+    wo: [w.wo, [C, C]],
+    wfn: [w.wfn, [C]],
+    wg: [w.wg, [F, C]],
+    wu: [w.wu, [F, C]],
+    wd: [w.wd, [C, F]],
+  });
+  const fusedDecode: FusedDecodeKernels = {
+    head(x, wn, wqkv, N, C, eps, qkv) {
+      session(`decHead${eps}`, () => decodeHeadGraph(eps)).run({ x: [x, [N, C]], wn: [wn, [C]], wqkv: [wqkv, [3 * C, C]] }, { qkv: [qkv, [N, 3 * C]] });
+    },
+    block(att, x, w, wn, wqkv, N, C, F, eps, x2, qkv) {
+      session(`decBlock${eps}`, () => decodeBlockGraph(eps)).run(
+        { ...blockInputs(att, x, w, N, C, F), wn: [wn, [C]], wqkv: [wqkv, [3 * C, C]] },
+        { x2: [x2, [N, C]], qkv: [qkv, [N, 3 * C]] },
+      );
+    },
+    lastBlock(att, x, w, rows, wn, wout, N, C, F, V, eps, logits) {
+      session(`decLast${eps}`, () => decodeLastBlockGraph(eps)).run(
+        { ...blockInputs(att, x, w, N, C, F), rows: [rows, [rows.length]], wn: [wn, [C]], wout: [wout, [V, C]] },
+        { logits: [logits, [rows.length, V]] },
+      );
+    },
+  };
+
   return {
     name: 'onnxruntime',
     pool,
+    fusedDecode,
 
     gemm(a, b, M, K, N, transA, transB, accumulate) {
       const s = session(`gemm${+transA}${+transB}${accumulate ? 'c' : ''}`, () => gemmGraph(transA, transB, accumulate !== undefined));

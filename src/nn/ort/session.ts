@@ -18,7 +18,7 @@ interface NativeSession {
 }
 
 interface OrtModule {
-  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => unknown;
+  Tensor: new (type: 'float32' | 'int32', data: Float32Array | Int32Array, dims: readonly number[]) => unknown;
 }
 
 let native: { binding: { InferenceSession: new () => NativeSession }; ort: OrtModule } | null = null;
@@ -67,12 +67,12 @@ export class OrtSession {
   }
 
   /**
-   * Runs the graph; inputs are float32 arrays with their shapes. Outputs are written into the
+   * Runs the graph; inputs are float32 (or int32) arrays with their shapes. Outputs are written into the
    * given buffers (onnxruntime writes into our memory: no copy, no fresh allocation).
    */
-  run(inputs: Record<string, [Float32Array, readonly number[]]>, outputs: Record<string, [Float32Array, readonly number[]]>): void {
+  run(inputs: Record<string, [Float32Array | Int32Array, readonly number[]]>, outputs: Record<string, [Float32Array, readonly number[]]>): void {
     const feeds: Record<string, unknown> = {};
-    for (const [name, [data, dims]] of Object.entries(inputs)) feeds[name] = new this.ort.Tensor('float32', data, dims);
+    for (const [name, [data, dims]] of Object.entries(inputs)) feeds[name] = new this.ort.Tensor(data instanceof Int32Array ? 'int32' : 'float32', data, dims);
     const fetches: Record<string, unknown> = {};
     for (const n of this.outputNames) {
       const o = outputs[n];

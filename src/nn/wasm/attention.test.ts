@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../core/rng.js';
 import { FloatArena } from './arena.js';
-import { descriptorInts, referenceAttention } from './attention.js';
+import { descriptorInts, NEGLIGIBLE_LOG_WEIGHT, referenceAttention } from './attention.js';
 import { decodeModuleBytes, simdAvailable, wasmDecodeKernels } from './decode-kernels.js';
 
 interface Seg {
@@ -99,6 +99,31 @@ describe('WebAssembly SIMD attention', () => {
       for (const x of simd) expect(Number.isFinite(x)).toBe(true);
       expect(maxAbsDiff(ref, simd)).toBeLessThan(1e-5);
     }
+  });
+
+  it('weights more than 69 nats below the largest are exactly 0, never subnormal (each subnormal multiply-add costs ~100 cycles)', () => {
+    const arena = new FloatArena();
+    const n = 10;
+    const seg = arena.alloc(2 * n * 4);
+    const q = arena.alloc(4);
+    const out = arena.alloc(4);
+    const scores = arena.alloc(n + 4);
+    const desc = arena.alloc(6);
+    const f = arena.f32;
+    // Key j's score is −10·j (scale 1): keys 0–6 lie within 69 nats of key 0, key 7 (−70) beyond,
+    // and keys 8–9 (−80, −90, near exp's clamp at −87.3) would give subnormal weights.
+    for (let j = 0; j < n; j++) f.set([-10 * j, 0, 0, 0], seg + 4 * j);
+    for (let j = 0; j < n; j++) f.set([1, 1, 1, 1], seg + 4 * n + 4 * j);
+    f.set([1, 0, 0, 0], q);
+    arena.i32.set([q * 4, out * 4, 1, seg * 4, n * 4 * 4, n], desc);
+    wasmDecodeKernels(arena.memory, 4).attend(desc * 4, 1, 1, 0, 1, scores * 4);
+    const e = [...arena.f32.subarray(scores, scores + n)];
+    const smallestNormal = 2 ** -126;
+    for (const x of e) expect(x === 0 || x >= smallestNormal).toBe(true);
+    expect(e.slice(0, 7).every((x) => x > 0)).toBe(true);
+    expect(-10 * 7).toBeLessThan(NEGLIGIBLE_LOG_WEIGHT);
+    expect(e.slice(7)).toEqual([0, 0, 0]);
+    for (const x of arena.f32.subarray(out, out + 4)) expect(x).toBeCloseTo(1, 6);
   });
 
   it('differs from the reference when a value is wrong (the comparison can fail)', () => {

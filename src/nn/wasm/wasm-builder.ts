@@ -49,6 +49,8 @@ const simd = {
   'i8x16.shuffle': 0x0d,
   'f32x4.splat': 0x13,
   'f32x4.extract_lane': 0x1f,
+  'f32x4.gt': 0x44,
+  'v128.and': 0x4e,
   'f32x4.nearest': 0x6a,
   'i32x4.shl': 0xab,
   'i32x4.add': 0xae,

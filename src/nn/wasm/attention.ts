@@ -108,7 +108,7 @@ export function attentionFunction(D: number): FunctionDef {
   const nv = D / 4;
   const Db = D * 4;
   const c = new Code(attendParams);
-  for (const n of ['r', 'p', 'q', 'out', 'nLinks', 'links', 'h', 'li', 'lp', 'kp', 'cnt', 'j', 'sp', 'tEnd', 'hs', 'qh', 'oh']) c.local(n, 'i32');
+  for (const n of ['r', 'p', 'q', 'out', 'nLinks', 'links', 'h', 'li', 'lp', 'kp', 'cnt', 'j', 'sp', 'tEnd', 'hs', 'qh', 'oh', 'vOff']) c.local(n, 'i32');
   for (const n of ['mx', 'inv']) c.local(n, 'f32');
   for (const n of ['a0', 'a1', 'pv', 'x', 'fx', 'y', 'vsum']) c.local(n, 'v128');
   for (let i = 0; i < nv; i++) c.local(`q${i}`, 'v128').local(`o${i}`, 'v128');
@@ -143,8 +143,13 @@ export function attentionFunction(D: number): FunctionDef {
       c.i32(0).set('li');
       c.whileLoop(lt('li', 'nLinks'), () => {
         linkHead(false);
+        c.get('H').get('hs').op('i32.mul').set('vOff');
         c.i32(0).set('j');
         c.whileLoop(lt('j', 'cnt'), () => {
+          // Touch the key's value (one load per 64-byte line, result dropped): WebAssembly has no
+          // prefetch, and without it pass 3 waited on each value line from memory in turn; now
+          // those misses overlap with this pass's own and pass 3 reads from cache.
+          for (let off = 0; off < Db; off += 64) c.get('kp').get('vOff').op('i32.add').mem('i32.load', off).op('drop');
           for (let i = 0; i < nv; i++) {
             const acc = i % 2 === 0 ? 'a0' : 'a1';
             c.get(`q${i}`).get('kp').vmem('v128.load', 16 * i).v('f32x4.mul');

@@ -13,3 +13,12 @@ export interface ProgressEvent {
 }
 
 export type OnProgress = (e: ProgressEvent) => void;
+
+/**
+ * Lets the event loop run once between synchronous steps of long work (a training step is one
+ * synchronous call): timers, I/O and signal handlers run on the event loop, so without a turn a
+ * Ctrl-C (whose handler asks the work to stop) waits for the whole phase to end.
+ */
+export function yieldTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -1,3 +1,4 @@
+import { yieldTurn } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
 import { cosineSchedule, defaultAdamWConfig, type AdamWConfig } from '../nn/adamw.js';
 import { bucketLength, cutByLength, defaultPackConfig } from '../nn/pack-rows.js';
@@ -163,7 +164,7 @@ export function dpoLearner(config: Partial<DpoConfig> = {}): Learner<PreferenceP
           history.push(m);
           ctx.onStep?.(m);
           // Let timers and I/O run between steps (progress bars, abort signals, test runners).
-          await new Promise((resolve) => setImmediate(resolve));
+          await yieldTurn();
         }
       }
       model.kernels.pool.reset();

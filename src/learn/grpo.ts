@@ -1,3 +1,4 @@
+import { yieldTurn } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
 import { cosineSchedule, defaultAdamWConfig, type AdamWConfig } from '../nn/adamw.js';
 import { clippedSurrogate, entropyOf, klPenalty, sumLosses } from '../nn/rl-ops.js';
@@ -185,7 +186,7 @@ export function grpoLearner(config: Partial<GrpoConfig> = {}): Learner<RolloutGr
           const m: StepMetrics = { step, loss: acc.loss, kl: acc.kl / t, entropy: acc.entropy / t, clip_ratio: acc.clipped / t, grad_norm: gradNorm, lr, ...batchStats, ...(ptx ? { ptx_loss: ptx.nll } : {}) };
           history.push(m);
           ctx.onStep?.(m);
-          await new Promise((resolve) => setImmediate(resolve));
+          await yieldTurn();
         }
       }
       model.kernels.pool.reset();

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { yieldTurn } from '../core/progress.js';
 import { readSafetensors, writeSafetensors } from '../nn/safetensors.js';
 import { saveModel } from '../nn/model-io.js';
 import type { Transformer } from '../nn/model.js';
@@ -74,7 +75,7 @@ export async function trainLm(o: LmRunOptions): Promise<LmRunResult> {
     if (!Number.isFinite(info.loss)) throw new Error(`training diverged at step ${info.step} (loss ${info.loss}); lower the learning rate`);
     if (info.step % every === 0 && info.step < o.config.steps) save();
     // Let signal handlers run between steps.
-    await new Promise((r) => setImmediate(r));
+    await yieldTurn();
     if (o.shouldStop?.()) {
       stopped = true;
       break;

@@ -1,3 +1,4 @@
+import { yieldTurn } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
 import { cosineSchedule, defaultAdamWConfig, type AdamWConfig } from '../nn/adamw.js';
 import type { Transformer } from '../nn/model.js';
@@ -294,7 +295,7 @@ export function ppoLearner(config: Partial<PpoConfig> = {}): PpoLearner {
           history.push(m);
           ctx.onStep?.(m);
           if (cfg.targetKl > 0 && m.approx_kl! > cfg.targetKl) stopped = true;
-          await new Promise((resolve) => setImmediate(resolve));
+          await yieldTurn();
         }
       }
       model.kernels.pool.reset();

@@ -1,3 +1,4 @@
+import { yieldTurn } from '../core/progress.js';
 import { defaultAdamWConfig } from '../nn/adamw.js';
 import { LmTrainer, type LmExample } from '../nn/train.js';
 import type { SftRow } from './examples.js';
@@ -57,7 +58,7 @@ export function sftLearner(config: Partial<SftConfig> = {}): Learner<SftRow[]> {
         ctx.onStep?.(m);
         if (!Number.isFinite(s.loss)) throw new Error(`sft: loss ${s.loss} at step ${s.step}; lower the learning rate`);
         if (ctx.shouldStop?.()) break;
-        await new Promise((r) => setImmediate(r));
+        await yieldTurn();
       }
       return { steps: trainer.step, trainedTokens, metrics: meanMetrics(log) };
     },

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import type { OnProgress } from '../core/progress.js';
+import { yieldTurn, type OnProgress } from '../core/progress.js';
 import { kernelsFor, type KernelChoice } from '../nn/engine.js';
 import { saveModel } from '../nn/model-io.js';
 import { valueModelFromPolicy } from '../nn/value-model.js';
@@ -176,6 +176,7 @@ export async function trainPrm(o: TrainPrmOptions): Promise<TrainPrmResult> {
   let steps = 0;
   let stopped = false;
   while (trainer.optimizer.step < o.steps) {
+    await yieldTurn();
     if (o.shouldStop?.()) {
       stopped = true;
       break;

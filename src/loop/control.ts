@@ -1,4 +1,4 @@
-import type { OnProgress } from '../core/progress.js';
+import { yieldTurn, type OnProgress } from '../core/progress.js';
 import { initData, type InitData } from '../learn/init-policy.js';
 import { footholdMixture } from '../learn/mixture.js';
 import type { RunDir } from '../learn/run-dir.js';
@@ -47,6 +47,7 @@ export async function runControl(o: {
     tokens += s.realTokens;
     o.run.log({ event: 'train', control: true, step: s.step, loss: s.loss, grad_norm: s.gradNorm });
     o.onProgress?.({ stage: 'control sft', done: Math.min(tokens, o.trainedTokens), total: o.trainedTokens, unit: 'token', fields: { loss: s.loss } });
+    await yieldTurn();
     if (o.shouldStop?.()) return null;
     if (trainer.step >= trainer.config.steps) break;
   }

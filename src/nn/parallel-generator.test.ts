@@ -81,12 +81,12 @@ describe('planSplit', () => {
     expect(planSplit(1, 16, 2, 4).map((r) => r.map((c) => [c.sampleFrom, c.n]))).toEqual([[[0, 8]], [[8, 8]]]);
   });
 
-  it('the default batch floor keeps a lone request under 128 samples on one engine and splits one of 128', () => {
+  it('the default batch floor keeps a lone request under 64 samples on one engine and splits one of 64', () => {
     const min = defaultParallelGenerateOptions.minSamplesPerEngine;
-    expect(planSplit(64, 1, 2, min)).toHaveLength(1);
-    expect(planSplit(1, 127, 2, min)).toHaveLength(1);
-    expect(planSplit(128, 1, 2, min)).toHaveLength(2);
-    expect(planSplit(2, 128, 2, min)).toHaveLength(2);
+    expect(planSplit(32, 1, 2, min)).toHaveLength(1);
+    expect(planSplit(1, 63, 2, min)).toHaveLength(1);
+    expect(planSplit(64, 1, 2, min)).toHaveLength(2);
+    expect(planSplit(2, 32, 2, min)).toHaveLength(2);
   });
 });
 

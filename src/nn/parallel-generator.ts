@@ -8,16 +8,19 @@ export interface ParallelGenerateOptions {
    * Fewest samples an engine is given when a request is split: the split's batch floor. A request
    * alone with fewer than twice this many samples runs whole on the main thread (a tree search's
    * one-prefix calls, whose prefix cache lives there); requests in flight together go whole to
-   * engines whatever their size. Default 64, so a lone request is cut only from 128 samples up:
-   * measured on the 2-core VM (demo size, 112 new tokens, quiet run of `npm run bench`), cutting a
-   * 64-sample request into two halves of 32 ran at 0.80× the speed of one core and a 256-sample
-   * one at 1.44×: below ~32 rows per engine a decode step's fixed costs (kernel calls, sampling
-   * in JavaScript) outweigh the second core, and samples that stop early shrink the live batch further.
+   * engines whatever their size. Default 32, so a lone request is cut from 64 samples up.
+   * Measured on the 2-core VM (demo size, 112 new tokens, one engine against two, same process,
+   * quiet): a 64-sample request cut into halves of 32 ran 1.40–1.48× faster when no sample stops
+   * early and 1.06× with the model's own stops (fill 0.39), a 32-sample one cut into halves of 16
+   * 1.39× and 0.84×, halves of 8 0.86×. Below ~16 live rows per engine a decode step's fixed costs
+   * (kernel calls, sampling in JavaScript) outweigh the second core, and samples that stop early
+   * shrink the live batch further. (Before the decode step's dense work became one onnxruntime
+   * call per half block, halves of 32 ran at 0.80×, and the floor was 64.)
    */
   minSamplesPerEngine: number;
 }
 
-export const defaultParallelGenerateOptions = { minSamplesPerEngine: 64 } satisfies ParallelGenerateOptions;
+export const defaultParallelGenerateOptions = { minSamplesPerEngine: 32 } satisfies ParallelGenerateOptions;
 
 type Request = Partial<Omit<GenerateOptions, 'sampleKey' | 'counts'>> & { maxTokens: number };
 

@@ -51,12 +51,17 @@ import { LEVEL_HARDER, runLoop, type IterationRow } from './loop.js';
  * Why four rounds of 200 steps: a fourth round adds fresh problems (a round's data is bounded by
  * what it solves), and 200 steps a round use them better than 150. Seed 0 0.5 → 15.0 → 27.0 →
  * 42.5 → 51.5% against the control's 36.5% (+15.0; initial level 77.5 → 84.0%), seed 1 1.5 →
- * 13.5 → 28.5 → 34.0 → 43.5% against 29.0% (+14.5; 88.0 → 86.5%). Four rounds of 150 steps gave
+ * 13.5 → 28.5 → 34.0 → 43.5% against 29.0% (+14.5; 88.0 → 86.5%), seed 2 7.0 → 36.5 → 56.5 →
+ * 62.0 → 71.0% against 56.5% (+14.5; 71.0 → 84.0%). Four rounds of 150 steps gave
  * +14.0 and +6.5 (39.0% against 25.0%, 36.5% against 30.0%; a build whose float rounding
  * differed in round 3: +11.5 and +15.5), three rounds of 200 +14.5 and +9.5: single runs move by
  * ±5 points. The demo took 582 s on the 2-core VM alone (935 s in an earlier session's run
  * beside other tenants' load); sampling 12 solutions a problem instead of 16 to save time cost
  * seed 0 13.5 points (38.0%).
+ *
+ * Why the search samples at temperature 0.8: at 1.0 (search and sampled evaluation alike) seed 0
+ * ended at 40.0% and seed 2 at 66.0%, 11.5 and 5.0 points under this plan: more samples carry a
+ * wrong step and fail the step check.
  *
  * Why the initial level is evaluated greedily only (`evalInitialSamples: false`): the table
  * reports its greedy accuracy (which must not fall), and its samples were a third of each

@@ -9,9 +9,9 @@ import { referenceSwiglu, type SwigluKernel } from './wasm/swiglu.js';
 
 export interface InferenceEngineOptions {
   /**
-   * Attention over the KV cache and the SwiGLU activation: 'wasm' is the WebAssembly SIMD
-   * kernels (src/nn/wasm/), 'reference' the plain-TS loops beside them. Default 'wasm' where
-   * the runtime has 128-bit SIMD (Node 20 has).
+   * RoPE with the KV writes, attention over the KV cache, and (on the op-by-op dense path) the
+   * SwiGLU activation: 'wasm' is the WebAssembly SIMD kernels (src/nn/wasm/), 'reference' the
+   * plain-TS loops beside them. Default 'wasm' where the runtime has 128-bit SIMD (Node 20 has).
    */
   decodeKernels: 'wasm' | 'reference';
   /**

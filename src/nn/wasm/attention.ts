@@ -183,6 +183,7 @@ export function attentionFunction(D: number): FunctionDef {
       // queries prefer some keys by 90 nats or more ran up to two thirds slower (12.5 against
       // 20.7 ns a key). Their share of the output is below 1e-28, far under float32's rounding.
       c.whileLoop(lt('sp', 'tEnd'), () => {
+        // s − max, kept in a0 (pass 1's accumulator, free here) for the mask below.
         c.get('sp').vmem('v128.load').get('pv').v('f32x4.sub').tee('a0');
         c.f32x4(NEGLIGIBLE_LOG_WEIGHT - 1).v('f32x4.max').set('x'); // exp itself makes subnormals near its clamp
         emitExp(c);

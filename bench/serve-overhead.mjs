@@ -12,7 +12,8 @@
 // generation time is the time inside its decode steps, so the overhead is the time the engine
 // waits: HTTP, JSON, the client, scheduling. Steps that run part-full while requests arrive count
 // as generation; they show in the throughput ratio instead.
-// --engine-thread true|false passes through to `serve` (default there: on with a second core).
+// --engine-thread true|false and --steps-per-turn N pass through to `serve` (defaults there: the
+// engine thread with a second core, one decode step per turn).
 // --mode lockstep (default) runs rounds: all 16 clients send, the round ends with the slowest, and
 // the next round starts, so every round's arrivals and departures are idle engine time.
 // --mode continuous keeps 16 requests in flight: each client sends its next request as soon as
@@ -27,8 +28,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const dist = (p) => import(join(root, 'dist', p));
-const { values: a } = parseArgs({ options: { checkpoint: { type: 'string' }, rounds: { type: 'string', default: '10' }, 'max-tokens': { type: 'string', default: '64' }, concurrency: { type: 'string', default: '16' }, 'engine-thread': { type: 'string' }, mode: { type: 'string', default: 'lockstep' } } });
+const distRoot = process.env.SEARCHLEARN_BENCH_DIST ?? join(root, 'dist');
+const dist = (p) => import(join(distRoot, p));
+const { values: a } = parseArgs({ options: { checkpoint: { type: 'string' }, rounds: { type: 'string', default: '10' }, 'max-tokens': { type: 'string', default: '64' }, concurrency: { type: 'string', default: '16' }, 'engine-thread': { type: 'string' }, 'steps-per-turn': { type: 'string' }, mode: { type: 'string', default: 'lockstep' } } });
 if (a.mode !== 'lockstep' && a.mode !== 'continuous') throw new Error(`--mode: expected lockstep or continuous, got ${a.mode}`);
 const rounds = Number(a.rounds);
 const maxTokens = Number(a['max-tokens']);
@@ -54,7 +56,7 @@ if (!dir) {
 // The server in its own process, as vLLM would be.
 // SEARCHLEARN_SERVE_NODE_ARGS passes node flags to the server (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
 const nodeArgs = (process.env.SEARCHLEARN_SERVE_NODE_ARGS ?? '').split(' ').filter((x) => x.length > 0);
-const child = spawn(process.execPath, [...nodeArgs, join(root, 'dist/cli/main.js'), 'serve', '--checkpoint', dir, '--port', '0', '--model-name', 'bench', ...(a['engine-thread'] ? ['--engine-thread', a['engine-thread']] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+const child = spawn(process.execPath, [...nodeArgs, join(distRoot, 'cli/main.js'), 'serve', '--checkpoint', dir, '--port', '0', '--model-name', 'bench', ...(a['engine-thread'] ? ['--engine-thread', a['engine-thread']] : []), ...(a['steps-per-turn'] ? ['--steps-per-turn', a['steps-per-turn']] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
 const url = await new Promise((resolve, reject) => {
   let out = '';
   child.stdout.on('data', (d) => {

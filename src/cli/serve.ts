@@ -2,7 +2,7 @@ import { basename, resolve } from 'node:path';
 import { z } from 'zod';
 import { BuiltinPolicy } from '../policy/builtin.js';
 import { defaultLlamaCppPolicyConfig } from '../policy/llamacpp.js';
-import { builtinBackend, policyBackend, type ServeBackend } from '../serve/batcher.js';
+import { builtinBackend, defaultContinuousBatcherConfig, policyBackend, type ServeBackend } from '../serve/batcher.js';
 import { defaultServeLimits } from '../serve/schemas.js';
 import { defaultServeConfig, isLoopback, startServer } from '../serve/server.js';
 import { CliError, num, parseCommand, type Command } from './args.js';
@@ -22,8 +22,9 @@ const options = {
   // Unset: the scheduler's own default (built-in continuous batching: 0; GGUF's window: 3 ms).
   'batch-window-ms': { type: 'string' },
   kernels: { type: 'string', default: 'fast' },
-  // Unset: on with more than two cores.
+  // Unset: on with a second core.
   'engine-thread': { type: 'string' },
+  'steps-per-turn': { type: 'string', default: String(defaultContinuousBatcherConfig.stepsPerTurn) },
 } as const;
 
 const schema = z.object({
@@ -40,12 +41,13 @@ const schema = z.object({
   'batch-window-ms': num({ min: 0, max: 1000 }).optional(),
   kernels: kernelsSchema,
   'engine-thread': z.enum(['true', 'false'], { message: 'expected true or false' }).transform((v) => v === 'true').optional(),
+  'steps-per-turn': num({ int: true, min: 1, max: 64 }),
 });
 
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'serve a checkpoint or a GGUF model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, /health)',
-  usage: 'serve (--checkpoint DIR | --gguf FILE [--threads 1] [--sequences 8]) [--host 127.0.0.1] [--port 8000] [--api-key KEY] [--model-name NAME] [--max-tokens N] [--max-n N] [--batch-window-ms MS] [--engine-thread true|false]',
+  usage: 'serve (--checkpoint DIR | --gguf FILE [--threads 1] [--sequences 8]) [--host 127.0.0.1] [--port 8000] [--api-key KEY] [--model-name NAME] [--max-tokens N] [--max-n N] [--batch-window-ms MS] [--engine-thread true|false] [--steps-per-turn N]',
   async run(argv) {
     const a = parseCommand('serve', argv, options, schema);
     if (!isLoopback(a.host) && !a['api-key']) throw new CliError(`serve: --host ${a.host} is beyond loopback; give --api-key KEY (clients send it as Authorization: Bearer KEY)`);
@@ -68,7 +70,7 @@ export const serveCommand: Command = {
       } catch (e) {
         throw new CliError(`--checkpoint: ${(e as Error).message}`);
       }
-      backend = builtinBackend(policy, a['engine-thread'] !== undefined ? { engineThread: a['engine-thread'] } : {});
+      backend = builtinBackend(policy, { stepsPerTurn: a['steps-per-turn'], ...(a['engine-thread'] !== undefined ? { engineThread: a['engine-thread'] } : {}) });
       contextLength = policy.contextLength;
     }
     const modelName = a['model-name'] ?? basename(resolve(a.gguf ?? a.checkpoint!)).replace(/\.gguf$/, '');

@@ -18,11 +18,36 @@ import type { BatcherConfig, JobResult, JobScheduler, SampleJob, SchedulerStats,
  * to `onText`, except a tail that could still begin a stop string (held back until it cannot).
  * A client that leaves stops only its own sequences, at the next step.
  */
+export interface ContinuousBatcherConfig extends BatcherConfig {
+  /**
+   * Decode steps run back to back before the loop admits new requests, drops those whose client
+   * left and lets finished jobs' responses go out (vLLM's multi-step scheduling,
+   * `--num-scheduler-steps`). Streams still get their text after every step. More steps spend
+   * less of the engine's time between steps; a request then waits up to `stepsPerTurn − 1`
+   * steps to join and to be answered. Default 1.
+   */
+  stepsPerTurn: number;
+}
+
 export const defaultContinuousBatcherConfig = {
   // No wait: a request that finds the engine idle starts at once; company that arrives a moment
   // later joins at the next step, which costs one short step instead of a window on every batch.
   windowMs: 0,
-} satisfies BatcherConfig;
+  stepsPerTurn: 1,
+} satisfies ContinuousBatcherConfig;
+
+export interface ContinuousBatcherOptions {
+  /**
+   * Takes new work synchronously between steps (the engine thread reads its message port with
+   * receiveMessageOnPort). With it the loop yields no event-loop turn while it decodes, only a
+   * microtask so that finished jobs' continuations run: nothing else on that thread needs the
+   * event loop, and on the 2-vCPU VM a turn right after a decode step cost 0.26 ms a step (a
+   * bare setImmediate after 3 ms of computing: 0.10 ms; after 0.2 ms: 0.02 ms) against steps of
+   * about 3.3 ms. Without it (the server's own thread) the loop yields a turn after each step
+   * so that HTTP requests are read between steps.
+   */
+  inbox?: () => void;
+}
 
 interface Job {
   job: SampleJob;
@@ -53,7 +78,8 @@ export function stopHoldBack(text: string, stop: readonly string[]): number {
 
 export class ContinuousBatcher implements JobScheduler {
   readonly stats: SchedulerStats = { batches: 0, steps: 0, jobs: 0, joinedMidBatch: 0, cancelled: 0, generationMs: 0 };
-  private readonly config: BatcherConfig;
+  private readonly config: ContinuousBatcherConfig;
+  private readonly inbox: (() => void) | undefined;
   private session: DecodeSession;
   private queue: Job[] = [];
   private running: RunningJob[] = [];
@@ -61,8 +87,10 @@ export class ContinuousBatcher implements JobScheduler {
   private looping = false;
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
 
-  constructor(private readonly policy: BuiltinPolicy, config: Partial<BatcherConfig> = {}) {
+  constructor(private readonly policy: BuiltinPolicy, config: Partial<ContinuousBatcherConfig> = {}, options: ContinuousBatcherOptions = {}) {
     this.config = { ...defaultContinuousBatcherConfig, ...config };
+    if (!Number.isInteger(this.config.stepsPerTurn) || this.config.stepsPerTurn < 1) throw new Error(`stepsPerTurn ${this.config.stepsPerTurn}: expected an integer >= 1`);
+    this.inbox = options.inbox;
     this.session = new DecodeSession(policy.generator);
   }
 
@@ -84,22 +112,27 @@ export class ContinuousBatcher implements JobScheduler {
     this.stats.batches++;
     try {
       for (;;) {
+        this.inbox?.();
         this.admit();
         this.dropAborted();
         if (this.session.size === 0) break;
-        const t0 = performance.now();
-        let ev: DecodeStep;
-        try {
-          ev = this.session.step();
-        } catch (e) {
-          this.failAll(e);
-          continue;
+        for (let k = 0; k < this.config.stepsPerTurn && this.session.size > 0; k++) {
+          const t0 = performance.now();
+          let ev: DecodeStep;
+          try {
+            ev = this.session.step();
+          } catch (e) {
+            this.failAll(e);
+            break;
+          }
+          this.stats.generationMs += performance.now() - t0;
+          this.stats.steps++;
+          this.deliver(ev);
         }
-        this.stats.generationMs += performance.now() - t0;
-        this.stats.steps++;
-        this.deliver(ev);
-        // Let the event loop read new requests (and client disconnects) before the next step.
-        await new Promise<void>((r) => setImmediate(r));
+        // Finished jobs' continuations run (their responses go out), and without an inbox the
+        // event loop reads new requests (and client disconnects) before the next step.
+        if (this.inbox) await Promise.resolve();
+        else await new Promise<void>((r) => setImmediate(r));
       }
     } finally {
       this.looping = false;
@@ -202,23 +235,28 @@ export class ContinuousBatcher implements JobScheduler {
 export interface BuiltinBackendOptions {
   /**
    * Run the engine on a thread of its own (engine-thread.ts), so that HTTP work overlaps decode
-   * steps. Default: with more than two cores (os.availableParallelism() > 2). On the 2-core
-   * development VM, with the benchmark's client on the same machine, the engine thread, the
-   * server's main thread and the client make three busy threads on two cores: served throughput
-   * fell from 2,893 to 2,206 and 2,131 tokens/s (quiet, `bench/serve-overhead.mjs --rounds 20`).
+   * steps. Default: with a second core (os.availableParallelism() > 1). On the 2-core
+   * development VM, with the benchmark's client on the same machine (three busy threads on two
+   * cores), it served 3,088 and 3,005 tokens/s against 3,024 and 2,939 in the server's own thread
+   * (`bench/serve-overhead.mjs --rounds 20 --mode continuous`, quiet, alternating) once the
+   * engine thread stopped yielding an event-loop turn after each step; before that it was the
+   * slower one (2,206 against 2,893).
    */
   engineThread: boolean;
+  /** Decode steps between turns (ContinuousBatcherConfig.stepsPerTurn). Default 1. */
+  stepsPerTurn: number;
 }
 
 /** The built-in model: continuous batching over its Generator (the server takes `scheduler`). */
 export function builtinBackend(policy: BuiltinPolicy, options: Partial<BuiltinBackendOptions> = {}): ServeBackend {
-  const engineThread = options.engineThread ?? availableParallelism() > 2;
+  const engineThread = options.engineThread ?? availableParallelism() > 1;
+  const stepsPerTurn = options.stepsPerTurn ?? defaultContinuousBatcherConfig.stepsPerTurn;
   const { generator, tokenizer } = policy;
   let shared: ContinuousBatcher | undefined;
   return {
     contextLength: policy.contextLength,
     promptTokens: (prompt) => tokenizer.encode(prompt, { bos: true }).length,
-    scheduler: (config) => (engineThread ? new EngineThreadScheduler(policy, config) : new ContinuousBatcher(policy, config)),
+    scheduler: (config) => (engineThread ? new EngineThreadScheduler(policy, { stepsPerTurn, ...config }) : new ContinuousBatcher(policy, { stepsPerTurn, ...config })),
     run(jobs) {
       shared ??= new ContinuousBatcher(policy);
       const s = shared;

@@ -3,7 +3,8 @@ import { startWorker } from '../core/start-worker.js';
 import type { ModelConfig } from '../nn/config.js';
 import type { KernelChoice } from '../nn/engine.js';
 import type { BuiltinPolicy } from '../policy/builtin.js';
-import type { BatcherConfig, JobResult, JobScheduler, SampleJob, SchedulerStats } from './batcher.js';
+import type { JobResult, JobScheduler, SampleJob, SchedulerStats } from './batcher.js';
+import type { ContinuousBatcherConfig } from './continuous-batcher.js';
 
 /**
  * The built-in model's continuous batching on a thread of its own (engine-thread-worker.ts), as
@@ -23,7 +24,7 @@ export interface EngineThreadData {
   alphabet: string;
   kernels: KernelChoice;
   weights: Float32Array;
-  batcher: Partial<BatcherConfig>;
+  batcher: Partial<ContinuousBatcherConfig>;
 }
 
 export type JobData = Omit<SampleJob, 'signal' | 'onText'> & { stream: boolean };
@@ -50,7 +51,7 @@ export class EngineThreadScheduler implements JobScheduler {
   /** Jobs dropped here before they reached the engine thread (its counters do not see them). */
   private cancelledHere = 0;
 
-  constructor(private readonly policy: BuiltinPolicy, private readonly config: Partial<BatcherConfig> = {}) {}
+  constructor(private readonly policy: BuiltinPolicy, private readonly config: Partial<ContinuousBatcherConfig> = {}) {}
 
   submit(job: SampleJob): Promise<JobResult> {
     return new Promise((resolve, reject) => {

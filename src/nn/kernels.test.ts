@@ -21,6 +21,27 @@ function relErr(x: Float32Array, y: Float32Array): number {
   return num / (den + 1e-12);
 }
 
+describe('gemm in row blocks', () => {
+  it('computes every output element exactly as one call does, with and without accumulation, for every cut of the rows', () => {
+    const whole = createOrtKernels({ threads: 1, gemmRowBlock: Infinity });
+    const rng = new Rng(11);
+    // Row counts that cut into equal blocks, unequal ones, and a last block of a few rows.
+    for (const [M, block] of [[96, 32], [101, 32], [257, 64], [40, 8]] as const) {
+      const blocked = createOrtKernels({ threads: 1, gemmRowBlock: block });
+      for (const transB of [false, true]) {
+        const K = 24, N = 20;
+        const a = rand(M * K, rng);
+        const b = rand(K * N, rng);
+        const c = rand(M * N, rng);
+        expect(blocked.gemm(a, b, M, K, N, false, transB)).toEqual(whole.gemm(a, b, M, K, N, false, transB));
+        expect(blocked.gemm(a, b, M, K, N, false, transB, c.slice())).toEqual(whole.gemm(a, b, M, K, N, false, transB, c.slice()));
+        expect(relErr(blocked.gemm(a, b, M, K, N, false, transB), referenceKernels.gemm(a, b, M, K, N, false, transB))).toBeLessThan(1e-4);
+      }
+    }
+    expect(() => createOrtKernels({ gemmRowBlock: 0 })).toThrow('gemmRowBlock 0: expected a number >= 8');
+  });
+});
+
 describe('fast kernels agree with the reference kernels', () => {
   const fast = createOrtKernels({ threads: 1 });
   const ref = referenceKernels;

@@ -42,6 +42,26 @@ describe('gemm in row blocks', () => {
   });
 });
 
+describe('attention in chunks of sequences', () => {
+  it('gives exactly the floats of one call over the batch, forward and backward, for any chunk size', () => {
+    const [B, T, H, D] = [5, 12, 2, 8];
+    const whole = createOrtKernels({ threads: 1, attentionChunkBytes: Infinity });
+    const rng = new Rng(13);
+    const qkv = rand(B * T * 3 * H * D, rng);
+    const dOut = rand(B * T * H * D, rng);
+    const w = whole.attentionForward(qkv, B, T, H, D);
+    const wd = whole.attentionBackward(qkv, w.probs, w.out, dOut, B, T, H, D);
+    // One sequence a call, two (the last chunk holds one), and the whole batch.
+    for (const perChunk of [1, 2, 5]) {
+      const chunked = createOrtKernels({ threads: 1, attentionChunkBytes: perChunk * H * T * T * 4 });
+      const c = chunked.attentionForward(qkv, B, T, H, D);
+      expect(c.out).toEqual(w.out);
+      expect(c.probs).toEqual(w.probs);
+      expect(chunked.attentionBackward(qkv, c.probs, c.out, dOut, B, T, H, D)).toEqual(wd);
+    }
+  });
+});
+
 describe('fast kernels agree with the reference kernels', () => {
   const fast = createOrtKernels({ threads: 1 });
   const ref = referenceKernels;

@@ -9,9 +9,11 @@ import { wasmTrainElementwise } from '../wasm/train-elementwise.js';
 
 /**
  * Fast kernels: onnxruntime (MLAS GEMM, multithreaded) over tiny graphs we write ourselves.
- * GEMM is one Gemm node per transpose combination; causal attention forward and backward are
- * one fused graph each (transposes, batched MatMul, mask, softmax), so the O(T²) work never
- * runs in JavaScript. The readable definitions are the reference kernels in kernels.ts.
+ * GEMM is one Gemm node per transpose combination, called on blocks of rows; causal attention
+ * forward and backward are one fused graph each (transposes, batched MatMul, mask, softmax),
+ * called on chunks of sequences, so the O(T²) work never runs in JavaScript. Both cuts keep
+ * MLAS's working set in cache (OrtKernelsOptions says what they gained). The readable
+ * definitions are the reference kernels in kernels.ts.
  */
 
 function gemmGraph(transA: boolean, transB: boolean, accumulate: boolean): OnnxGraph {
@@ -114,13 +116,37 @@ export interface OrtKernelsOptions {
    * rounding and gained nothing measurable.
    */
   gemmRowBlock?: number;
+  /**
+   * Attention forward and backward run over chunks of whole sequences whose score tensors
+   * ([H,T,T] floats each) hold at most this many bytes together (at least one sequence a call).
+   * Default 512 KiB, one core's L2 on Zen 3. Why: the graphs make several passes over the
+   * B·H·T·T scores (mask, softmax, the products, softmax's backward), and with the whole batch
+   * at once each pass streamed them from memory: forward and backward of the demo size (B 32,
+   * T 128, H 4) took 59 ms a layer, in chunks of 2 sequences 28–32; of `small` (H 8) 110 ms and
+   * 71–80 in chunks of 2 (quiet, best of 5). Sequences are independent, so the outputs are the
+   * same floats.
+   */
+  attentionChunkBytes?: number;
 }
 
 export const defaultGemmRowBlock = 1024;
+export const defaultAttentionChunkBytes = 512 * 1024;
+
+/** Views of sequences [b0, b0+n) of the attention tensors: qkv-shaped [B,T,3,H,D], out-shaped [B,T,H,D], probs [B,H,T,T]. */
+function sequenceViews(b0: number, n: number, T: number, H: number, D: number) {
+  const view = (per: number) => (x: Float32Array): Float32Array => x.subarray(b0 * per, (b0 + n) * per);
+  return { qkv: view(T * 3 * H * D), out: view(T * H * D), probs: view(H * T * T) };
+}
 
 export function createOrtKernels(opts: OrtKernelsOptions = {}): Kernels {
   const rowBlock = opts.gemmRowBlock ?? defaultGemmRowBlock;
   if (!(rowBlock >= 8)) throw new Error(`gemmRowBlock ${rowBlock}: expected a number >= 8`);
+  const chunkBytes = opts.attentionChunkBytes ?? defaultAttentionChunkBytes;
+  /** Runs `f` over consecutive chunks of the B sequences, each holding at most chunkBytes of scores (at least one sequence). */
+  const forChunks = (B: number, scoresPerSequence: number, f: (b0: number, n: number) => void): void => {
+    const per = Math.max(1, Math.floor(chunkBytes / (4 * scoresPerSequence)));
+    for (let b0 = 0; b0 < B; b0 += per) f(b0, Math.min(per, B - b0));
+  };
   const sessions = new Map<string, OrtSession>();
   const session = (key: string, graph: () => OnnxGraph): OrtSession => {
     let s = sessions.get(key);
@@ -208,20 +234,27 @@ export function createOrtKernels(opts: OrtKernelsOptions = {}): Kernels {
       const s = session(`attnF${D}`, () => attentionForwardGraph(D));
       const out = pool.take(B * T * H * D);
       const probs = pool.take(B * H * T * T);
-      s.run(
-        { qkv: [qkv, [B, T, 3, H, D]], mask: [causalMask(T), [T, T]] },
-        { out: [out, [1, B, T, H, D]], probs: [probs, [1, B, H, T, T]] },
-      );
+      const mask = causalMask(T);
+      forChunks(B, H * T * T, (b0, n) => {
+        const v = sequenceViews(b0, n, T, H, D);
+        s.run(
+          { qkv: [v.qkv(qkv), [n, T, 3, H, D]], mask: [mask, [T, T]] },
+          { out: [v.out(out), [1, n, T, H, D]], probs: [v.probs(probs), [1, n, H, T, T]] },
+        );
+      });
       return { out, probs };
     },
 
     attentionBackward(qkv, probs, out, dOut, B, T, H, D) {
       const s = session(`attnB${D}`, () => attentionBackwardGraph(D));
       const dqkv = pool.take(B * T * 3 * H * D);
-      s.run(
-        { qkv: [qkv, [B, T, 3, H, D]], probs: [probs, [1, B, H, T, T]], out: [out, [1, B, T, H, D]], dout: [dOut, [1, B, T, H, D]] },
-        { dqkv: [dqkv, [B, T, 3, H, D]] },
-      );
+      forChunks(B, H * T * T, (b0, n) => {
+        const v = sequenceViews(b0, n, T, H, D);
+        s.run(
+          { qkv: [v.qkv(qkv), [n, T, 3, H, D]], probs: [v.probs(probs), [1, n, H, T, T]], out: [v.out(out), [1, n, T, H, D]], dout: [v.out(dOut), [1, n, T, H, D]] },
+          { dqkv: [v.qkv(dqkv), [n, T, 3, H, D]] },
+        );
+      });
       return dqkv;
     },
 

@@ -2,7 +2,7 @@ import { defaultVerifyConfig, resolveConfig, type VerifyConfig } from './config.
 import { Deadline } from './deadline.js';
 import { normalize, stringKey, type Normalized } from './normalize.js';
 import { relationAsInterval, relationsEqual, simpleRelations } from './relation.js';
-import { scalarsEqual, type NumericContext } from './scalar.js';
+import { loadMathjs, scalarsEqual, type NumericContext } from './scalar.js';
 import { isSymbolic, parseShape, type Shape } from './structure.js';
 
 /**
@@ -16,6 +16,7 @@ export function isEquivalent(gold: string, pred: string, options?: Partial<Verif
   if (typeof gold !== 'string' || typeof pred !== 'string') return false;
   const config = resolveConfig(options);
   try {
+    loadMathjs();
     return answersEqual(gold, pred, config, new Deadline(config.timeoutMs));
   } catch {
     return false;
@@ -23,7 +24,7 @@ export function isEquivalent(gold: string, pred: string, options?: Partial<Verif
 }
 
 /** The comparison itself; throws TimeoutError when the deadline passes. */
-export function answersEqual(gold: string, pred: string, config: VerifyConfig = defaultVerifyConfig, deadline = new Deadline(config.timeoutMs)): boolean {
+export function answersEqual(gold: string, pred: string, config: VerifyConfig = defaultVerifyConfig, deadline = (loadMathjs(), new Deadline(config.timeoutMs))): boolean {
   // Answers longer than this are compared as strings: no real answer is that long, and the
   // normalization and parsing below must stay cheap.
   if (gold.length > MAX_ANSWER_CHARS || pred.length > MAX_ANSWER_CHARS) return stringKey(gold) === stringKey(pred);

@@ -1,4 +1,5 @@
-import { describe, it, expect } from 'vitest';
+import { beforeAll, describe, it, expect } from 'vitest';
+import { loadMathjs } from './scalar.js';
 import { verify } from './verify.js';
 
 /**
@@ -16,6 +17,8 @@ function timed(gold: string, text: string, timeoutMs = 500) {
 }
 
 describe('verify is time-bounded on pathological inputs', () => {
+  // mathjs loads on the first comparison (1.4 s of CPU); the bound is on the comparison.
+  beforeAll(() => void loadMathjs());
   const cases: [string, string, string][] = [
     ['huge exponents that both overflow', '10^{10^{100}}', '\\boxed{10^{10^{101}}}'],
     ['a power tower', '2', `\\boxed{${'2^{'.repeat(300)}2${'}'.repeat(300)}}`],

@@ -16,15 +16,20 @@ export function isEquivalent(gold: string, pred: string, options?: Partial<Verif
   if (typeof gold !== 'string' || typeof pred !== 'string') return false;
   const config = resolveConfig(options);
   try {
-    loadMathjs();
-    return answersEqual(gold, pred, config, new Deadline(config.timeoutMs));
+    return answersEqual(gold, pred, config, comparisonDeadline(config));
   } catch {
     return false;
   }
 }
 
+/** A comparison's deadline, started once mathjs is loaded: loading it is not the comparison's time. */
+export function comparisonDeadline(config: VerifyConfig): Deadline {
+  loadMathjs();
+  return new Deadline(config.timeoutMs);
+}
+
 /** The comparison itself; throws TimeoutError when the deadline passes. */
-export function answersEqual(gold: string, pred: string, config: VerifyConfig = defaultVerifyConfig, deadline = (loadMathjs(), new Deadline(config.timeoutMs))): boolean {
+export function answersEqual(gold: string, pred: string, config: VerifyConfig = defaultVerifyConfig, deadline = comparisonDeadline(config)): boolean {
   // Answers longer than this are compared as strings: no real answer is that long, and the
   // normalization and parsing below must stay cheap.
   if (gold.length > MAX_ANSWER_CHARS || pred.length > MAX_ANSWER_CHARS) return stringKey(gold) === stringKey(pred);

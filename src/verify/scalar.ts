@@ -7,7 +7,7 @@ import { stringKey } from './normalize.js';
 
 /**
  * mathjs, loaded when the first expression is evaluated. Importing it took 1.4 s and left about
- * 40 MB of live heap (measured on the 2-vCPU VM), which every process that imports the verifier
+ * 30 MB of live heap (measured on the 2-vCPU VM), which every process that imports the verifier
  * but never evaluates an expression (arith, Countdown, the loop and the demo reach it through the
  * task registry) would otherwise carry, and a full GC marks it again each time.
  */

@@ -15,10 +15,9 @@
  */
 import { extractChoice, goldChoice, letterRange } from './choice.js';
 import { resolveConfig, type VerifyConfig } from './config.js';
-import { Deadline, TimeoutError } from './deadline.js';
-import { answersEqual } from './equivalence.js';
+import { TimeoutError } from './deadline.js';
+import { answersEqual, comparisonDeadline } from './equivalence.js';
 import { extract } from './extract.js';
-import { loadMathjs } from './scalar.js';
 
 export { extract, extractAnswer } from './extract.js';
 export { isEquivalent } from './equivalence.js';
@@ -40,9 +39,7 @@ export function verify(gold: string, text: string, options?: Partial<VerifyConfi
     return { correct: false, extracted: null, reason: `prediction is ${describe(text)}` };
   }
   const config = resolveConfig(options);
-  // mathjs loads on first use; loading it is not the comparison's time.
-  loadMathjs();
-  const deadline = new Deadline(config.timeoutMs);
+  const deadline = comparisonDeadline(config);
   let extracted: string | null = null;
   try {
     const choice = goldChoice(gold);

@@ -65,6 +65,11 @@ describe('searchlearn loop', () => {
     const s = await run(['loop', '--init', init, '--out', join(tmp, 'x'), '--config', cfg]);
     expect(s.code).toBe(2);
     expect(s.stderr).toMatch(/field search: .*'width' is not an option of beam; valid: n, beamWidth/);
+    writeFileSync(cfg, JSON.stringify({ learner: 'dpo', learnerConfig: { bta: 0.3 } }));
+    const l = await run(['loop', '--init', init, '--out', join(tmp, 'x'), '--config', cfg]);
+    expect(l.code).toBe(2);
+    expect(l.stderr.trim().split('\n')).toHaveLength(1);
+    expect(l.stderr).toMatch(/field learnerConfig\.bta: not a field of the dpo learner \(valid: beta, rpoAlpha, dpopLambda,/);
     const c = await run(['loop', '--init', init, '--out', join(tmp, 'x'), '--learner', 'ppx']);
     expect(c.code).toBe(2);
     expect(c.stderr).toMatch(/learner.*sft/);

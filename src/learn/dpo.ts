@@ -35,6 +35,14 @@ export interface DpoConfig extends PtxConfig {
    * 2024, found it crucial for reasoning; TRL's `rpo_alpha`). 0 gives plain DPO.
    */
   rpoAlpha: number;
+  /**
+   * λ of DPO-Positive (Pal et al. 2024): a pair's margin loses λ·max(0, log π_ref(c) − log π(c)),
+   * so lowering the chosen below the reference costs more than lowering the rejected gains.
+   * Default 0 (plain DPO). Pal et al. use 50 (β 0.3). Their failure case is ours: step-level pairs
+   * differ in a few tokens, and plain DPO (β 0.1, 4 epochs) widened the margin by pushing the
+   * rejected steps 19 nats down while the chosen fell too, and the initial level lost 10 points.
+   */
+  dpopLambda: number;
   /** Passes over the pairs (default 1: TRL's num_train_epochs for DPO runs is usually 1–3). */
   epochs: number;
   /** Pairs per optimizer step (default 16). */
@@ -60,6 +68,7 @@ export interface DpoConfig extends PtxConfig {
 export const defaultDpoConfig = {
   beta: 0.1,
   rpoAlpha: 1.0,
+  dpopLambda: 0,
   epochs: 1,
   batchSize: 16,
   maxSteps: 0,
@@ -127,6 +136,7 @@ export function dpoLearner(config: Partial<DpoConfig> = {}): Learner<PreferenceP
               rejected: Int32Array.from({ length: P }, (_, j) => 2 * j + 1),
               beta: cfg.beta,
               rpoAlpha: cfg.rpoAlpha,
+              dpopLambda: cfg.dpopLambda,
               pairNormalizer: stepPairs.length,
               nllNormalizer: Math.max(1, chosenTokens),
             });

@@ -1,9 +1,9 @@
-import { dpoLearner, type DpoConfig } from './dpo.js';
+import { defaultDpoConfig, dpoLearner, type DpoConfig } from './dpo.js';
 import { externalConfigOf, externalLearner, type ExternalChoice } from './external.js';
-import { grpoLearner, type GrpoConfig } from './grpo.js';
+import { defaultGrpoConfig, grpoLearner, type GrpoConfig } from './grpo.js';
 import type { Learner } from './learner.js';
-import { ppoLearner, type PpoConfig } from './ppo.js';
-import { sftLearner, type SftConfig } from './sft.js';
+import { defaultPpoConfig, ppoLearner, type PpoConfig } from './ppo.js';
+import { defaultSftConfig, sftLearner, type SftConfig } from './sft.js';
 
 export const learnerNames = ['sft', 'dpo', 'ppo', 'grpo', 'external'] as const;
 export type LearnerName = (typeof learnerNames)[number];
@@ -37,4 +37,42 @@ export function makeLearner(c: LearnerChoice): Learner<never> {
       // Training by a command of the user's (src/learn/external.ts): its data is an ExternalRound.
       return externalLearner(externalConfigOf({ exportFormat: 'trl-sft', trainTimeoutS: 0, policy: 'builtin', serveTimeoutS: 1800, ...c })) as Learner<never>;
   }
+}
+
+/** What each learner's `learnerConfig` may set: its defaults give the fields and their types. */
+const learnerFields: Record<LearnerName, Record<string, unknown>> = { sft: defaultSftConfig, dpo: defaultDpoConfig, grpo: defaultGrpoConfig, ppo: defaultPpoConfig, external: {} };
+/** The string fields that take one of a few values. */
+const learnerChoices: Record<string, readonly string[]> = {
+  'sft.mode': ['continue', 'restart'],
+  'grpo.advantage': ['grpo', 'rloo'],
+  'ppo.reward': ['outcome', 'process'],
+  'ppo.shaping': ['none', 'potential'],
+};
+
+/**
+ * The first field of a learner config that its learner would not read as given (a misspelt
+ * name is otherwise ignored and a string where a number belongs trains with NaN), or null.
+ */
+export function learnerConfigIssue(learner: LearnerName, config: Record<string, unknown>): { path: string[]; message: string } | null {
+  const walk = (fields: Record<string, unknown>, value: Record<string, unknown>, path: string[]): { path: string[]; message: string } | null => {
+    for (const [key, v] of Object.entries(value)) {
+      const at = [...path, key];
+      if (!Object.hasOwn(fields, key)) {
+        const valid = Object.keys(fields);
+        return { path: at, message: valid.length ? `not a field of the ${learner} learner (valid: ${valid.join(', ')})` : `the ${learner} learner takes no learnerConfig` };
+      }
+      const d = fields[key];
+      if (d !== null && typeof d === 'object') {
+        if (v === null || typeof v !== 'object' || Array.isArray(v)) return { path: at, message: `expected an object of ${Object.keys(d).join(', ')}, got ${JSON.stringify(v)}` };
+        const inner = walk(d as Record<string, unknown>, v as Record<string, unknown>, at);
+        if (inner) return inner;
+        continue;
+      }
+      if (typeof v !== typeof d || (typeof v === 'number' && !Number.isFinite(v))) return { path: at, message: `expected a ${typeof d}, got ${JSON.stringify(v)}` };
+      const choices = learnerChoices[`${learner}.${at.join('.')}`];
+      if (choices && !choices.includes(v as string)) return { path: at, message: `expected one of ${choices.join(', ')}, got ${JSON.stringify(v)}` };
+    }
+    return null;
+  };
+  return walk(learnerFields[learner], config, []);
 }

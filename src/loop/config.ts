@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { exportFormats } from '../data/export.js';
+import { learnerConfigIssue } from '../learn/registry.js';
 import { searchSpecSchema } from '../search/registry.js';
 
 /**
@@ -119,6 +120,8 @@ export const loopConfigSchema = z
   .strict()
   .superRefine((c, ctx) => {
     if (c.learner === 'external' && !c.trainCmd) ctx.addIssue({ code: 'custom', path: ['trainCmd'], message: 'the external learner needs a command (--train-cmd "...")' });
+    const learnerIssue = learnerConfigIssue(c.learner, c.learnerConfig);
+    if (learnerIssue) ctx.addIssue({ code: 'custom', path: ['learnerConfig', ...learnerIssue.path], message: learnerIssue.message });
     if (c.learner !== 'external' && c.trainCmd) ctx.addIssue({ code: 'custom', path: ['trainCmd'], message: `a train command needs --learner external, not ${c.learner}` });
     if (c.policy !== 'builtin' && c.learner !== 'external') ctx.addIssue({ code: 'custom', path: ['policy'], message: `a served policy is trained by an external command only (--learner external), not ${c.learner}` });
     if (c.policy !== 'builtin' && c.refreshPrm) ctx.addIssue({ code: 'custom', path: ['refreshPrm'], message: 'refreshing a PRM samples the built-in policy; not available with a served policy' });

@@ -78,6 +78,30 @@ describe('DPO loss', () => {
     }
   });
 
+  // Sequence 0 (chosen) 1.5 nats below the reference, sequence 2 (chosen) 1.4 above: the penalty acts on pair 0 only.
+  const lpPositive = Float32Array.from([-2, -2, -1, -1, -2, -0.1, -1, -1.5, 0]);
+
+  it('DPO-Positive lowers the margin by λ·(ρ_c − π_c) only where the chosen fell below the reference', () => {
+    const beta = 0.3;
+    const lambda = 5;
+    const sum = (a: Float32Array, s: number) => Array.from(a).reduce((acc, v, i) => acc + (seqOf[i] === s ? v : 0), 0);
+    const z = (c: number, r: number) => beta * (sum(lpPositive, c) - sum(ref, c) - (sum(lpPositive, r) - sum(ref, r)) - lambda * Math.max(0, sum(ref, c) - sum(lpPositive, c)));
+    const ls = (x: number) => Math.log(1 / (1 + Math.exp(-x)));
+    const out = dpoLoss({ ...base, logps: Tensor.from(lpPositive, [9]), beta, rpoAlpha: 0, dpopLambda: lambda });
+    expect(out.loss.data[0]).toBeCloseTo(-(ls(z(0, 1)) + ls(z(2, 3))) / 2, 5);
+    // Pair 1's chosen is above its reference: the same loss as plain DPO there.
+    const plainPair1 = dpoLoss({ ...base, chosen: Int32Array.from([2]), rejected: Int32Array.from([3]), pairNormalizer: 1, logps: Tensor.from(lpPositive, [9]), beta, rpoAlpha: 0 });
+    const positivePair1 = dpoLoss({ ...base, chosen: Int32Array.from([2]), rejected: Int32Array.from([3]), pairNormalizer: 1, logps: Tensor.from(lpPositive, [9]), beta, rpoAlpha: 0, dpopLambda: lambda });
+    expect(positivePair1.loss.data[0]).toBeCloseTo(plainPair1.loss.data[0]!, 6);
+  });
+
+  it('DPO-Positive passes a finite-difference gradient check, and a backward without the penalty fails it', () => {
+    const at = () => new Tensor(Float32Array.from(lpPositive), [9], { requiresGrad: true });
+    expect(gradcheck(([l]) => dpoLoss({ ...base, logps: l!, beta: 0.3, rpoAlpha: 1, dpopLambda: 5 }).loss, [at()])).toBeLessThan(TOL);
+    const wrong = (l: Tensor) => withBackwardOf(dpoLoss({ ...base, logps: l, beta: 0.3, rpoAlpha: 1, dpopLambda: 5 }).loss, dpoLoss({ ...base, logps: l, beta: 0.3, rpoAlpha: 1 }).loss);
+    expect(gradcheck(([l]) => wrong(l!), [at()])).toBeGreaterThan(0.05);
+  });
+
   it('catches a wrong backward (the NLL term left out of the gradient)', () => {
     const wrong = (l: Tensor) => withBackwardOf(dpoLoss({ ...base, logps: l, beta: 0.7, rpoAlpha: 1 }).loss, dpoLoss({ ...base, logps: l, beta: 0.7, rpoAlpha: 0 }).loss);
     expect(gradcheck(([l]) => wrong(l!), [param([9], 1, -1)])).toBeGreaterThan(0.05);

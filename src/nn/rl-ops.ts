@@ -100,6 +100,8 @@ export interface DpoInputs {
   beta: number;
   /** Weight of the NLL term on the chosen tokens (iterative RPO, Pang et al. 2024); 0 for plain DPO. */
   rpoAlpha: number;
+  /** λ of DPO-Positive (Pal et al. 2024): the margin loses λ·max(0, ρ_c − π_c), so the chosen may not fall below the reference; 0 (default) for plain DPO. */
+  dpopLambda?: number;
   /** Divides the summed pair losses: pairs in the whole batch (when microbatching). */
   pairNormalizer: number;
   /** Divides the summed NLL: chosen tokens in the whole batch (TRL's rpo_alpha term is a token mean). */
@@ -117,10 +119,13 @@ export interface DpoStats {
 }
 
 /**
- * DPO's sigmoid loss (Rafailov et al. 2023) over sequence log-prob sums, plus the RPO NLL term:
- *   L = Σ_pairs −log σ(β[(π_c − ρ_c) − (π_r − ρ_r)]) / pairNormalizer − α·Σ_{chosen tokens} log π / nllNormalizer
+ * DPO's sigmoid loss (Rafailov et al. 2023) over sequence log-prob sums, with DPO-Positive's
+ * penalty (Pal et al. 2024) and the RPO NLL term:
+ *   z = β[(π_c − ρ_c) − (π_r − ρ_r) − λ·max(0, ρ_c − π_c)]
+ *   L = Σ_pairs −log σ(z) / pairNormalizer − α·Σ_{chosen tokens} log π / nllNormalizer
  * where π and ρ are sums of policy and reference token log-probs over a sequence.
- * Backward to token t of sequence s: ∂/∂logp_t = −β·σ(−z)·(±1)/pairNormalizer (+ for chosen), − α/nllNormalizer on chosen tokens.
+ * Backward to token t of sequence s: ∂/∂logp_t = −β·σ(−z)·(1 + λ·[π_c < ρ_c])/pairNormalizer on
+ * the chosen, +β·σ(−z)/pairNormalizer on the rejected, − α/nllNormalizer on chosen tokens.
  */
 export function dpoLoss(o: DpoInputs): { loss: Tensor; stats: DpoStats } {
   const N = o.logps.size;
@@ -142,6 +147,7 @@ export function dpoLoss(o: DpoInputs): { loss: Tensor; stats: DpoStats } {
   // Role of each sequence: the pair that uses it as chosen (+1) or rejected (−1), and its weight.
   const coef = new Float64Array(S);
   const isChosen = new Uint8Array(S);
+  const lambda = o.dpopLambda ?? 0;
   const stats: DpoStats = { rewardChosen: new Float64Array(P), rewardRejected: new Float64Array(P), logpChosen: new Float64Array(P), logpRejected: new Float64Array(P), nllSum: 0 };
   let loss = 0;
   for (let i = 0; i < P; i++) {
@@ -153,9 +159,13 @@ export function dpoLoss(o: DpoInputs): { loss: Tensor; stats: DpoStats } {
     stats.rewardRejected[i] = rr;
     stats.logpChosen[i] = pol[c]!;
     stats.logpRejected[i] = pol[r]!;
-    loss -= logSigmoid(rc - rr);
-    const w = (o.beta * sigmoid(rr - rc)) / o.pairNormalizer;
-    coef[c]! -= w;
+    // DPOP: pairs of small edit distance (a step against its sibling) let plain DPO lower both
+    // sequences; the penalty keeps the chosen from falling below the reference.
+    const below = Math.max(0, ref[c]! - pol[c]!);
+    const z = rc - rr - o.beta * lambda * below;
+    loss -= logSigmoid(z);
+    const w = (o.beta * sigmoid(-z)) / o.pairNormalizer;
+    coef[c]! -= w * (below > 0 ? 1 + lambda : 1);
     coef[r]! += w;
     isChosen[c] = 1;
   }

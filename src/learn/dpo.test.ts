@@ -76,4 +76,30 @@ describe('dpo learner', () => {
     for (let i = 0; i < a.params.length; i++) diff = Math.max(diff, Math.abs(a.params[i]! - b.params[i]!));
     expect(diff).toBeLessThan(1e-5);
   }, 120_000);
+
+  it("with tokens 'divergence' sums each pair over the first token where chosen and rejected differ", async () => {
+    const pairs = train.slice(0, 16);
+    const model = toyModel(4);
+    const seqs = encodeSequences(pairs.flatMap((p) => [{ prompt: p.prompt, completion: p.chosen, eos: true }, { prompt: p.prompt, completion: p.rejected, eos: true }]), toyTokenizer, 16);
+    const lp = sequenceLogprobs(model, seqs, toyTokenizer.pad);
+    let atDivergence = 0;
+    let whole = 0;
+    for (let i = 0; i < pairs.length; i++) {
+      const c = seqs[2 * i]!;
+      const r = seqs[2 * i + 1]!;
+      let j = 0;
+      while (c.ids[c.lossFrom + j] === r.ids[r.lossFrom + j]) j++;
+      atDivergence += lp[2 * i]![j]! / pairs.length;
+      whole += lp[2 * i]!.reduce((a, v) => a + v, 0) / pairs.length;
+    }
+    const first = async (tokens: 'sequence' | 'divergence') => {
+      const steps: StepMetrics[] = [];
+      const m = toyModel(4);
+      await dpoLearner({ maxSteps: 1, batchSize: 16, tokens }).update(pairs, { policy: { model: m, tokenizer: toyTokenizer }, reference: frozenCopy(m), seed: 0, onStep: (x) => steps.push(x) });
+      return steps[0]!['logps/chosen']!;
+    };
+    expect(await first('divergence')).toBeCloseTo(atDivergence, 4);
+    expect(await first('sequence')).toBeCloseTo(whole, 4);
+    expect(Math.abs(atDivergence - whole)).toBeGreaterThan(0.5);
+  }, 60_000);
 });

@@ -38,11 +38,26 @@ export interface DpoConfig extends PtxConfig {
   /**
    * λ of DPO-Positive (Pal et al. 2024): a pair's margin loses λ·max(0, log π_ref(c) − log π(c)),
    * so lowering the chosen below the reference costs more than lowering the rejected gains.
-   * Default 0 (plain DPO). Pal et al. use 50 (β 0.3). Their failure case is ours: step-level pairs
-   * differ in a few tokens, and plain DPO (β 0.1, 4 epochs) widened the margin by pushing the
-   * rejected steps 19 nats down while the chosen fell too, and the initial level lost 10 points.
+   * Default 0 (plain DPO). Pal et al. use 50 (β 0.3). Their failure case looked like ours: step
+   * pairs differ in a few tokens, and plain DPO (β 0.1, 4 epochs) widened the margin by pushing
+   * the rejected steps 19 nats down while the chosen fell too, and the initial level lost 10
+   * points. With λ 50 (β 0.3) the chosen rose (1–2 nats) but the rejected still fell 11–25, and
+   * one round from the demo's seed-0 round-1 policy ended 2.0 points lower on three digits and
+   * 3.5 on the initial level (15.0 → 13.0%, 77.5 → 74.0%), where SFT on the same search gained 12.
    */
   dpopLambda: number;
+  /**
+   * Which completion tokens a pair's log-probabilities sum over: `sequence` (all of them, as
+   * DPO) or `divergence` (only the first token where chosen and rejected differ, for both:
+   * the critical token of cDPO, Lin et al. 2024). A step-level pair shares its prefix, and after
+   * the first differing token each completion is conditioned on a different text, so the
+   * rejected's later tokens (its format, its next digits) are pushed down with the error.
+   * The RPO term then trains the chosen's divergent token only. Default `sequence`: on the
+   * demo's seed-0 round-1 policy one round with it (β 0.1, 4 epochs) lost 2.5 points on three
+   * digits and 10.5 on the initial level, as much as whole steps lost there: the damage is in
+   * the wrong digits themselves, not in the tokens after them.
+   */
+  tokens: 'sequence' | 'divergence';
   /** Passes over the pairs (default 1: TRL's num_train_epochs for DPO runs is usually 1–3). */
   epochs: number;
   /** Pairs per optimizer step (default 16). */
@@ -69,6 +84,7 @@ export const defaultDpoConfig = {
   beta: 0.1,
   rpoAlpha: 1.0,
   dpopLambda: 0,
+  tokens: 'sequence',
   epochs: 1,
   batchSize: 16,
   maxSteps: 0,
@@ -99,6 +115,13 @@ export function dpoLearner(config: Partial<DpoConfig> = {}): Learner<PreferenceP
         ctxLen,
       );
       const refLogps = sequenceLogprobs(ctx.reference, seqs, tok.pad, cfg.microBatchTokens);
+      // Per sequence, the completion tokens its pair's log-probability sums over: [from, to).
+      const span = seqs.map((e, r) => {
+        const n = e.ids.length - e.lossFrom;
+        if (cfg.tokens === 'sequence') return [0, n] as const;
+        const j = divergence(e, seqs[r ^ 1]!);
+        return [Math.min(j, n - 1), Math.min(j, n - 1) + 1] as const;
+      });
 
       const perEpoch = Math.ceil(pairs.length / cfg.batchSize);
       const totalSteps = cfg.maxSteps > 0 ? Math.min(cfg.maxSteps, perEpoch * cfg.epochs) : perEpoch * cfg.epochs;
@@ -116,7 +139,7 @@ export function dpoLearner(config: Partial<DpoConfig> = {}): Learner<PreferenceP
           if (ctx.shouldStop?.()) break;
           const stepPairs = order.slice(s0, s0 + cfg.batchSize);
           let chosenTokens = 0;
-          for (const i of stepPairs) chosenTokens += seqs[2 * i]!.ids.length - seqs[2 * i]!.lossFrom;
+          for (const i of stepPairs) chosenTokens += span[2 * i]![1] - span[2 * i]![0];
           model.zeroGrad();
           const acc = { loss: 0, nll: 0, rc: 0, rr: 0, correct: 0, lc: 0, lr: 0 };
           // Microbatches keep each pair's two sequences together (rows 2j, 2j+1).
@@ -126,7 +149,7 @@ export function dpoLearner(config: Partial<DpoConfig> = {}): Learner<PreferenceP
             model.kernels.pool.reset();
             const { logps } = forwardLogprobs(model, tb);
             const seqOf = new Int32Array(tb.B * tb.T).fill(-1);
-            for (let b = 0; b < tb.B; b++) seqOf.fill(b, b * tb.T + tb.start[b]!, b * tb.T + tb.start[b]! + tb.length[b]!);
+            for (let b = 0; b < tb.B; b++) seqOf.fill(b, b * tb.T + tb.start[b]! + span[mb[b]!]![0], b * tb.T + tb.start[b]! + span[mb[b]!]![1]);
             const P = tb.B / 2;
             const { loss, stats } = dpoLoss({
               logps,
@@ -181,6 +204,13 @@ export function dpoLearner(config: Partial<DpoConfig> = {}): Learner<PreferenceP
       return { steps: history.length, trainedTokens, metrics: meanMetrics(history) };
     },
   };
+}
+
+/** Index (within the completion) of the first token where two encodings of one prompt differ. */
+function divergence(a: EncodedSequence, b: EncodedSequence): number {
+  let j = 0;
+  while (a.lossFrom + j < a.ids.length && b.lossFrom + j < b.ids.length && a.ids[a.lossFrom + j] === b.ids[b.lossFrom + j]) j++;
+  return j;
 }
 
 /** Microbatches of rows given as consecutive (chosen, rejected) pairs, never splitting a pair. */

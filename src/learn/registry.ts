@@ -44,6 +44,7 @@ const learnerFields: Record<LearnerName, Record<string, unknown>> = { sft: defau
 /** The string fields that take one of a few values. */
 const learnerChoices: Record<string, readonly string[]> = {
   'sft.mode': ['continue', 'restart'],
+  'dpo.tokens': ['sequence', 'divergence'],
   'grpo.advantage': ['grpo', 'rloo'],
   'ppo.reward': ['outcome', 'process'],
   'ppo.shaping': ['none', 'potential'],

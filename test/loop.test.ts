@@ -34,11 +34,13 @@ describe('searchlearn loop', () => {
     const a = await run(['loop', '--init', init, '--out', out, '--iterations', '1', '--no-control', ...tiny]);
     expect(a.code, a.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(out, 'state.json'), 'utf8')).iteration).toBe(1);
-    const b = await run(['loop', '--init', init, '--out', out, '--iterations', '2', ...tiny, '--json']);
+    // Samples (pass@k, the vote) on the first 3 held-out problems, greedy on all 4.
+    const b = await run(['loop', '--init', init, '--out', out, '--iterations', '2', ...tiny, '--eval-sampled-problems', '3', '--json']);
     expect(b.code, b.stderr).toBe(0);
     const state = JSON.parse(b.stdout.trim().split('\n').pop()!);
     expect(state.iteration).toBe(2);
     expect(state.control.control).toBe(true);
+    expect(state.control.levels.harder).toMatchObject({ problems: 4, sampledProblems: 3 });
     const iters = lines(join(out, 'metrics.jsonl')).filter((m) => m['event'] === 'iteration');
     // Iteration 0 (the initial policy), 1, 2, and the control: each exactly once.
     expect(iters.map((m) => `${m['iteration']}${m['control'] ? 'c' : ''}`)).toEqual(['0', '1', '2', '2c']);

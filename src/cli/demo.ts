@@ -36,7 +36,7 @@ export const demoCommand: Command = {
       if (!a.json) console.log(line);
     };
     say(`1. Policy initialization: a Llama-style transformer learns + and − of up to ${plan.initOptions.maxDigits} digits from reasoning traces (plan, column steps, check), with ${plan.foothold} traces one digit longer as a foothold (${join(a.out, 'init')})`);
-    say(`2. The loop, ${plan.loop.iterations} iterations on fresh ${plan.trainOptions.maxDigits}-digit problems with no traces: sample ${plan.loop.budget} solutions each → keep those with the right answer and every step right → SFT (expert iteration, half the replay from the foothold); held-out evaluation each iteration; then the control (SFT on the initial data in the same mixture, same trained tokens)`);
+    say(`2. The loop, ${plan.loop.iterations} iterations on fresh ${plan.trainOptions.maxDigits}-digit problems with no traces: sample ${plan.loop.budget} solutions each → keep those with the right answer and every step right → SFT (expert iteration, half the replay from the foothold); held-out evaluation each iteration (greedy on ${plan.loop.evalProblems} problems per level, samples on the first ${plan.loop.evalSampledProblems ?? plan.loop.evalProblems}); then the control (SFT on the initial data in the same mixture, same trained tokens)`);
     const stop = onInterrupt();
     let header = false;
     const summary = await runDemo({

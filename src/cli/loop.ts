@@ -32,6 +32,7 @@ const options = {
   temperature: { type: 'string' },
   'eval-problems': { type: 'string' },
   'eval-samples': { type: 'string' },
+  'eval-sampled-problems': { type: 'string' },
   'no-control': { type: 'boolean' },
   seed: { type: 'string' },
   'train-cmd': { type: 'string' },
@@ -66,6 +67,7 @@ const schema = z.object({
   temperature: z.string().optional(),
   'eval-problems': z.string().optional(),
   'eval-samples': z.string().optional(),
+  'eval-sampled-problems': z.string().optional(),
   'no-control': z.boolean().optional(),
   seed: z.string().optional(),
   'train-cmd': z.string().optional(),
@@ -98,7 +100,7 @@ export const loopCommand: Command = {
     }
     const flags: Record<string, unknown> = {
       learner: a.learner, search: a.search, budget: numeric(a.budget), reward: a.reward, refreshPrm: a['refresh-prm'], iterations: numeric(a.iterations),
-      problems: numeric(a.problems), steps: numeric(a.steps), replay: numeric(a.replay), replayFoothold: numeric(a['replay-foothold']), pastRounds: numeric(a['past-rounds']), temperature: numeric(a.temperature), evalProblems: numeric(a['eval-problems']), evalSamples: numeric(a['eval-samples']),
+      problems: numeric(a.problems), steps: numeric(a.steps), replay: numeric(a.replay), replayFoothold: numeric(a['replay-foothold']), pastRounds: numeric(a['past-rounds']), temperature: numeric(a.temperature), evalProblems: numeric(a['eval-problems']), evalSamples: numeric(a['eval-samples']), evalSampledProblems: numeric(a['eval-sampled-problems']),
       seed: numeric(a.seed), trainCmd: a['train-cmd'], exportFormat: a['export-format'], trainTimeoutS: numeric(a['train-timeout']), policy: a.policy, model: a.model, healthUrl: a['health-url'], serveTimeoutS: numeric(a['serve-timeout']),
       ...(a['no-control'] ? { control: false } : {}), ...(a['eval-option'] ? { evalOptions: { ...(fileConfig.evalOptions as object), ...parseTaskOptions(a['eval-option']) } } : {}), ...(a['train-option'] ? { trainOptions: { ...(fileConfig.trainOptions as object), ...parseTaskOptions(a['train-option']) } } : {}),
     };

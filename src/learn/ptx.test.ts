@@ -32,8 +32,8 @@ async function run(kind: 'grpo' | 'ppo', ptxCoef: number): Promise<{ before: num
 }
 
 describe('the replay term (PPO-ptx)', () => {
-  it('is off by default', () => {
-    expect(defaultPtxConfig.ptxCoef).toBe(0);
+  it('is on by default, at weight 1', () => {
+    expect(defaultPtxConfig.ptxCoef).toBe(1);
   });
 
   it('dpo: the same term, beside the NLL on the chosen', async () => {

@@ -15,13 +15,21 @@ import { completionLength, encodeSequences, forwardLogprobs, microBatches, token
  * (PPO 85.5% → 74.5%, DPO → 70–77%, in the learner table of sessions 15–17).
  */
 export interface PtxConfig {
-  /** Weight of the replay NLL against the learner's own loss (default 0: off). */
+  /**
+   * Weight of the replay NLL against the learner's own loss (default 1; 0 turns it off). On by
+   * default since every learner measured did better with it: from the demo's round-1 policy one
+   * round of PPO went from −3.5 to +8.0 points on the harder level, keeping the initial level
+   * (89.0% against 74.5%), DPO from −5.0 to −2.5; two rounds of GRPO gained 5.0 points with it
+   * and 2.2 without (13.7 → 18.7% against 15.9% on 1,000 held-out problems; initial level 86.0%
+   * against 83.4%). It acts
+   * only where the caller gives replay rows (the loop does; `LearnerContext.replay`).
+   */
   ptxCoef: number;
   /** Replayed traces per optimizer step (default 32: the SFT learner's batch). */
   ptxBatch: number;
 }
 
-export const defaultPtxConfig = { ptxCoef: 0, ptxBatch: 32 } satisfies PtxConfig;
+export const defaultPtxConfig = { ptxCoef: 1, ptxBatch: 32 } satisfies PtxConfig;
 
 /**
  * A function that adds the replay term's gradient for optimizer step `step` (call it after

@@ -93,7 +93,7 @@ export const demoPlans: Record<'default' | 'quick', DemoPlan> = {
     initSteps: 800,
     trainProblems: 10000,
     foothold: 500,
-    loop: { iterations: 4, problems: 800, budget: 16, reward: 'step-check', steps: 200, replay: 2000, replayFoothold: 0.5, evalProblems: 200, evalSamples: 8, voteN: 8, evalInitialSamples: false },
+    loop: { iterations: 4, problems: 800, budget: 16, reward: 'step-check', steps: 200, replay: 2000, replayFoothold: 0.5, evalProblems: 1000, evalSampledProblems: 200, evalSamples: 8, voteN: 8, evalInitialSamples: false },
   },
   quick: {
     initOptions: { ops: '+-', maxDigits: 2 },

@@ -13,6 +13,8 @@ export interface EvalLevel {
   problems: Problem[];
   /** Draw samples here (pass@k, the vote); false: greedy only. Default true. */
   sampled?: boolean;
+  /** Draw them on the first this many of `problems` only (default: all); greedy accuracy uses all. */
+  sampledProblems?: number;
 }
 
 export interface EvalConfig {
@@ -52,6 +54,8 @@ export interface LevelScores {
   greedyTokens: number;
   voteTokens: number;
   problems: number;
+  /** The problems pass@k and the vote were measured on, where fewer than `problems` (the first ones). */
+  sampledProblems?: number;
 }
 
 /**
@@ -70,7 +74,8 @@ export async function evaluateLevels(policy: Policy, levels: readonly EvalLevel[
       out[level.name] = { greedy: g.accuracy, pass: {}, vote: null, greedyTokens: g.outputTokens / n, voteTokens: 0, problems: problems.length };
       continue;
     }
-    const results = await sampleProblems(policy, task, problems, { n: config.samples, temperature: config.temperature, maxTokens: config.maxTokens, seed, stage: `eval ${level.name} samples`, ...(onProgress ? { onProgress } : {}) });
+    const sampled = problems.slice(0, level.sampledProblems ?? problems.length);
+    const results = await sampleProblems(policy, task, sampled, { n: config.samples, temperature: config.temperature, maxTokens: config.maxTokens, seed, stage: `eval ${level.name} samples`, ...(onProgress ? { onProgress } : {}) });
     const pass: Record<number, number> = {};
     for (const k of config.passK) pass[k] = 0;
     let vote = 0;
@@ -83,8 +88,9 @@ export async function evaluateLevels(policy: Policy, levels: readonly EvalLevel[
       const choice = voteAnswer(voters, () => 1);
       if (choice.best && task.verify(problems[i]!, choice.best.text).correct) vote++;
     });
-    for (const k of config.passK) pass[k] = pass[k]! / n;
-    out[level.name] = { greedy: g.accuracy, pass, vote: vote / n, greedyTokens: g.outputTokens / n, voteTokens: voteTokens / n, problems: problems.length };
+    const m = Math.max(1, sampled.length);
+    for (const k of config.passK) pass[k] = pass[k]! / m;
+    out[level.name] = { greedy: g.accuracy, pass, vote: vote / m, greedyTokens: g.outputTokens / n, voteTokens: voteTokens / m, problems: problems.length, ...(sampled.length < problems.length ? { sampledProblems: sampled.length } : {}) };
   }
   return out;
 }

@@ -117,10 +117,10 @@ export function loopLevels(init: InitData, config: LoopConfig): { initialTask: T
   const evalOptions = config.evalOptions ?? config.trainOptions;
   const harder = Object.keys(evalOptions).length > 0;
   // The initial level goes unsampled only when a harder level takes the samples.
-  const levels: EvalLevel[] = [{ name: LEVEL_INITIAL, task: initialTask, problems: initialTask.problems('test', config.evalProblems, config.seed), sampled: config.evalInitialSamples || !harder }];
+  const levels: EvalLevel[] = [{ name: LEVEL_INITIAL, task: initialTask, problems: initialTask.problems('test', config.evalProblems, config.seed), sampled: config.evalInitialSamples || !harder, ...(config.evalSampledProblems !== undefined ? { sampledProblems: config.evalSampledProblems } : {}) }];
   if (harder) {
     const evalTask = getTask(init.task, { ...init.taskOptions, ...evalOptions });
-    levels.push({ name: LEVEL_HARDER, task: evalTask, problems: evalTask.problems('test', config.evalProblems, config.seed) });
+    levels.push({ name: LEVEL_HARDER, task: evalTask, problems: evalTask.problems('test', config.evalProblems, config.seed), ...(config.evalSampledProblems !== undefined ? { sampledProblems: config.evalSampledProblems } : {}) });
   }
   return { initialTask, harderTask, levels };
 }

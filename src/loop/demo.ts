@@ -32,7 +32,10 @@ import { LEVEL_HARDER, runLoop, type IterationRow } from './loop.js';
  * same trained tokens, doubling the problems lifted the loop in every run measured (seed 0 one
  * thread 56.5% → 63.0%; this plan on two threads seed 0 25.5% → 34.5%, seed 1 32.5% → 35.0%),
  * against the control's 29.0% and 21.5%; six rounds of 100 steps on 400 problems (more rounds,
- * the same trained tokens) did not (56.0%).
+ * the same trained tokens) did not (56.0%). 1,200 problems (200 held out) ended seeds 0–2 at
+ * 50.0, 48.0 and 74.5% (800: 51.5, 43.5, 71.0) with a third more search time, but seed 1's
+ * initial level fell 4.5 points (the loop's own rows, 796 in round 4, crowded the replay); with
+ * 3,000 replayed traces it kept the level and ended at 44.0%, as 800 problems do.
  *
  * Why 16 samples of 800 problems and not fewer samples of more problems: four samples each of
  * four times the problems (the same sampled tokens) kept 2–3× the rows (round 3: 673 and 849
@@ -49,10 +52,12 @@ import { LEVEL_HARDER, runLoop, type IterationRow } from './loop.js';
  * against 24.5% (seed 1). The control's mixture does not depend on the replay count.
  *
  * Why four rounds of 200 steps: a fourth round adds fresh problems (a round's data is bounded by
- * what it solves), and 200 steps a round use them better than 150. Seed 0 0.5 → 15.0 → 27.0 →
- * 42.5 → 51.5% against the control's 36.5% (+15.0; initial level 77.5 → 84.0%), seed 1 1.5 →
- * 13.5 → 28.5 → 34.0 → 43.5% against 29.0% (+14.5; 88.0 → 86.5%), seed 2 7.0 → 36.5 → 56.5 →
- * 62.0 → 71.0% against 56.5% (+14.5; 71.0 → 84.0%). Four rounds of 150 steps gave
+ * what it solves), and 200 steps a round use them better than 150. Greedy on 1,000 held-out
+ * problems: seed 0 0.9 → 13.7 → 26.0 → 39.0 → 49.4% against the control's 32.0% (+17.4;
+ * initial level 80.8 → 88.1%), seed 1 1.4 → 15.0 → 29.8 → 37.5 → 47.6% against 26.9% (+20.7;
+ * 84.5 → 87.6%), seed 2 8.0 → 31.0 → 51.2 → 59.0 → 68.9% against 55.3% (+13.6; 75.4 → 87.8%).
+ * The figures below, older, are on 200 problems (where the same runs read +15.0, +14.5, +14.5,
+ * and the standard error is 3.2 points). Four rounds of 150 steps gave
  * +14.0 and +6.5 (39.0% against 25.0%, 36.5% against 30.0%; a build whose float rounding
  * differed in round 3: +11.5 and +15.5), three rounds of 200 +14.5 and +9.5: single runs move by
  * ±5 points. The demo took 582 s on the 2-core VM alone (935 s in an earlier session's run

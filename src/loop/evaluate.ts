@@ -74,8 +74,8 @@ export async function evaluateLevels(policy: Policy, levels: readonly EvalLevel[
       out[level.name] = { greedy: g.accuracy, pass: {}, vote: null, greedyTokens: g.outputTokens / n, voteTokens: 0, problems: problems.length };
       continue;
     }
-    const sampled = problems.slice(0, level.sampledProblems ?? problems.length);
-    const results = await sampleProblems(policy, task, sampled, { n: config.samples, temperature: config.temperature, maxTokens: config.maxTokens, seed, stage: `eval ${level.name} samples`, ...(onProgress ? { onProgress } : {}) });
+    const drawn = problems.slice(0, level.sampledProblems ?? problems.length);
+    const results = await sampleProblems(policy, task, drawn, { n: config.samples, temperature: config.temperature, maxTokens: config.maxTokens, seed, stage: `eval ${level.name} samples`, ...(onProgress ? { onProgress } : {}) });
     const pass: Record<number, number> = {};
     for (const k of config.passK) pass[k] = 0;
     let vote = 0;
@@ -86,11 +86,11 @@ export async function evaluateLevels(policy: Policy, levels: readonly EvalLevel[
       const voters = r.trajectories.slice(0, config.voteN);
       voteTokens += voters.reduce((s, t) => s + t.outputTokens, 0);
       const choice = voteAnswer(voters, () => 1);
-      if (choice.best && task.verify(problems[i]!, choice.best.text).correct) vote++;
+      if (choice.best && task.verify(drawn[i]!, choice.best.text).correct) vote++;
     });
-    const m = Math.max(1, sampled.length);
+    const m = Math.max(1, drawn.length);
     for (const k of config.passK) pass[k] = pass[k]! / m;
-    out[level.name] = { greedy: g.accuracy, pass, vote: vote / m, greedyTokens: g.outputTokens / n, voteTokens: voteTokens / m, problems: problems.length, ...(sampled.length < problems.length ? { sampledProblems: sampled.length } : {}) };
+    out[level.name] = { greedy: g.accuracy, pass, vote: vote / m, greedyTokens: g.outputTokens / n, voteTokens: voteTokens / m, problems: problems.length, ...(drawn.length < problems.length ? { sampledProblems: drawn.length } : {}) };
   }
   return out;
 }

@@ -116,11 +116,12 @@ export function loopLevels(init: InitData, config: LoopConfig): { initialTask: T
   const harderTask = getTask(init.task, { ...init.taskOptions, ...config.trainOptions });
   const evalOptions = config.evalOptions ?? config.trainOptions;
   const harder = Object.keys(evalOptions).length > 0;
+  const sampledProblems = config.evalSampledProblems !== undefined ? { sampledProblems: config.evalSampledProblems } : {};
   // The initial level goes unsampled only when a harder level takes the samples.
-  const levels: EvalLevel[] = [{ name: LEVEL_INITIAL, task: initialTask, problems: initialTask.problems('test', config.evalProblems, config.seed), sampled: config.evalInitialSamples || !harder, ...(config.evalSampledProblems !== undefined ? { sampledProblems: config.evalSampledProblems } : {}) }];
+  const levels: EvalLevel[] = [{ name: LEVEL_INITIAL, task: initialTask, problems: initialTask.problems('test', config.evalProblems, config.seed), sampled: config.evalInitialSamples || !harder, ...sampledProblems }];
   if (harder) {
     const evalTask = getTask(init.task, { ...init.taskOptions, ...evalOptions });
-    levels.push({ name: LEVEL_HARDER, task: evalTask, problems: evalTask.problems('test', config.evalProblems, config.seed), ...(config.evalSampledProblems !== undefined ? { sampledProblems: config.evalSampledProblems } : {}) });
+    levels.push({ name: LEVEL_HARDER, task: evalTask, problems: evalTask.problems('test', config.evalProblems, config.seed), ...sampledProblems });
   }
   return { initialTask, harderTask, levels };
 }

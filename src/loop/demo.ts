@@ -32,10 +32,13 @@ import { LEVEL_HARDER, runLoop, type IterationRow } from './loop.js';
  * same trained tokens, doubling the problems lifted the loop in every run measured (seed 0 one
  * thread 56.5% → 63.0%; this plan on two threads seed 0 25.5% → 34.5%, seed 1 32.5% → 35.0%),
  * against the control's 29.0% and 21.5%; six rounds of 100 steps on 400 problems (more rounds,
- * the same trained tokens) did not (56.0%). 1,200 problems (200 held out) ended seeds 0–2 at
- * 50.0, 48.0 and 74.5% (800: 51.5, 43.5, 71.0) with a third more search time, but seed 1's
- * initial level fell 4.5 points (the loop's own rows, 796 in round 4, crowded the replay); with
- * 3,000 replayed traces it kept the level and ended at 44.0%, as 800 problems do.
+ * the same trained tokens) did not (56.0%). 1,200 problems ended seeds 0–2 at 47.1, 49.5 and
+ * 72.7% on 1,000 held-out problems (800: 49.4, 47.6, 68.9), initial level 87.4–89.9%: 15.1,
+ * 22.6 and 17.4 points above the 800-problem plan's controls. It stays at 800 because the third
+ * more search (about 80 s) would take the demo past 15 minutes on a slow host (842 s now), and
+ * seed 0 would clear the target by a tenth of a point. On 200 problems seed 1's initial level
+ * seemed to fall 4.5 points (88.0 → 83.5%; 84.5 → 87.8% on 1,000); 3,000 replayed traces
+ * instead of 2,000 ended it at 44.0% there, as 800 problems do.
  *
  * Why 16 samples of 800 problems and not fewer samples of more problems: four samples each of
  * four times the problems (the same sampled tokens) kept 2–3× the rows (round 3: 673 and 849

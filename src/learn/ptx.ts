@@ -21,8 +21,8 @@ export interface PtxConfig {
    * round of PPO went from −3.5 to +8.0 points on the harder level, keeping the initial level
    * (89.0% against 74.5%), DPO from −5.0 to −2.5; two rounds of GRPO gained 5.0 points with it
    * and 2.2 without (13.7 → 18.7% against 15.9% on 1,000 held-out problems; initial level 86.0%
-   * against 83.4%). It acts
-   * only where the caller gives replay rows (the loop does; `LearnerContext.replay`).
+   * against 83.4%). It acts only where the caller gives replay rows (the loop does;
+   * `LearnerContext.replay`).
    */
   ptxCoef: number;
   /** Replayed traces per optimizer step (default 32: the SFT learner's batch). */

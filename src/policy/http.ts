@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { EndpointPool } from './endpoints.js';
+import { nodeTransport, type Transport } from './node-transport.js';
 import { backoffMs, defaultRetryConfig, RETRYABLE_STATUS, retryAfterMs, sleep, type RetryConfig } from './retry.js';
 
 /**
@@ -15,8 +16,8 @@ export interface HttpClientOptions {
   /** Time limit of one attempt, headers and body (default 10 min: long generations are normal). */
   timeoutMs?: number;
   retry?: Partial<RetryConfig>;
-  /** Injected fetch (tests, proxies). */
-  fetch?: typeof fetch;
+  /** Injected transport (tests, proxies); global `fetch` fits. Default: node:http with keep-alive (node-transport.ts). */
+  fetch?: Transport;
   /** Randomness for jitter (default Math.random; jitter only spreads retries, results never depend on it). */
   random?: () => number;
 }
@@ -51,7 +52,7 @@ export class HttpClient {
   readonly stats: HttpStats = { attempts: 0, ok: 0, retried: 0, failed: 0, cancelled: 0, byReason: {} };
   private readonly retry: RetryConfig;
   private readonly timeoutMs: number;
-  private readonly fetchFn: typeof fetch;
+  private readonly fetchFn: Transport;
   private readonly random: () => number;
   private readonly headers: Record<string, string>;
 
@@ -60,7 +61,7 @@ export class HttpClient {
     this.pool = new EndpointPool(o.baseURLs.map(rootOf), o.concurrency);
     this.retry = { ...defaultRetryConfig, ...o.retry };
     this.timeoutMs = o.timeoutMs;
-    this.fetchFn = o.fetch ?? fetch;
+    this.fetchFn = o.fetch ?? nodeTransport;
     this.random = o.random ?? Math.random;
     this.headers = { 'content-type': 'application/json', ...(o.apiKey ? { authorization: `Bearer ${o.apiKey}` } : {}) };
   }

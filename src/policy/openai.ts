@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { FinishReason } from '../core/trajectory.js';
 import { HttpClient, HttpError, type HttpClientOptions, type HttpStats } from './http.js';
 import type { EndpointStats } from './endpoints.js';
+import type { Transport } from './node-transport.js';
 import { emptyUsage, type Completion, type GenerateRequest, type GenerateResult, type LogprobsResult, type Policy, type Usage } from './policy.js';
 
 /**
@@ -10,7 +11,9 @@ import { emptyUsage, type Completion, type GenerateRequest, type GenerateResult,
  * `llama-server`, Ollama, or `searchlearn serve`. Search continues raw text (a prompt plus the
  * steps so far), so it uses `/v1/completions` with a raw prompt, never chat.
  *
- * Transport: plain `fetch` with our own small queue (`HttpClient`), not the `openai` npm client.
+ * Transport: node:http with keep-alive sockets and our own small queue (`HttpClient`), not the
+ * `openai` npm client (nor the global `fetch`, which costs a client beside its server CPU: see
+ * node-transport.ts).
  * The client binds one base URL and retries on that same URL; we balance several replicas by
  * load, send a retry to another replica, count every attempt for compute accounting, and pass
  * the engines' extra fields (`include_stop_str_in_output`, `no_stop_trim`, `top_k`) without casts.
@@ -54,7 +57,8 @@ export interface OpenAIPolicyOptions {
   contextLength?: number;
   /** Send vLLM's `include_stop_str_in_output` and SGLang's `no_stop_trim`. Default true; turn off for strict servers (api.openai.com rejects unknown fields). */
   engineExtras?: boolean;
-  fetch?: typeof fetch;
+  /** Injected transport (tests, proxies); global `fetch` fits. */
+  fetch?: Transport;
   random?: () => number;
   /** Which API generates: 'completions', 'chat' (chat-only servers), or 'auto' (completions, falling back to chat on 404/405). Default 'auto'. */
   api?: 'auto' | 'completions' | 'chat';

@@ -28,8 +28,17 @@ async function main(argv: string[]): Promise<void> {
   if (!entry) {
     throw new CliError(`unknown command "${name}" (commands: ${commandIndex.map((c) => c.name).join(', ')})`);
   }
+  const asksHelp = rest.includes('--help') || rest.includes('-h');
+  if (entry.engine && !asksHelp) {
+    const { onGlibc, relaunch, relaunchEnv } = await import('./relaunch.js');
+    const env = relaunchEnv(process.env, process.platform, process.platform === 'linux' && onGlibc());
+    if (env) {
+      process.exitCode = await relaunch(env);
+      return;
+    }
+  }
   const command: Command = await entry.load();
-  if (rest.includes('--help') || rest.includes('-h')) {
+  if (asksHelp) {
     console.log(`usage: searchlearn ${command.usage}\n\n${command.summary}`);
     return;
   }

@@ -31,7 +31,7 @@ async function main(argv: string[]): Promise<void> {
   const asksHelp = rest.includes('--help') || rest.includes('-h');
   if (entry.engine && !asksHelp) {
     const { onGlibc, relaunch, relaunchEnv } = await import('./relaunch.js');
-    const env = relaunchEnv(process.env, process.platform, process.platform === 'linux' && onGlibc());
+    const env = relaunchEnv(process.env, process.platform, process.platform === 'linux' && onGlibc(), process.execArgv);
     if (env) {
       process.exitCode = await relaunch(env);
       return;

@@ -16,6 +16,8 @@ describe('relaunchEnv', () => {
     expect(relaunchEnv({ SEARCHLEARN_MALLOC: 'system' }, 'linux', true)).toBeNull();
     expect(relaunchEnv({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, 'linux', true)).toBeNull();
     expect(relaunchEnv(relaunchEnv({}, 'linux', true)!, 'linux', true)).toBeNull();
+    expect(relaunchEnv({}, 'linux', true, ['--inspect-brk=9229'])).toBeNull();
+    expect(relaunchEnv({}, 'linux', true, ['--max-old-space-size=4096'])).not.toBeNull();
   });
 
   it('detects glibc on Linux', () => {

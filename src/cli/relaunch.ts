@@ -20,9 +20,14 @@ import { constants } from 'node:os';
  */
 export const mallocTunables = 'glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295';
 
-/** The environment to relaunch with, or null when the process should run as it is. */
-export function relaunchEnv(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, glibc: boolean): NodeJS.ProcessEnv | null {
+/**
+ * The environment to relaunch with, or null when the process should run as it is. A process
+ * started under the inspector (`--inspect`, `--inspect-brk`) is not relaunched: the child would
+ * ask for the same debugger port, and the debugger would not see the work.
+ */
+export function relaunchEnv(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, glibc: boolean, execArgv: readonly string[] = []): NodeJS.ProcessEnv | null {
   if (platform !== 'linux' || !glibc) return null;
+  if (execArgv.some((a) => a.startsWith('--inspect'))) return null;
   if (env['SEARCHLEARN_MALLOC'] === 'system') return null;
   const current = env['GLIBC_TUNABLES'] ?? '';
   if (/(^|:)glibc\.malloc\./.test(current)) return null;

@@ -32,13 +32,16 @@ import { LEVEL_HARDER, runLoop, type IterationRow } from './loop.js';
  * same trained tokens, doubling the problems lifted the loop in every run measured (seed 0 one
  * thread 56.5% → 63.0%; this plan on two threads seed 0 25.5% → 34.5%, seed 1 32.5% → 35.0%),
  * against the control's 29.0% and 21.5%; six rounds of 100 steps on 400 problems (more rounds,
- * the same trained tokens) did not (56.0%). 1,200 problems ended seeds 0–2 at 47.1, 49.5 and
- * 72.7% on 1,000 held-out problems (800: 49.4, 47.6, 68.9), initial level 87.4–89.9%: 15.1,
- * 22.6 and 17.4 points above the 800-problem plan's controls. It stays at 800 because the third
- * more search (about 80 s) would take the demo past 15 minutes on a slow host (842 s now), and
- * seed 0 would clear the target by a tenth of a point. On 200 problems seed 1's initial level
- * seemed to fall 4.5 points (88.0 → 83.5%; 84.5 → 87.8% on 1,000); 3,000 replayed traces
- * instead of 2,000 ended it at 44.0% there, as 800 problems do.
+ * the same trained tokens) did not (56.0%). Whole demo runs of 1,200 problems a round, each
+ * against its own control, ended seeds 0–2 at 51.8, 49.9 and 70.3% against 30.7, 26.8 and 49.6%
+ * (+21.1, +23.1, +20.7; initial level 86.9–89.7%) in 537–594 s, on a host where this plan took
+ * 474 s; 1,000 problems ended seed 0 at 43.5% against 31.2% (+12.3). Single runs move by ±5
+ * points (a loop of 1,200 problems on one thread, whose float rounding in training differs from
+ * two threads', ended seed 0 at 47.1%). It stays at 800 because the slowest host seen ran this
+ * plan in 842 s, where 1,200 problems would take about 940 s, past the demo's 15 minutes
+ * (`loop --init RUN/init --problems 1200` with the demo's other settings runs it). On 200
+ * problems seed 1's initial level seemed to fall 4.5 points (88.0 → 83.5%; 84.5 → 87.8% on
+ * 1,000); 3,000 replayed traces instead of 2,000 ended it at 44.0% there, as 800 problems do.
  *
  * Why 16 samples of 800 problems and not fewer samples of more problems: four samples each of
  * four times the problems (the same sampled tokens) kept 2–3× the rows (round 3: 673 and 849

@@ -30,14 +30,14 @@ const init = (o: Partial<{ method: string; body: string; signal: AbortSignal }> 
 describe('nodeTransport', () => {
   it('sends the method, headers and body, reads status, headers and text, and keeps the socket alive', async () => {
     const url = await listen((req, res, body) => {
-      res.setHeader('x-seen', `${req.method} ${req.url} ${req.headers['content-type']} ${req.headers['content-length']}`);
+      res.setHeader('x-seen', `${req.method} ${req.url} ${req.headers['content-type']} ${req.headers['content-length']} ${req.headers['accept-encoding']}`);
       res.end(JSON.stringify({ echo: body === '' ? null : JSON.parse(body) }));
     });
     const r = await nodeTransport(`${url}/v1/completions`, init({ body: JSON.stringify({ prompt: 'é+1' }) }));
     expect(r.ok).toBe(true);
     expect(r.status).toBe(200);
     // content-length counts bytes, not characters: 16 characters, 17 bytes (é is two).
-    expect(r.headers.get('X-Seen')).toBe('POST /v1/completions application/json 17');
+    expect(r.headers.get('X-Seen')).toBe('POST /v1/completions application/json 17 identity');
     expect(JSON.parse(await r.text())).toEqual({ echo: { prompt: 'é+1' } });
     await nodeTransport(`${url}/v1/models`, init({ method: 'GET' }));
     expect(connections).toBe(1);

@@ -43,7 +43,9 @@ export const nodeTransport: Transport = (url, init) =>
     }
     const u = new URL(url);
     const https = u.protocol === 'https:';
-    const headers: Record<string, string | number> = { ...init.headers };
+    // fetch asks for gzip and unpacks it; this transport reads bodies as they come, so it asks
+    // for none (no Accept-Encoding would let a server pick any coding).
+    const headers: Record<string, string | number> = { 'accept-encoding': 'identity', ...init.headers };
     if (init.body !== undefined) headers['content-length'] = Buffer.byteLength(init.body);
     const req = (https ? httpsRequest : httpRequest)(u, { method: init.method, headers, agent: https ? httpsAgent : httpAgent });
     let settled = false;

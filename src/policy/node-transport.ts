@@ -60,11 +60,12 @@ export const nodeTransport: Transport = (url, init) =>
       fail(signal.reason);
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    req.on('error', (e) => fail(new Error(`fetch failed: ${e.message}`, { cause: e })));
+    const socketError = (e: Error): void => fail(new Error(`fetch failed: ${e.message}`, { cause: e }));
+    req.on('error', socketError);
     req.on('response', (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', (e) => fail(new Error(`fetch failed: ${e.message}`, { cause: e })));
+      res.on('error', socketError);
       res.on('close', () => {
         if (!res.complete) fail(new Error('fetch failed: the connection closed mid-body', { cause: { code: 'ECONNRESET' } }));
       });

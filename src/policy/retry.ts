@@ -1,3 +1,5 @@
+import type { TransportResponse } from './node-transport.js';
+
 /**
  * Retry policy for HTTP backends: which failures are worth another try, and how long to wait.
  *
@@ -37,7 +39,7 @@ export function backoffMs(attempt: number, cfg: RetryConfig, random: number): nu
 }
 
 /** The wait a response asks for (`retry-after-ms`, `Retry-After` seconds or date), or undefined. */
-export function retryAfterMs(headers: { get(name: string): string | null }, now = Date.now()): number | undefined {
+export function retryAfterMs(headers: TransportResponse['headers'], now = Date.now()): number | undefined {
   const ms = headers.get('retry-after-ms');
   if (ms !== null && /^\d+(\.\d+)?$/.test(ms.trim())) return Number(ms);
   const ra = headers.get('retry-after');

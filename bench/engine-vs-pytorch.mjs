@@ -31,8 +31,8 @@ if (existsSync(python)) {
   // Our engine runs with glibc malloc told to keep freed memory (src/cli/relaunch.ts); the peer
   // gets the same settings, which lift PyTorch's training too (demo size, one thread: 17.0–18.0k
   // → 18.7–19.5k tokens/s), so the ratio compares the engines, not the allocators.
-  const { relaunchEnv } = await import(join(root, 'dist/cli/relaunch.js'));
-  Object.assign(env, relaunchEnv(env, process.platform, true) ?? {});
+  const { relaunchPlan } = await import(join(root, 'dist/cli/relaunch.js'));
+  Object.assign(env, relaunchPlan(env, process.platform, true)?.env ?? {});
   if (env.GLIBC_TUNABLES) mallocNote = `GLIBC_TUNABLES=${env.GLIBC_TUNABLES}`;
   for (const threads of [1, 2]) {
     try {

@@ -3,8 +3,8 @@ import type { Command } from './args.js';
 /**
  * Every subcommand by name, loaded on demand: a command imports only what it uses, so `verify`
  * does not pay for Vega, onnxruntime or node-llama-cpp at start. The order is that of `--help`.
- * `engine`: the command may train or sample with the built-in model, so it runs with the malloc
- * settings of relaunch.ts.
+ * `engine`: the command may train or sample with the built-in model, so it runs with the
+ * allocator settings of relaunch.ts (glibc malloc tunables, V8's initial old-space size).
  */
 export const commandIndex: { name: string; load: () => Promise<Command>; engine?: true }[] = [
   { name: 'demo', load: async () => (await import('./demo.js')).demoCommand, engine: true },

@@ -27,7 +27,7 @@ const schema = z.object({
  */
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'the main job (10–15 minutes on 2 cores; --quick: 2 minutes): initialize on easy arithmetic, then search + expert iteration on harder problems, against an equal-token SFT control',
+  summary: 'the main job (7–14 minutes on 2 cores; --quick: 2 minutes): initialize on easy arithmetic, then search + expert iteration on harder problems, against an equal-token SFT control',
   usage: 'demo [--out DIR (default runs/demo)] [--seed K] [--quick] [--json]',
   async run(argv) {
     const a = parseCommand('demo', argv, options, schema);

@@ -30,10 +30,10 @@ async function main(argv: string[]): Promise<void> {
   }
   const asksHelp = rest.includes('--help') || rest.includes('-h');
   if (entry.engine && !asksHelp) {
-    const { onGlibc, relaunch, relaunchEnv } = await import('./relaunch.js');
-    const env = relaunchEnv(process.env, process.platform, process.platform === 'linux' && onGlibc(), process.execArgv);
-    if (env) {
-      process.exitCode = await relaunch(env);
+    const { onGlibc, relaunch, relaunchPlan } = await import('./relaunch.js');
+    const plan = relaunchPlan(process.env, process.platform, process.platform === 'linux' && onGlibc(), process.execArgv);
+    if (plan) {
+      process.exitCode = await relaunch(plan.env, process.argv.slice(1), plan.execArgv);
       return;
     }
   }

@@ -2,22 +2,29 @@ import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { mallocTunables, onGlibc, relaunch, relaunchEnv } from './relaunch.js';
+import { heapFlag, mallocTunables, onGlibc, relaunch, relaunchPlan } from './relaunch.js';
 
-describe('relaunchEnv', () => {
-  it('adds the malloc settings on glibc Linux, after tunables already set', () => {
-    expect(relaunchEnv({ PATH: '/bin' }, 'linux', true)).toEqual({ PATH: '/bin', GLIBC_TUNABLES: mallocTunables });
-    expect(relaunchEnv({ GLIBC_TUNABLES: 'glibc.pthread.rseq=0' }, 'linux', true)?.GLIBC_TUNABLES).toBe(`glibc.pthread.rseq=0:${mallocTunables}`);
+describe('relaunchPlan', () => {
+  it('adds the malloc settings on glibc Linux, after tunables already set, and the heap flag after node flags given', () => {
+    expect(relaunchPlan({ PATH: '/bin' }, 'linux', true)).toEqual({ env: { PATH: '/bin', GLIBC_TUNABLES: mallocTunables }, execArgv: [heapFlag] });
+    expect(relaunchPlan({ GLIBC_TUNABLES: 'glibc.pthread.rseq=0' }, 'linux', true)?.env.GLIBC_TUNABLES).toBe(`glibc.pthread.rseq=0:${mallocTunables}`);
+    expect(relaunchPlan({}, 'linux', true, ['--max-old-space-size=4096'])?.execArgv).toEqual(['--max-old-space-size=4096', heapFlag]);
   });
 
-  it('runs as it is elsewhere, when told to, and when malloc is tuned already (no relaunch loop)', () => {
-    expect(relaunchEnv({}, 'darwin', false)).toBeNull();
-    expect(relaunchEnv({}, 'linux', false)).toBeNull();
-    expect(relaunchEnv({ SEARCHLEARN_MALLOC: 'system' }, 'linux', true)).toBeNull();
-    expect(relaunchEnv({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, 'linux', true)).toBeNull();
-    expect(relaunchEnv(relaunchEnv({}, 'linux', true)!, 'linux', true)).toBeNull();
-    expect(relaunchEnv({}, 'linux', true, ['--inspect-brk=9229'])).toBeNull();
-    expect(relaunchEnv({}, 'linux', true, ['--max-old-space-size=4096'])).not.toBeNull();
+  it('sizes the heap alone elsewhere, when malloc is left alone or tuned already, and keeps a size given', () => {
+    expect(relaunchPlan({}, 'darwin', false)).toEqual({ env: {}, execArgv: [heapFlag] });
+    expect(relaunchPlan({}, 'linux', false)).toEqual({ env: {}, execArgv: [heapFlag] });
+    expect(relaunchPlan({ SEARCHLEARN_MALLOC: 'system' }, 'linux', true)).toEqual({ env: { SEARCHLEARN_MALLOC: 'system' }, execArgv: [heapFlag] });
+    expect(relaunchPlan({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, 'linux', true)?.env.GLIBC_TUNABLES).toBe('glibc.malloc.arena_max=2');
+    expect(relaunchPlan({}, 'linux', true, ['--initial-old-space-size=512'])?.execArgv).toEqual(['--initial-old-space-size=512']);
+  });
+
+  it('runs as it is once everything is set (no relaunch loop), and under the inspector', () => {
+    const plan = relaunchPlan({}, 'linux', true)!;
+    expect(relaunchPlan(plan.env, 'linux', true, plan.execArgv)).toBeNull();
+    expect(relaunchPlan({ SEARCHLEARN_MALLOC: 'system' }, 'linux', true, [heapFlag])).toBeNull();
+    expect(relaunchPlan({}, 'darwin', false, ['--initial_old_space_size=64'])).toBeNull();
+    expect(relaunchPlan({}, 'linux', true, ['--inspect-brk=9229'])).toBeNull();
   });
 
   it('detects glibc on Linux', () => {

@@ -26,24 +26,26 @@ import { LEVEL_HARDER, runLoop, type IterationRow } from './loop.js';
  * quiet demo run of session 15), 500 56.5% against 47.0%, 250 38.0% against 26.0% (but the
  * initial level fell 7 points); the last two on one thread.
  *
- * Why 800 problems a round: the loop's data is bounded by the problems it sees (a solved problem
+ * Why 1,200 problems a round: the loop's data is bounded by the problems it sees (a solved problem
  * gives one or two distinct right solutions), and search is the cheap half of a round (batched
- * sampling: about 33 s for 400 problems × 16 samples against 52 s for the 200 SFT steps). At the
+ * sampling: about 28 s for 1,200 problems × 16 samples against 22 s for the 200 SFT steps). At the
  * same trained tokens, doubling the problems lifted the loop in every run measured (seed 0 one
- * thread 56.5% → 63.0%; this plan on two threads seed 0 25.5% → 34.5%, seed 1 32.5% → 35.0%),
- * against the control's 29.0% and 21.5%; six rounds of 100 steps on 400 problems (more rounds,
- * the same trained tokens) did not (56.0%). Whole demo runs of 1,200 problems a round, each
- * against its own control, ended seeds 0–2 at 51.8, 49.9 and 70.3% against 30.7, 26.8 and 49.6%
- * (+21.1, +23.1, +20.7; initial level 86.9–89.7%) in 537–594 s, on a host where this plan took
- * 474 s; 1,000 problems ended seed 0 at 43.5% against 31.2% (+12.3). Single runs move by ±5
- * points (a loop of 1,200 problems on one thread, whose float rounding in training differs from
- * two threads', ended seed 0 at 47.1%). It stays at 800 because the slowest host seen ran this
- * plan in 842 s, where 1,200 problems would take about 940 s, past the demo's 15 minutes
- * (`loop --init RUN/init --problems 1200` with the demo's other settings runs it). On 200
- * problems seed 1's initial level seemed to fall 4.5 points (88.0 → 83.5%; 84.5 → 87.8% on
- * 1,000); 3,000 replayed traces instead of 2,000 ended it at 44.0% there, as 800 problems do.
+ * thread 56.5% → 63.0%; on two threads seed 0 25.5% → 34.5%, seed 1 32.5% → 35.0%), against the
+ * control's 29.0% and 21.5%; six rounds of 100 steps on 400 problems (more rounds, the same
+ * trained tokens) did not (56.0%). Whole demo runs, each against its own control, greedy on 1,000
+ * held-out problems: seed 0 0.9 → 11.7 → 25.2 → 38.6 → 51.8% against the control's 30.7% (+21.1;
+ * initial level 80.8 → 86.9%), seed 1 1.4 → 16.3 → 31.0 → 43.2 → 49.9% against 26.8% (+23.1;
+ * 84.5 → 87.7%), seed 2 8.0 → 30.2 → 54.1 → 65.1 → 70.3% against 49.6% (+20.7; 75.4 → 89.7%),
+ * in 404, 397 and 431 s. With 800 problems the margins were +17.4, +20.7 and +13.6 (49.4, 47.6
+ * and 68.9% against 32.0, 26.9 and 55.3%; 438 s for seed 0 on the same host before the V8 heap
+ * setting of src/cli/relaunch.ts, 842 s on the slowest host seen), and with 1,000 seed 0 ended
+ * at 43.5% against 31.2% (+12.3). Single runs move by ±5 points (a loop of 1,200 problems on one
+ * thread, whose float rounding in training differs from two threads', ended seed 0 at 47.1%).
+ * On 200 problems seed 1's initial level seemed to fall 4.5 points (88.0 → 83.5%; 84.5 → 87.7%
+ * on 1,000); 3,000 replayed traces instead of 2,000 ended it at 44.0% there, as 800 problems did.
  *
- * Why 16 samples of 800 problems and not fewer samples of more problems: four samples each of
+ * Why 16 samples a problem and not fewer samples of more problems (measured with 800 problems a
+ * round): four samples each of
  * four times the problems (the same sampled tokens) kept 2–3× the rows (round 3: 673 and 849
  * against 288 and about 300) but ended no higher, 38.0% against 28.5% for the control (seed 0)
  * and 43.0% against 25.0% (seed 1); four samples of 1,600 problems with the search time saved
@@ -58,17 +60,10 @@ import { LEVEL_HARDER, runLoop, type IterationRow } from './loop.js';
  * against 24.5% (seed 1). The control's mixture does not depend on the replay count.
  *
  * Why four rounds of 200 steps: a fourth round adds fresh problems (a round's data is bounded by
- * what it solves), and 200 steps a round use them better than 150. Greedy on 1,000 held-out
- * problems: seed 0 0.9 → 13.7 → 26.0 → 39.0 → 49.4% against the control's 32.0% (+17.4;
- * initial level 80.8 → 88.1%), seed 1 1.4 → 15.0 → 29.8 → 37.5 → 47.6% against 26.9% (+20.7;
- * 84.5 → 87.6%), seed 2 8.0 → 31.0 → 51.2 → 59.0 → 68.9% against 55.3% (+13.6; 75.4 → 87.8%).
- * The figures below, older, are on 200 problems (where the same runs read +15.0, +14.5, +14.5,
- * and the standard error is 3.2 points). Four rounds of 150 steps gave
- * +14.0 and +6.5 (39.0% against 25.0%, 36.5% against 30.0%; a build whose float rounding
- * differed in round 3: +11.5 and +15.5), three rounds of 200 +14.5 and +9.5: single runs move by
- * ±5 points. The demo took 582 s on the 2-core VM alone (935 s in an earlier session's run
- * beside other tenants' load); sampling 12 solutions a problem instead of 16 to save time cost
- * seed 0 13.5 points (38.0%).
+ * what it solves), and 200 steps a round use them better than 150 (with 800 problems, scored on
+ * 200: four rounds of 150 steps gave +14.0 and +6.5, 39.0% against 25.0% and 36.5% against
+ * 30.0%; three rounds of 200 +14.5 and +9.5). Sampling 12 solutions a problem instead of 16 to
+ * save time cost seed 0 13.5 points (38.0%).
  *
  * Why the search samples at temperature 0.8: at 1.0 (search and sampled evaluation alike) seed 0
  * ended at 40.0% and seed 2 at 66.0%, 11.5 and 5.0 points under this plan: more samples carry a
@@ -104,7 +99,7 @@ export const demoPlans: Record<'default' | 'quick', DemoPlan> = {
     initSteps: 800,
     trainProblems: 10000,
     foothold: 500,
-    loop: { iterations: 4, problems: 800, budget: 16, reward: 'step-check', steps: 200, replay: 2000, replayFoothold: 0.5, evalProblems: 1000, evalSampledProblems: 200, evalSamples: 8, voteN: 8, evalInitialSamples: false },
+    loop: { iterations: 4, problems: 1200, budget: 16, reward: 'step-check', steps: 200, replay: 2000, replayFoothold: 0.5, evalProblems: 1000, evalSampledProblems: 200, evalSamples: 8, voteN: 8, evalInitialSamples: false },
   },
   quick: {
     initOptions: { ops: '+-', maxDigits: 2 },

@@ -10,6 +10,9 @@ import { defaultPtxConfig, replayTerm, type PtxConfig } from './ptx.js';
 import { optimizerCache } from './optimizer-cache.js';
 import { encodeSequences, forwardLogprobs, scatter, sequenceLogprobs, tokenBatch, type EncodedSequence } from './logprobs.js';
 
+/** `tokens`: a pair's log-probabilities over whole sequences, or from the first token where they differ (cDPO). */
+export const dpoTokenChoices = ['sequence', 'divergence'] as const;
+
 /**
  * Direct Preference Optimization (Rafailov et al. 2023) with the NLL term of iterative RPO
  * (Pang et al. 2024), readable top to bottom as cleanrl's scripts are.
@@ -58,7 +61,7 @@ export interface DpoConfig extends PtxConfig {
    * digits and lost 8.4 on the initial level (13.7 → 14.3%, 83.6 → 75.2%), as plain DPO over whole
    * steps did: the damage is in the wrong digits themselves, not in the tokens after them.
    */
-  tokens: 'sequence' | 'divergence';
+  tokens: (typeof dpoTokenChoices)[number];
   /** Passes over the pairs (default 1: TRL's num_train_epochs for DPO runs is usually 1–3). */
   epochs: number;
   /** Pairs per optimizer step (default 16). */

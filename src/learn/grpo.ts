@@ -9,6 +9,9 @@ import { defaultPtxConfig, replayTerm, type PtxConfig } from './ptx.js';
 import { optimizerCache } from './optimizer-cache.js';
 import { completionLength, encodeSequences, forwardLogprobs, microBatches, scatter, sequenceLogprobs, tokenBatch } from './logprobs.js';
 
+/** `advantage`: group-normalized (GRPO) or leave-one-out (RLOO). */
+export const grpoAdvantages = ['grpo', 'rloo'] as const;
+
 /**
  * Group Relative Policy Optimization (Shao et al. 2024, DeepSeekMath) with the Dr. GRPO
  * corrections (Liu et al. 2025, "Understanding R1-Zero-Like Training"), readable top to bottom.
@@ -33,7 +36,7 @@ export interface GrpoConfig extends PtxConfig {
    * the OTHER rollouts of the group, the REINFORCE leave-one-out baseline (Kool et al. 2019;
    * Ahmadian et al. 2024), = n/(n−1)·(r − mean). Default 'grpo'.
    */
-  advantage: 'grpo' | 'rloo';
+  advantage: (typeof grpoAdvantages)[number];
   /** Divide group advantages by the group's reward std (default false: Dr. GRPO, Liu et al. 2025, found it biases toward too-easy and too-hard questions; TRL's scale_rewards). */
   scaleRewards: boolean;
   /** Clipping ε of the ratio (default 0.2: PPO, Schulman et al. 2017; TRL's epsilon). */

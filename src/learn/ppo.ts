@@ -12,6 +12,10 @@ import { defaultPtxConfig, replayTerm, type PtxConfig } from './ptx.js';
 import { optimizerCache } from './optimizer-cache.js';
 import { completionLength, encodeSequences, forwardLogprobs, microBatches, scatter, sequenceLogprobs, sequenceValues, tokenBatch } from './logprobs.js';
 
+/** `reward`: the outcome at the last token, or the PRM's value per step; `shaping`: none, or the PRM as a potential (Ng et al. 1999). */
+export const ppoRewards = ['outcome', 'process'] as const;
+export const ppoShapings = ['none', 'potential'] as const;
+
 /**
  * Proximal Policy Optimization (Schulman et al. 2017) for language models as InstructGPT runs
  * it (Ouyang et al. 2022): per-token rewards with a KL penalty to the reference, a learned value
@@ -35,9 +39,9 @@ import { completionLength, encodeSequences, forwardLogprobs, microBatches, scatt
  */
 export interface PpoConfig extends PtxConfig {
   /** Where the task reward enters: 'outcome' at the last token (default), or 'process': each step's reward at its last token (Math-Shepherd's step-by-step PPO, Wang et al. 2024). */
-  reward: 'outcome' | 'process';
+  reward: (typeof ppoRewards)[number];
   /** 'potential': add the PRM's step scores as a shaping potential to the outcome reward (Ng et al. 1999); 'none' (default). */
-  shaping: 'none' | 'potential';
+  shaping: (typeof ppoShapings)[number];
   /** Discount γ per token (default 1: episodic text, as TRL and InstructGPT). */
   gamma: number;
   /** GAE λ (default 0.95: Schulman et al. 2016; TRL's lam, cleanrl's gae_lambda). */

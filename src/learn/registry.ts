@@ -1,9 +1,9 @@
-import { defaultDpoConfig, dpoLearner, type DpoConfig } from './dpo.js';
+import { defaultDpoConfig, dpoLearner, dpoTokenChoices, type DpoConfig } from './dpo.js';
 import { externalConfigOf, externalLearner, type ExternalChoice } from './external.js';
-import { defaultGrpoConfig, grpoLearner, type GrpoConfig } from './grpo.js';
+import { defaultGrpoConfig, grpoAdvantages, grpoLearner, type GrpoConfig } from './grpo.js';
 import type { Learner } from './learner.js';
-import { defaultPpoConfig, ppoLearner, type PpoConfig } from './ppo.js';
-import { defaultSftConfig, sftLearner, type SftConfig } from './sft.js';
+import { defaultPpoConfig, ppoLearner, ppoRewards, ppoShapings, type PpoConfig } from './ppo.js';
+import { defaultSftConfig, sftLearner, sftModes, type SftConfig } from './sft.js';
 
 export const learnerNames = ['sft', 'dpo', 'ppo', 'grpo', 'external'] as const;
 export type LearnerName = (typeof learnerNames)[number];
@@ -43,11 +43,11 @@ export function makeLearner(c: LearnerChoice): Learner<never> {
 const learnerFields: Record<LearnerName, Record<string, unknown>> = { sft: defaultSftConfig, dpo: defaultDpoConfig, grpo: defaultGrpoConfig, ppo: defaultPpoConfig, external: {} };
 /** The string fields that take one of a few values. */
 const learnerChoices: Record<string, readonly string[]> = {
-  'sft.mode': ['continue', 'restart'],
-  'dpo.tokens': ['sequence', 'divergence'],
-  'grpo.advantage': ['grpo', 'rloo'],
-  'ppo.reward': ['outcome', 'process'],
-  'ppo.shaping': ['none', 'potential'],
+  'sft.mode': sftModes,
+  'dpo.tokens': dpoTokenChoices,
+  'grpo.advantage': grpoAdvantages,
+  'ppo.reward': ppoRewards,
+  'ppo.shaping': ppoShapings,
 };
 
 /**

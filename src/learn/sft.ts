@@ -4,6 +4,9 @@ import { LmTrainer, type LmExample } from '../nn/train.js';
 import type { SftRow } from './examples.js';
 import { meanMetrics, type Learner, type LearnerContext, type LearnResult, type StepMetrics } from './learner.js';
 
+/** `mode`: continue training the current policy, or retrain from the initial one each round (ReST-EM). */
+export const sftModes = ['continue', 'restart'] as const;
+
 /**
  * Behaviour cloning on what search found: rejection-sampling fine-tuning / expert iteration
  * (Anthony et al. 2017; STaR, Zelikman et al. 2022; ReST-EM, Singh et al. 2023). The data is a
@@ -21,7 +24,7 @@ export interface SftConfig {
   batchSize: number;
   /** Peak learning rate (warmup over 5% of steps, cosine decay to 10%). Default 1e-3: a fraction of initialization's 5e-3, as fine-tuning does. */
   lr: number;
-  mode: 'continue' | 'restart';
+  mode: (typeof sftModes)[number];
   /** Rows of `replay` mixed in (initialization traces), so the initial distribution does not collapse. Default: none given by the learner; the loop passes them. */
   replay?: readonly SftRow[];
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { exportFormats } from '../data/export.js';
 import { learnerConfigIssue } from '../learn/registry.js';
+import { sftModes } from '../learn/sft.js';
 import { searchSpecSchema } from '../search/registry.js';
 
 /**
@@ -94,7 +95,7 @@ export const loopConfigSchema = z
     batchSize: z.number().int().min(1).max(1024).default(32),
     lr: z.number().positive().max(1).default(1e-3),
     /** SFT: keep training (expert iteration) or restart from the initial policy each round (ReST-EM). */
-    sftMode: z.enum(['continue', 'restart']).default('continue'),
+    sftMode: z.enum(sftModes).default('continue'),
     /** Fields of the learner's own config over its defaults (e.g. {"beta": 0.1} for DPO, {"epochs": 2} for GRPO). */
     learnerConfig: z.record(z.string(), z.unknown()).default({}),
     /** DPO: sequence-level pairs (correct vs wrong solution) or step-level (first wrong step vs a right sibling). */

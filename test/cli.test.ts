@@ -58,21 +58,23 @@ describe('searchlearn CLI', () => {
     // --out DIR: eval.jsonl (one EvalRow a line) and search/<algo>-<budget>.jsonl (SearchResults with `correct`);
     // the gold-reading verifier makes best-of-n an oracle; majority and greedy use no reward at all.
     const evalDir = join(tmp, 'eval-out');
-    const t = await run(['eval', '--checkpoint', out, '--task', 'arith', '--problems', '2', '--algos', 'greedy,majority,best-of-n', '--budgets', '2', '--temperature', '0.7', '--out', evalDir, '--json']);
+    const t = await run(['eval', '--checkpoint', out, '--task', 'arith', '--problems', '2', '--algos', 'greedy,majority,adaptive-majority,best-of-n', '--budgets', '2', '--temperature', '0.7', '--out', evalDir, '--json']);
     expect(t.code, t.stderr).toBe(0);
     const rows = lastJson(t.stdout)['rows'] as { algo: string; budget: number; accuracy: number; output_tokens: number }[];
-    expect(rows.map((r) => `${r.algo}@${r.budget}`)).toEqual(['greedy@1', 'majority@2', 'best-of-n@2']);
+    expect(rows.map((r) => `${r.algo}@${r.budget}`)).toEqual(['greedy@1', 'majority@2', 'adaptive-majority@2', 'best-of-n@2']);
     for (const r of rows) expect(r.output_tokens).toBeGreaterThan(0);
     const evalRows = readFileSync(join(evalDir, 'eval.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(evalRows.map((r) => [r['algo'], r['oracle'], r['reward'], r['temperature']])).toEqual([
       ['greedy', false, 'none', 0],
       ['majority', false, 'none', 0.7],
+      ['adaptive-majority', false, 'none', 0.7],
       ['best-of-n', true, 'verifier:arith', 0.7],
     ]);
     for (const r of evalRows) for (const k of ['reward_tokens', 'prompt_tokens', 'cached_prompt_tokens', 'reward_calls', 'output_tokens']) expect(typeof r[k], k).toBe('number');
     expect(evalRows[1]!['reward_calls']).toBe(0);
-    expect(evalRows[2]!['reward_calls']).toBeGreaterThan(0);
-    for (const name of ['greedy-1', 'majority-2', 'best-of-n-2']) {
+    expect(evalRows[2]!['reward_calls']).toBe(0);
+    expect(evalRows[3]!['reward_calls']).toBeGreaterThan(0);
+    for (const name of ['greedy-1', 'majority-2', 'adaptive-majority-2', 'best-of-n-2']) {
       const results = readFileSync(join(evalDir, 'search', `${name}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { correct: unknown; compute: unknown });
       expect(results).toHaveLength(2);
       for (const r of results) expect(typeof r.correct).toBe('boolean');

@@ -20,7 +20,7 @@ import type { Task } from '../tasks/task.js';
  */
 
 /** Algorithms whose choice reads the reward model. */
-export const rewardFreeAlgos: ReadonlySet<string> = new Set(['greedy', 'majority']);
+export const rewardFreeAlgos: ReadonlySet<string> = new Set(['greedy', 'majority', 'adaptive-majority']);
 
 /** Algorithms whose trajectories are independent samples (their mean correctness is pass@1 at T). */
 const independentSamplers: ReadonlySet<string> = new Set(['best-of-n', 'majority', 'weighted-majority']);

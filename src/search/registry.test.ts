@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { getSearch, matchedBudget, parseSearchSpec, searchAlgorithms, searchNames } from './registry.js';
 
 describe('registry', () => {
-  it('names the nine CLI algorithms', () => {
-    expect(searchNames).toEqual(['greedy', 'best-of-n', 'majority', 'weighted-majority', 'beam', 'dvts', 'mcts', 'revision', 'hybrid']);
+  it('names the ten CLI algorithms', () => {
+    expect(searchNames).toEqual(['greedy', 'best-of-n', 'majority', 'adaptive-majority', 'weighted-majority', 'beam', 'dvts', 'mcts', 'revision', 'hybrid']);
     for (const name of searchNames) expect(getSearch(name).name).toBe(name);
   });
 
   it('throws one line listing the valid names for an unknown one', () => {
-    expect(() => getSearch('bfs')).toThrow(`unknown search 'bfs'; valid: greedy, best-of-n, majority, weighted-majority, beam, dvts, mcts, revision, hybrid (options as name:key=value)`);
+    expect(() => getSearch('bfs')).toThrow(`unknown search 'bfs'; valid: greedy, best-of-n, majority, adaptive-majority, weighted-majority, beam, dvts, mcts, revision, hybrid (options as name:key=value)`);
     expect(() => getSearch('toString')).toThrow(/unknown search/);
   });
 

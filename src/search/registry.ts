@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Problem } from '../core/problem.js';
 import type { Aggregation, RewardModel } from '../reward/reward.js';
 import { resolveAggregation, type AggregationChoice } from './trajectories.js';
+import { adaptiveMajority, defaultAdaptiveMajorityConfig, type AdaptiveMajorityConfig } from './adaptive-majority.js';
 import { beam, defaultBeamConfig, type BeamConfig } from './beam.js';
 import { bestOfN, defaultBestOfNConfig, type BestOfNConfig } from './best-of-n.js';
 import { defaultDvtsConfig, dvts, type DvtsConfig } from './dvts.js';
@@ -25,6 +26,7 @@ import { defaultWeightedMajorityConfig, weightedMajority, type WeightedMajorityC
  * (Hints set what every config shares: the reward's aggregation, the sampling temperature, dedupe.)
  *
  * | best-of-n, majority, weighted-majority | n = N | N samples |
+ * | adaptive-majority | n = N (most samples) | N samples on problems whose vote stays open, a round of 4 on easy ones |
  * | beam, dvts | n = N candidates per round, beamWidth = min(4, N) | N samples (N steps per round) |
  * | mcts | numSimulations = N with rollouts; N × stepsPerSample with PRM evaluation (one new step per simulation) | N samples |
  * | revision | attempts = N | N samples (plus longer prompts) |
@@ -106,6 +108,13 @@ export const searchAlgorithms = {
     search: majority,
     budgetToConfig: (n, h = {}) => ({ ...defaultMajorityConfig, ...common(h), n }),
   } satisfies SearchAlgorithm<MajorityConfig>,
+  'adaptive-majority': {
+    name: 'adaptive-majority',
+    description: 'majority vote that samples in rounds and stops once the vote is decided (adaptive consistency)',
+    defaultConfig: defaultAdaptiveMajorityConfig,
+    search: adaptiveMajority,
+    budgetToConfig: (n, h = {}) => ({ ...defaultAdaptiveMajorityConfig, ...common(h), n }),
+  } satisfies SearchAlgorithm<AdaptiveMajorityConfig>,
   'weighted-majority': {
     name: 'weighted-majority',
     description: 'N samples, answers weighted by reward',

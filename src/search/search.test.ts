@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SearchResult } from './search.js';
+import { usesReward as readsReward } from '../eval/eval.js';
 import { getSearch, searchNames } from './registry.js';
 import { toyWorld, type ToyWorldOptions } from './testing.js';
 
@@ -62,9 +63,9 @@ describe.each(searchNames)('search contract: %s', (name) => {
     expect(b.world.policy.calls.map((c) => c.request)).toEqual(a.world.policy.calls.map((c) => c.request));
   });
 
-  it('answers with its best trajectory’s extraction and scores every trajectory (greedy and majority: none, no reward calls)', async () => {
+  it('answers with its best trajectory’s extraction and scores every trajectory (the votes: none, no reward calls)', async () => {
     const { world, results } = await run(name, { outputTokens: 600 }, 3);
-    const usesReward = name !== 'greedy' && name !== 'majority';
+    const usesReward = readsReward(name);
     if (!usesReward) expect(world.reward.usage.calls).toBe(0);
     results.forEach((r, i) => {
       const problem = world.problems[i]!;

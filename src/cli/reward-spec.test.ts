@@ -127,3 +127,32 @@ describe('--reward remote specs', () => {
     await expect(parseRewardSpec('remote:x', task)).rejects.toThrow(/valid: .*pooling:URL\[#MODEL\].*judge-sample/);
   });
 });
+
+describe('--reward confidence:POLICY', () => {
+  it("scores with the named policy's log-probabilities, not the searching policy's, and names it", async () => {
+    const { policyFromSpec } = await import('../policy/factory.js');
+    const { createConfidenceReward } = await import('../reward/self-eval.js');
+    const dir = mkdtempSync(join(tmpdir(), 'sl-conf-'));
+    const searching = join(dir, 'final');
+    const stale = join(dir, 'initial');
+    writeTinyCheckpoint(searching, { seed: 4 });
+    writeTinyCheckpoint(stale, { seed: 9 });
+    const arith = getTask('arith');
+    const [problem] = arith.problems('test', 1, 0);
+    const item: RewardItem = { problem: problem!, prompt: arith.formatPrompt(problem!), steps: ['1+2=3 w3', 'Answer: 3'], complete: true };
+    const own = await policyFromSpec(searching);
+    const reward = await parseRewardSpec(`confidence:${stale}`, arith, own);
+    expect(reward.id).toBe(`confidence:${stale}`);
+    const got = (await reward.score([item])).scores[0]!;
+    const want = (await createConfidenceReward(await policyFromSpec(stale), arith.stepDelimiter).score([item])).scores[0]!;
+    const ownScore = (await createConfidenceReward(own, arith.stepDelimiter).score([item])).scores[0]!;
+    expect(got.stepScores).toEqual(want.stepScores);
+    expect(Math.abs(Math.log(got.score) - Math.log(ownScore.score))).toBeGreaterThan(0.01);
+  });
+
+  it('names a missing checkpoint in one line', async () => {
+    const arith = getTask('arith');
+    await expect(parseRewardSpec('confidence:/no/such/ckpt', arith)).rejects.toThrow(/^confidence:\/no\/such\/ckpt: no such checkpoint directory \(valid: verifier, /);
+    await expect(parseRewardSpec('confidence:', arith)).rejects.toThrow(/^expected confidence:POLICY/);
+  });
+});

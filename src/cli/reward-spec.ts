@@ -8,7 +8,7 @@ import type { Policy } from '../policy/policy.js';
 import type { Task } from '../tasks/task.js';
 
 /** The reward specs a command accepts (`--reward`). */
-export const rewardSpecs = ['verifier', 'prm:DIR', 'orm:DIR', 'self-verdict', 'confidence', 'pooling:URL[#MODEL]', 'logprob-prm:URL[#MODEL]', 'judge:URL[#MODEL]', 'judge-sample:URL[#MODEL]'] as const;
+export const rewardSpecs = ['verifier', 'prm:DIR', 'orm:DIR', 'self-verdict', 'confidence', 'confidence:POLICY', 'pooling:URL[#MODEL]', 'logprob-prm:URL[#MODEL]', 'judge:URL[#MODEL]', 'judge-sample:URL[#MODEL]'] as const;
 
 const VALID = `valid: ${rewardSpecs.join(', ')}`;
 
@@ -22,6 +22,8 @@ const VALID = `valid: ${rewardSpecs.join(', ')}`;
  *   judge:URL         an LLM judge read as P("Yes") (src/reward/judge.ts); judge-sample:URL samples verdicts
  *   self-verdict      the policy's own Check-line verdicts; confidence: its mean step log-probability
  *                     (internal guidance, src/reward/self-eval.ts; they need the policy)
+ *   confidence:POLICY the same confidence read from another policy (a checkpoint directory, gguf:FILE):
+ *                     e.g. the loop's initial policy, a reward left stale while the policy learned
  * DIR is a reward checkpoint or the train-prm run directory holding it. A missing directory, a
  * model of the other kind or one trained for another task is one Error line saying what is valid
  * (callers such as common.ts's rewardFromFlag prefix the flag). URL is one server or several
@@ -34,6 +36,7 @@ export async function parseRewardSpec(spec: string, task: Task, policy?: Policy)
     if (!policy) throw new Error(`${spec} is the policy's own judgement: this command has no policy to ask`);
     return spec === 'confidence' ? createConfidenceReward(policy, task.stepDelimiter) : createSelfVerdictReward(policy, task.stepDelimiter);
   }
+  if (spec.startsWith('confidence:')) return otherPolicyConfidence(spec.slice('confidence:'.length), task);
   const remote = /^(pooling|logprob-prm|judge|judge-sample):(.*)$/.exec(spec);
   if (remote) return remoteReward(remote[1] as RemoteKind, remote[2]!, task);
   const m = /^(prm|orm):(.+)$/.exec(spec);
@@ -60,6 +63,16 @@ export async function parseRewardSpec(spec: string, task: Task, policy?: Policy)
     throw new Error(`${loaded.dir} splits steps on ${JSON.stringify(meta.stepDelimiter)}, task "${task.name}" on ${JSON.stringify(task.stepDelimiter)}`);
   }
   return loaded.reward;
+}
+
+/** `confidence:POLICY`: the confidence reward computed by a policy other than the one searching. */
+async function otherPolicyConfidence(spec: string, task: Task): Promise<RewardModel> {
+  if (spec.trim() === '') throw new Error(`expected confidence:POLICY, a checkpoint directory or gguf:FILE (${VALID})`);
+  if (!spec.includes(':') && !existsSync(spec)) throw new Error(`confidence:${spec}: no such checkpoint directory (${VALID})`);
+  const { policyFromSpec } = await import('../policy/factory.js');
+  const judge = await policyFromSpec(spec);
+  if (!judge.logprobsOf) throw new Error(`confidence:${spec}: policy ${judge.id} gives no log-probabilities of given text; use a checkpoint directory or gguf:FILE`);
+  return createConfidenceReward(judge, task.stepDelimiter, { id: `confidence:${spec}` });
 }
 
 type RemoteKind = 'pooling' | 'logprob-prm' | 'judge' | 'judge-sample';

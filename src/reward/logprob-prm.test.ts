@@ -10,6 +10,7 @@ import { startServer } from '../serve/server.js';
 import { writeTinyCheckpoint } from '../serve/testing.js';
 import { createLogprobPrm, mathShepherdFormat, rlhflowFormat } from './logprob-prm.js';
 import type { RewardItem } from './reward.js';
+import { resolveAggregation } from '../search/trajectories.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'searchlearn-lpprm-'));
 writeTinyCheckpoint(dir);
@@ -21,6 +22,7 @@ const format = (it: RewardItem, k: number): string => `${it.prompt}${it.steps.sl
 it('reads P(+) / (P(+) + P(-)) after each step from the policy, and counts the calls', async () => {
   const policy = BuiltinPolicy.load(dir);
   const prm = createLogprobPrm(policy, { format, aggregation: 'prod' });
+  expect(resolveAggregation('reward', prm)).toBe('prod');
   const items = [item(['1+2=3', 'Answer: 3']), item(['1+2=4'])];
   const r = await prm.score(items);
   expect(r.scores.map((s) => s.stepScores!.length)).toEqual([2, 1]);

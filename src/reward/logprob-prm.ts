@@ -55,6 +55,8 @@ export function createLogprobPrm(policy: Policy, config: Partial<LogprobPrmConfi
   return {
     id: `logprob-prm:${policy.id}`,
     kind: 'process',
+    // Search re-aggregates step scores with the reward's own choice (else 'last'): say which.
+    aggregation: c.aggregation,
     async score(items) {
       const asks: { prefix: string; continuation: string }[] = [];
       const where: { item: number; step: number }[] = [];

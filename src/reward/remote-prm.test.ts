@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createRemotePrm } from './remote-prm.js';
 import type { RewardItem } from './reward.js';
+import { resolveAggregation } from '../search/trajectories.js';
 
 /**
  * The client against a stand-in for vLLM's `/pooling` with STEP pooling (the response shape of
@@ -42,6 +43,7 @@ const item = (steps: string[], complete = true): RewardItem => ({ problem: { id:
 
 it('scores every step with the positive-class probability and aggregates by min', async () => {
   const prm = createRemotePrm({ baseURL: url, model: 'Qwen/Qwen2.5-Math-PRM-7B', batchSize: 2, maxRetries: 2 });
+  expect(resolveAggregation('reward', prm)).toBe('min');
   const r = await prm.score([item(['ok 1', 'ok 2']), item(['ok', 'bad', 'ok']), item([]), item(['bad'])]);
   expect(r.scores.map((s) => s.stepScores)).toEqual([[0.9, 0.9], [0.9, 0.2, 0.9], [], [0.2]]);
   expect(r.scores.map((s) => s.score)).toEqual([0.9, 0.2, 0, 0.2]);

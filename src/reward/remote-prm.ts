@@ -65,6 +65,8 @@ export function createRemotePrm(config: Partial<RemotePrmConfig> & { model: stri
   return {
     id: `remote-prm:${c.model}`,
     kind: 'process',
+    // Search re-aggregates step scores with the reward's own choice (else 'last'): say which.
+    aggregation: c.aggregation,
     http,
     async score(items) {
       const scores: RewardScore[] = items.map(() => ({ score: 0, stepScores: [] }));

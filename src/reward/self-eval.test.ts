@@ -5,6 +5,7 @@ import type { LogprobsResult, Policy } from '../policy/policy.js';
 import { emptyUsage } from '../policy/policy.js';
 import type { RewardItem } from './reward.js';
 import { createConfidenceReward, createSelfVerdictReward, isWorkStep, stepConfidences, verdictOf } from './self-eval.js';
+import { resolveAggregation } from '../search/trajectories.js';
 
 const problem: Problem = { id: 'p', prompt: '3+4*2', answer: '11' };
 const item = (steps: string[], complete = true): RewardItem => ({ problem, prompt: 'Q: 3+4*2\n', steps, complete });
@@ -35,6 +36,7 @@ describe('self-verdict reward', () => {
 
   it('scores each work step by the share of ok verdicts, and ranks a wrong step below a right one', async () => {
     const reward = createSelfVerdictReward(policy, '\n', { samples: 4 });
+    expect(resolveAggregation('reward', reward)).toBe('min');
     expect(reward.kind).toBe('process');
     expect(reward.oracle).toBe(false);
     const { scores, usage } = await reward.score([item(['4*2=8', '3+8=11', 'Answer: 11']), item(['4*2=9', '3+9=12', 'Answer: 12'])]);
@@ -85,6 +87,8 @@ describe('confidence reward', () => {
   it('gives each step exp(mean log-probability) and ranks the unlikely step lowest', async () => {
     const reward = createConfidenceReward(policy, '\n');
     expect(reward.oracle).toBe(false);
+    // A search re-aggregates step scores with the reward's own choice: min, not the fallback 'last'.
+    expect(resolveAggregation('reward', reward)).toBe('min');
     const { scores, usage } = await reward.score([item(['4*2=8', '3+8=11', 'Answer: 11']), item(['4*2=9', '3+9=12', 'Answer: 12'])]);
     const [right, wrong] = scores.map((s) => s.stepScores!);
     expect(right!.every((s) => Math.abs(s - 0.9) < 1e-9)).toBe(true);

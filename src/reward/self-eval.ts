@@ -84,6 +84,8 @@ export function createSelfVerdictReward(policy: Policy, stepDelimiter: string, c
   return {
     id: `self-verdict(n=${c.samples},T=${c.temperature})`,
     kind: 'process',
+    // Search re-aggregates step scores with the reward's own choice (else 'last'): say which.
+    aggregation: c.aggregation,
     oracle: false,
     async score(items: RewardItem[]) {
       const usage: RewardUsage = { calls: 0, tokens: 0 };
@@ -128,6 +130,8 @@ export function createSelfVerdictReward(policy: Policy, stepDelimiter: string, c
 export interface ConfidenceConfig {
   /** How step scores become one score. Default 'min'. */
   aggregation: Aggregation;
+  /** The reward's id in tables (default 'confidence'; another policy's confidence names it). */
+  id?: string;
 }
 
 export const defaultConfidenceConfig = { aggregation: 'min' } satisfies ConfidenceConfig;
@@ -154,8 +158,10 @@ export function createConfidenceReward(policy: Policy, stepDelimiter: string, co
   const logprobsOf = policy.logprobsOf?.bind(policy);
   if (!logprobsOf) throw new Error(`confidence reward: policy ${policy.id} gives no log-probabilities of given text (logprobsOf); use a built-in or GGUF policy`);
   return {
-    id: 'confidence',
+    id: c.id ?? 'confidence',
     kind: 'process',
+    // Search re-aggregates step scores with the reward's own choice (else 'last'): say which.
+    aggregation: c.aggregation,
     oracle: false,
     async score(items: RewardItem[]) {
       const usage: RewardUsage = { calls: 0, tokens: 0 };

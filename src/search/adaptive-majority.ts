@@ -63,7 +63,11 @@ export function leaderProbability(a: number, b: number): number {
 /** The two largest vote counts among finished solutions. */
 export function topTwoVotes(trajectories: readonly Trajectory[], canonical: Canonical = defaultCanonical): [number, number] {
   const counts = new Map<string, number>();
-  for (const t of trajectories) if (isSolution(t)) counts.set(canonical(t.answer!), (counts.get(canonical(t.answer!)) ?? 0) + 1);
+  for (const t of trajectories) {
+    if (!isSolution(t)) continue;
+    const key = canonical(t.answer!);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
   let first = 0;
   let second = 0;
   for (const c of counts.values()) {

@@ -109,4 +109,11 @@ describe('adaptive majority', () => {
     expect(r.compute.outputTokens).toBeLessThanOrEqual(60);
     expect(r.trajectories.length).toBeGreaterThan(0);
   });
+
+  it('names a confidence outside (0, 1) or a round that is not a whole number', async () => {
+    const p = problems[0]!;
+    const ctx = { task, policy: policy(), reward: noReward, rng: new Rng(1), budget: {}, maxTokens: 20 };
+    await expect(adaptiveMajority(p, ctx, { ...defaultAdaptiveMajorityConfig, confidence: 5 })).rejects.toThrow('adaptive-majority: confidence must be between 0 and 1 (exclusive), not 5');
+    await expect(adaptiveMajority(p, ctx, { ...defaultAdaptiveMajorityConfig, round: 0 })).rejects.toThrow(/round must be a whole number of samples ≥ 1, not 0/);
+  });
 });

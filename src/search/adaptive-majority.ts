@@ -84,10 +84,19 @@ export function voteDecided(first: number, second: number, drawn: number, n: num
   return leaderProbability(first, second) >= confidence;
 }
 
+/** What is wrong with a config, in one phrase, or null (the search and the spec parser both ask). */
+export function adaptiveMajorityConfigIssue(config: Pick<AdaptiveMajorityConfig, 'confidence' | 'round'>): string | null {
+  if (!(config.confidence > 0 && config.confidence < 1)) return `confidence must be between 0 and 1 (exclusive), not ${config.confidence}`;
+  if (!(Number.isInteger(config.round) && config.round >= 1)) return `round must be a whole number of samples ≥ 1, not ${config.round}`;
+  return null;
+}
+
 export async function adaptiveMajority(problem: Problem, ctx: SearchContext, config: AdaptiveMajorityConfig = defaultAdaptiveMajorityConfig): Promise<SearchResult> {
+  const issue = adaptiveMajorityConfigIssue(config);
+  if (issue) throw new Error(`adaptive-majority: ${issue}`);
   const meter = new Meter(ctx.budget);
   const trajectories: Trajectory[] = [];
-  const round = Math.max(1, Math.floor(config.round));
+  const round = config.round;
   while (trajectories.length < config.n) {
     const drawn = await sampleAndScore(problem, ctx, { ...config, n: Math.min(round, config.n - trajectories.length) }, meter);
     if (drawn.length === 0) break; // the budget holds no more

@@ -23,6 +23,8 @@ describe('registry', () => {
     expect(() => getSearch('revision:select=vote')).toThrow("search revision:select=vote: select must be one of last, best, majority, weighted, not 'vote'");
     expect(() => getSearch('beam:select=last')).toThrow(/select must be one of best, majority, weighted/);
     expect(() => getSearch('beam:width=2')).toThrow(/'width' is not an option of beam; valid: n, beamWidth, maxSteps, temperature, topP, dedupe, select/);
+    expect(() => getSearch('adaptive-majority:confidence=1')).toThrow('search adaptive-majority:confidence=1: confidence must be between 0 and 1 (exclusive), not 1');
+    expect(() => getSearch('adaptive-majority:round=2.5')).toThrow(/round must be a whole number of samples ≥ 1, not 2.5/);
     expect(() => getSearch('beam:beamWidth=two')).toThrow(/beamWidth must be a number, not 'two'/);
     expect(() => getSearch('beam:dedupe=1')).toThrow(/dedupe must be true or false/);
     expect(() => getSearch('revision:format=x')).toThrow(/'format' is not an option of revision/);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Problem } from '../core/problem.js';
 import type { Aggregation, RewardModel } from '../reward/reward.js';
 import { resolveAggregation, type AggregationChoice } from './trajectories.js';
-import { adaptiveMajority, defaultAdaptiveMajorityConfig, type AdaptiveMajorityConfig } from './adaptive-majority.js';
+import { adaptiveMajority, adaptiveMajorityConfigIssue, defaultAdaptiveMajorityConfig, type AdaptiveMajorityConfig } from './adaptive-majority.js';
 import { beam, defaultBeamConfig, type BeamConfig } from './beam.js';
 import { bestOfN, defaultBestOfNConfig, type BestOfNConfig } from './best-of-n.js';
 import { defaultDvtsConfig, dvts, type DvtsConfig } from './dvts.js';
@@ -74,6 +74,8 @@ export interface SearchAlgorithm<C = unknown> {
   budgetToConfig(n: number, hints?: BudgetHints): C;
   /** The values a spec may give the config's string fields (`revision:select=majority`); other string fields are not settable. */
   readonly choices?: Readonly<Record<string, readonly string[]>>;
+  /** What is wrong with a config (a number out of its range), in one phrase, or null; a spec is checked with it. */
+  readonly configIssue?: (config: C) => string | null;
 }
 
 const selections = ['best', 'majority', 'weighted'] as const;
@@ -114,6 +116,7 @@ export const searchAlgorithms = {
     defaultConfig: defaultAdaptiveMajorityConfig,
     search: adaptiveMajority,
     budgetToConfig: (n, h = {}) => ({ ...defaultAdaptiveMajorityConfig, ...common(h), n }),
+    configIssue: adaptiveMajorityConfigIssue,
   } satisfies SearchAlgorithm<AdaptiveMajorityConfig>,
   'weighted-majority': {
     name: 'weighted-majority',
@@ -203,6 +206,8 @@ export function parseSearchSpec(spec: string): { name: SearchName; options: Reco
       options[key] = raw;
     }
   }
+  const issue = algo.configIssue?.({ ...defaults, ...options });
+  if (issue) throw new Error(`search ${spec}: ${issue}`);
   return { name: name as SearchName, options };
 }
 

@@ -3,7 +3,7 @@ import type { Trajectory } from '../core/trajectory.js';
 import { sampleAndScore } from './best-of-n.js';
 import { Meter } from './compute.js';
 import type { SearchContext, SearchResult } from './search.js';
-import { defaultCanonical, isSolution, selectAnswer, type Canonical } from './select.js';
+import { answerTotals, defaultCanonical, selectAnswer, type Canonical } from './select.js';
 import { searchResult, type AggregationChoice } from './trajectories.js';
 
 /**
@@ -62,12 +62,7 @@ export function leaderProbability(a: number, b: number): number {
 
 /** The two largest vote counts among finished solutions. */
 export function topTwoVotes(trajectories: readonly Trajectory[], canonical: Canonical = defaultCanonical): [number, number] {
-  const counts = new Map<string, number>();
-  for (const t of trajectories) {
-    if (!isSolution(t)) continue;
-    const key = canonical(t.answer!);
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
+  const counts = answerTotals(trajectories, () => 1, canonical);
   let first = 0;
   let second = 0;
   for (const c of counts.values()) {

@@ -37,17 +37,23 @@ export function bestByScore(trajectories: readonly Trajectory[]): Trajectory | n
   return best;
 }
 
-/**
- * The answer with the largest total weight (weight(t) = 1 for majority, t.score for weighted),
- * and its highest-scored trajectory. Only finished solutions vote (`isSolution`).
- */
-export function voteAnswer(trajectories: readonly Trajectory[], weight: (t: Trajectory) => number, canonical: Canonical = defaultCanonical): Choice {
+/** Each canonical answer's total weight over the finished solutions (`isSolution`), in first-seen order. */
+export function answerTotals(trajectories: readonly Trajectory[], weight: (t: Trajectory) => number, canonical: Canonical = defaultCanonical): Map<string, number> {
   const totals = new Map<string, number>();
   for (const t of trajectories) {
     if (!isSolution(t)) continue;
     const key = canonical(t.answer!);
     totals.set(key, (totals.get(key) ?? 0) + weight(t));
   }
+  return totals;
+}
+
+/**
+ * The answer with the largest total weight (weight(t) = 1 for majority, t.score for weighted),
+ * and its highest-scored trajectory. Only finished solutions vote (`isSolution`).
+ */
+export function voteAnswer(trajectories: readonly Trajectory[], weight: (t: Trajectory) => number, canonical: Canonical = defaultCanonical): Choice {
+  const totals = answerTotals(trajectories, weight, canonical);
   let winner: string | null = null;
   for (const [key, w] of totals) if (winner === null || w > totals.get(winner)!) winner = key;
   if (winner === null) return { answer: null, best: null };

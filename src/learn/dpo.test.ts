@@ -102,4 +102,32 @@ describe('dpo learner', () => {
     expect(await first('sequence')).toBeCloseTo(whole, 4);
     expect(Math.abs(atDivergence - whole)).toBeGreaterThan(0.5);
   }, 60_000);
+
+  it("with loss 'simpo' learns the same preference without a reference: the mean log-probability margin rises, the reference is never read", async () => {
+    const model = toyModel(1);
+    const untouched = toyModel(7);
+    // A reference that would change the loss if it were read: SimPO must not look at it.
+    const before = heldOut(model, untouched, test);
+    const steps: StepMetrics[] = [];
+    await dpoLearner({ loss: 'simpo', beta: 2, simpoGamma: 0.5, rpoAlpha: 0, epochs: 3, optimizer: { ...defaultDpoConfig.optimizer, lr: 1e-3 } }).update(train, {
+      policy: { model, tokenizer: toyTokenizer },
+      reference: untouched,
+      seed: 0,
+      onStep: (m) => steps.push(m),
+    });
+    const after = heldOut(model, untouched, test);
+    expect(after.margin).toBeGreaterThan(before.margin + 2);
+    // Its logps are means over tokens (SimPO's length normalization), and the first loss is −log σ(β·Δ − γ) of the untrained model.
+    const m0 = steps[0]!;
+    expect(Math.abs(m0['logps/chosen']!)).toBeLessThan(3);
+    expect(m0['rewards/chosen']).toBeCloseTo(2 * m0['logps/chosen']!, 4);
+    expect(steps.at(-1)!['rewards/accuracies']).toBeGreaterThan(0.8);
+    // Reversed pairs learn the reverse (the test can fail).
+    const swapped = toyModel(1);
+    await dpoLearner({ loss: 'simpo', beta: 2, rpoAlpha: 0, optimizer: { ...defaultDpoConfig.optimizer, lr: 1e-3 } }).update(
+      train.map((p) => ({ ...p, chosen: p.rejected, rejected: p.chosen })),
+      { policy: { model: swapped, tokenizer: toyTokenizer }, reference: untouched, seed: 0 },
+    );
+    expect(heldOut(swapped, untouched, test).margin).toBeLessThan(before.margin);
+  }, 120_000);
 });

@@ -1,4 +1,4 @@
-import { defaultDpoConfig, dpoLearner, dpoTokenChoices, type DpoConfig } from './dpo.js';
+import { defaultDpoConfig, dpoLearner, dpoLossChoices, dpoTokenChoices, type DpoConfig } from './dpo.js';
 import { externalConfigOf, externalLearner, type ExternalChoice } from './external.js';
 import { defaultGrpoConfig, grpoAdvantages, grpoLearner, type GrpoConfig } from './grpo.js';
 import type { Learner } from './learner.js';
@@ -45,6 +45,7 @@ const learnerFields: Record<LearnerName, Record<string, unknown>> = { sft: defau
 const learnerChoices: Record<string, readonly string[]> = {
   'sft.mode': sftModes,
   'dpo.tokens': dpoTokenChoices,
+  'dpo.loss': dpoLossChoices,
   'grpo.advantage': grpoAdvantages,
   'ppo.reward': ppoRewards,
   'ppo.shaping': ppoShapings,

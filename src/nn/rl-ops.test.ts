@@ -102,6 +102,31 @@ describe('DPO loss', () => {
     expect(gradcheck(([l]) => wrong(l!), [at()])).toBeGreaterThan(0.05);
   });
 
+  it('SimPO: mean token log-probabilities with a margin γ and a zero reference equal the formula of Meng et al. 2024', () => {
+    const lp = Float32Array.from([-0.5, -1, -0.5, -2, -2, -0.1, -1, -1.5, 0]);
+    const beta = 2;
+    const gamma = 0.8;
+    const mean = (s: number) => {
+      const xs = Array.from(lp).filter((_, i) => seqOf[i] === s);
+      return xs.reduce((a, b) => a + b, 0) / xs.length;
+    };
+    const ls = (x: number) => Math.log(1 / (1 + Math.exp(-x)));
+    const expected = -(ls(beta * (mean(0) - mean(1)) - gamma) + ls(beta * (mean(2) - mean(3)) - gamma)) / 2;
+    const zero = new Float32Array(9);
+    const out = dpoLoss({ ...base, refLogps: zero, logps: Tensor.from(lp, [9]), beta, rpoAlpha: 0, lengthNormalize: true, margin: gamma });
+    expect(out.loss.data[0]).toBeCloseTo(expected, 5);
+    expect(out.stats.logpChosen[0]).toBeCloseTo(mean(0), 5);
+    // Sums instead of means give another loss: sequence 0 has 3 tokens, sequence 1 has 2.
+    expect(dpoLoss({ ...base, refLogps: zero, logps: Tensor.from(lp, [9]), beta, rpoAlpha: 0, margin: gamma }).loss.data[0]).not.toBeCloseTo(expected, 2);
+  });
+
+  it('SimPO passes a finite-difference gradient check, and a backward that sums instead of averaging fails it', () => {
+    const opts = { refLogps: new Float32Array(9), beta: 2, rpoAlpha: 1, margin: 0.5 };
+    expect(gradcheck(([l]) => dpoLoss({ ...base, ...opts, logps: l!, lengthNormalize: true }).loss, [param([9], 1, -1)])).toBeLessThan(TOL);
+    const wrong = (l: Tensor) => withBackwardOf(dpoLoss({ ...base, ...opts, logps: l, lengthNormalize: true }).loss, dpoLoss({ ...base, ...opts, logps: l }).loss);
+    expect(gradcheck(([l]) => wrong(l!), [param([9], 1, -1)])).toBeGreaterThan(0.05);
+  });
+
   it('catches a wrong backward (the NLL term left out of the gradient)', () => {
     const wrong = (l: Tensor) => withBackwardOf(dpoLoss({ ...base, logps: l, beta: 0.7, rpoAlpha: 1 }).loss, dpoLoss({ ...base, logps: l, beta: 0.7, rpoAlpha: 0 }).loss);
     expect(gradcheck(([l]) => wrong(l!), [param([9], 1, -1)])).toBeGreaterThan(0.05);

@@ -102,6 +102,13 @@ export interface DpoInputs {
   rpoAlpha: number;
   /** λ of DPO-Positive (Pal et al. 2024): the margin loses λ·max(0, ρ_c − π_c), so the chosen may not fall below the reference; 0 (default) for plain DPO. */
   dpopLambda?: number;
+  /**
+   * Average each sequence's log-probabilities over its tokens instead of summing them (SimPO's
+   * length-normalized reward, Meng et al. 2024). Default false (DPO's sums).
+   */
+  lengthNormalize?: boolean;
+  /** γ, a target margin subtracted inside the sigmoid: −log σ(r_c − r_r − γ) (SimPO's reward margin). Default 0. */
+  margin?: number;
   /** Divides the summed pair losses: pairs in the whole batch (when microbatching). */
   pairNormalizer: number;
   /** Divides the summed NLL: chosen tokens in the whole batch (TRL's rpo_alpha term is a token mean). */
@@ -137,12 +144,24 @@ export function dpoLoss(o: DpoInputs): { loss: Tensor; stats: DpoStats } {
   for (let i = 0; i < P; i++) S = Math.max(S, o.chosen[i]! + 1, o.rejected[i]! + 1);
   const pol = new Float64Array(S);
   const ref = new Float64Array(S);
+  const len = new Float64Array(S);
   const ld = o.logps.data;
   for (let n = 0; n < N; n++) {
     const s = o.seqOf[n]!;
     if (s < 0) continue;
     pol[s]! += ld[n]!;
     ref[s]! += o.refLogps[n]!;
+    len[s]!++;
+  }
+  // SimPO: a sequence's reward reads its mean token log-probability; its tokens' gradients share 1/length.
+  const scale = new Float64Array(S).fill(1);
+  if (o.lengthNormalize) {
+    for (let s = 0; s < S; s++) {
+      if (len[s]! === 0) continue;
+      scale[s] = 1 / len[s]!;
+      pol[s]! *= scale[s]!;
+      ref[s]! *= scale[s]!;
+    }
   }
   // Role of each sequence: the pair that uses it as chosen (+1) or rejected (−1), and its weight.
   const coef = new Float64Array(S);
@@ -162,7 +181,7 @@ export function dpoLoss(o: DpoInputs): { loss: Tensor; stats: DpoStats } {
     // DPOP: pairs of small edit distance (a step against its sibling) let plain DPO lower both
     // sequences; the penalty keeps the chosen from falling below the reference.
     const below = Math.max(0, ref[c]! - pol[c]!);
-    const z = rc - rr - o.beta * lambda * below;
+    const z = rc - rr - o.beta * lambda * below - (o.margin ?? 0);
     loss -= logSigmoid(z);
     const w = (o.beta * sigmoid(-z)) / o.pairNormalizer;
     coef[c]! -= w * (below > 0 ? 1 + lambda : 1);
@@ -186,7 +205,7 @@ export function dpoLoss(o: DpoInputs): { loss: Tensor; stats: DpoStats } {
       for (let n = 0; n < N; n++) {
         const s = o.seqOf[n]!;
         if (s < 0) continue;
-        g[n] = gy * (coef[s]! + (isChosen[s] ? nllCoef : 0));
+        g[n] = gy * (coef[s]! * scale[s]! + (isChosen[s] ? nllCoef : 0));
       }
       o.logps.accumulateGrad(g);
     },

@@ -4,7 +4,7 @@ import { createMockPolicy } from '../policy/mock.js';
 import type { RewardModel } from '../reward/reward.js';
 import { adaptiveMajority, defaultAdaptiveMajorityConfig, leaderProbability, voteDecided } from './adaptive-majority.js';
 import { defaultMajorityConfig, majority } from './majority.js';
-import { createToyTask } from './testing.js';
+import { createToyTask, toyGoldOf } from './testing.js';
 
 const noReward: RewardModel = {
   id: 'unused',
@@ -51,13 +51,9 @@ describe('the stopping rule', () => {
 const task = createToyTask({ steps: 1 });
 const problems = task.problems('test', 60, 3);
 const easy = (prefix: string): boolean => Number(/Start (\d+)/.exec(prefix)![1]) % 3 !== 0;
-const goldOf = (prefix: string): number => {
-  const [start, add] = /Start (\d+)\. Add (\d+)/.exec(prefix)!.slice(1).map(Number);
-  return start! + add!;
-};
 const policy = () =>
   createMockPolicy((prefix, _i, rng) => {
-    const gold = goldOf(prefix);
+    const gold = toyGoldOf(prefix);
     if (easy(prefix)) return `Answer: ${gold}`;
     const u = rng.next();
     return `Answer: ${u < 0.4 ? gold : u < 0.7 ? gold + 1 : gold + 2}`;

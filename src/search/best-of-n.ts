@@ -3,7 +3,7 @@ import type { Trajectory } from '../core/trajectory.js';
 import type { AggregationChoice } from './trajectories.js';
 import { Meter } from './compute.js';
 import type { SearchContext, SearchResult } from './search.js';
-import { selectAnswer, type Canonical, type Selection } from './select.js';
+import { regularizedBest, selectAnswer, type Canonical, type Selection } from './select.js';
 import { makeTrajectory, scoreTrajectories, searchResult } from './trajectories.js';
 
 /**
@@ -24,6 +24,10 @@ export interface BestOfNConfig {
   select: Selection;
   /** Score the samples even when `select` does not need rewards (for reports). */
   score: boolean;
+  /** β of RBoN_KL: choose by reward + β·log π(y) (`select: 'best'` only; needs the policy's log-probabilities). Default 0: plain best-of-N. */
+  kl: number;
+  /** β of MBR-BoN: choose by reward + β·(share of samples with y's answer) (`select: 'best'` only). Default 0. */
+  mbr: number;
   canonical?: Canonical;
 }
 
@@ -37,13 +41,22 @@ export const defaultBestOfNConfig = {
   aggregation: 'reward',
   select: 'best',
   score: true,
+  kl: 0,
+  mbr: 0,
 } satisfies BestOfNConfig;
+
+/** A range or combination `kl` and `mbr` cannot take, in one phrase, or null. */
+export function bestOfNConfigIssue(c: BestOfNConfig): string | null {
+  for (const key of ['kl', 'mbr'] as const) if (!(c[key] >= 0) || !Number.isFinite(c[key])) return `${key} must be a finite number >= 0, got ${c[key]}`;
+  if ((c.kl > 0 || c.mbr > 0) && c.select !== 'best') return `kl and mbr regularize select=best, got select=${c.select}`;
+  return null;
+}
 
 /** Samples up to n complete solutions within the budget and scores them. */
 export async function sampleAndScore(
   problem: Problem,
   ctx: SearchContext,
-  config: Pick<BestOfNConfig, 'n' | 'temperature' | 'topP' | 'aggregation' | 'score'>,
+  config: Pick<BestOfNConfig, 'n' | 'temperature' | 'topP' | 'aggregation' | 'score'> & { logprobs?: boolean },
   meter: Meter,
 ): Promise<Trajectory[]> {
   const prompt = ctx.task.formatPrompt(problem);
@@ -56,9 +69,11 @@ export async function sampleAndScore(
     temperature: config.temperature,
     topP: config.topP,
     seed: ctx.rng.seed(),
+    ...(config.logprobs ? { logprobs: true } : {}),
     signal: ctx.signal,
   });
   meter.policy(res.usage);
+  if (config.logprobs && res.completions[0]!.some((c) => !c.logprobs)) throw new Error(`best-of-n: kl needs the log-probabilities of the samples, and policy ${ctx.policy.id} gives none`);
   const trajectories = res.completions[0]!.map((c) => makeTrajectory(ctx.task, problem, c.text, c.finishReason, c.tokens, c.logprobs));
   meter.samples += trajectories.length;
   if (config.score) await scoreTrajectories(ctx, problem, prompt, trajectories, config.aggregation, meter);
@@ -68,6 +83,8 @@ export async function sampleAndScore(
 export async function bestOfN(problem: Problem, ctx: SearchContext, config: BestOfNConfig = defaultBestOfNConfig): Promise<SearchResult> {
   const meter = new Meter(ctx.budget);
   const needsScores = config.select !== 'majority';
-  const trajectories = await sampleAndScore(problem, ctx, { ...config, score: config.score || needsScores }, meter);
-  return searchResult(problem, 'best-of-n', meter, trajectories, selectAnswer(trajectories, config.select, config.canonical));
+  const trajectories = await sampleAndScore(problem, ctx, { ...config, score: config.score || needsScores, logprobs: config.kl > 0 }, meter);
+  const regularized = config.select === 'best' && (config.kl > 0 || config.mbr > 0);
+  const choice = regularized ? regularizedBest(trajectories, { kl: config.kl, mbr: config.mbr }, config.canonical) : selectAnswer(trajectories, config.select, config.canonical);
+  return searchResult(problem, 'best-of-n', meter, trajectories, choice);
 }

@@ -4,7 +4,7 @@ import type { Aggregation, RewardModel } from '../reward/reward.js';
 import { resolveAggregation, type AggregationChoice } from './trajectories.js';
 import { adaptiveMajority, adaptiveMajorityConfigIssue, defaultAdaptiveMajorityConfig, type AdaptiveMajorityConfig } from './adaptive-majority.js';
 import { beam, defaultBeamConfig, type BeamConfig } from './beam.js';
-import { bestOfN, defaultBestOfNConfig, type BestOfNConfig } from './best-of-n.js';
+import { bestOfN, bestOfNConfigIssue, defaultBestOfNConfig, type BestOfNConfig } from './best-of-n.js';
 import { defaultDvtsConfig, dvts, type DvtsConfig } from './dvts.js';
 import { defaultGreedyConfig, greedy, type GreedyConfig } from './greedy.js';
 import { defaultHybridConfig, hybrid, type HybridConfig } from './hybrid.js';
@@ -102,6 +102,7 @@ export const searchAlgorithms = {
     search: bestOfN,
     budgetToConfig: (n, h = {}) => ({ ...defaultBestOfNConfig, ...common(h), n }),
     choices: { select: selections },
+    configIssue: bestOfNConfigIssue,
   } satisfies SearchAlgorithm<BestOfNConfig>,
   majority: {
     name: 'majority',

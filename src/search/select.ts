@@ -73,3 +73,27 @@ export function selectAnswer(trajectories: readonly Trajectory[], how: Selection
       return voteAnswer(trajectories, (t) => Math.max(0, t.score ?? 0), canonical);
   }
 }
+
+/**
+ * Regularized best-of-N's choice (Jinnai et al. 2025; see best-of-n.ts): the finished solution
+ * with the largest reward + kl·log π(y) + mbr·(share of the finished solutions with its answer).
+ * A solution without a score, or without a log-probability when kl > 0, ranks last.
+ */
+export function regularizedBest(trajectories: readonly Trajectory[], beta: { kl: number; mbr: number }, canonical: Canonical = defaultCanonical): Choice {
+  const totals = answerTotals(trajectories, () => 1, canonical);
+  let votes = 0;
+  for (const v of totals.values()) votes += v;
+  const value = (t: Trajectory): number => {
+    const kl = beta.kl > 0 ? beta.kl * (t.logprob ?? -Infinity) : 0;
+    const mbr = beta.mbr > 0 ? (beta.mbr * totals.get(canonical(t.answer!))!) / votes : 0;
+    return scoreOf(t) + kl + mbr;
+  };
+  let best: Trajectory | null = null;
+  let bestValue = -Infinity;
+  for (const t of trajectories) {
+    if (!isSolution(t)) continue;
+    const v = value(t);
+    if (best === null || v > bestValue) [best, bestValue] = [t, v];
+  }
+  return { answer: best?.answer ?? null, best };
+}

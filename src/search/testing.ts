@@ -44,6 +44,12 @@ function partialSums(meta: ToyMeta): number[] {
   return out;
 }
 
+/** The gold answer of a one-step toy prompt (`Start s. Add a.`), read from the text a mock policy is given. */
+export function toyGoldOf(prefix: string): number {
+  const [start, add] = /Start (\d+)\. Add (\d+)/.exec(prefix)!.slice(1).map(Number);
+  return start! + add!;
+}
+
 export function createToyTask(options: ToyTaskOptions = {}): Task {
   const k = options.steps ?? 4;
   return {

@@ -1,7 +1,8 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { formatTable, runSearch, type EvalRow } from '../eval/eval.js';
+import { formatTable } from '../eval/eval.js';
+import { runTable } from '../eval/table.js';
 import { behaviourStats } from '../eval/behaviours.js';
 import { greedyAccuracy } from '../eval/greedy.js';
 import { makeDirs } from '../learn/run-dir.js';
@@ -88,33 +89,34 @@ export const evalCommand: Command = {
       return;
     }
     const reward = await rewardFromFlag(a.reward, task, policy);
-    const rows: EvalRow[] = [];
     if (a.out) {
       makeDirs(join(a.out, 'search'));
       writeFileSync(join(a.out, 'eval.jsonl'), '');
     }
-    for (const algo of a.algos) {
-      for (const budget of algo === 'greedy' ? [1] : a.budgets) {
-        const progress = new Progress(`${algo}@${budget}`, problems.length, 'problem');
-        const searchFile = a.out ? join(a.out, 'search', `${algo}-${budget}.jsonl`) : null;
+    let progress: Progress | null = null;
+    let searchFile: string | null = null;
+    let correct = 0;
+    const rows = await runTable({
+      task, policy, reward, algos: a.algos, budgets: a.budgets, problems, maxTokens, seed: a.seed, concurrency: a.concurrency ?? defaultConcurrency(policy), dedupe: a.dedupe,
+      ...(a.temperature !== undefined ? { temperature: a.temperature } : {}),
+      ...(a.aggregation ? { aggregation: a.aggregation } : {}),
+      onCellStart: (algo, budget) => {
+        progress = new Progress(`${algo}@${budget}`, problems.length, 'problem');
+        searchFile = a.out ? join(a.out, 'search', `${algo}-${budget}.jsonl`) : null;
         if (searchFile) writeFileSync(searchFile, '');
-        let correct = 0;
-        const { row } = await runSearch({
-          task, policy, reward, algo, budget, problems, maxTokens, seed: a.seed, concurrency: a.concurrency ?? defaultConcurrency(policy), dedupe: a.dedupe,
-          ...(a.temperature !== undefined ? { temperature: a.temperature } : {}),
-          ...(a.aggregation ? { aggregation: a.aggregation } : {}),
-          onResult: (r, _i, done) => {
-            if (r.correct) correct++;
-            // One line per search as it finishes: a stopped run keeps what it found.
-            if (searchFile) appendFileSync(searchFile, toJsonl(r) + '\n');
-            progress.update(done, { acc: correct / done });
-          },
-        });
-        progress.done({ acc: row.accuracy });
-        rows.push(row);
+        correct = 0;
+      },
+      onResult: (_algo, _budget, r, _i, done) => {
+        if (r.correct) correct++;
+        // One line per search as it finishes: a stopped run keeps what it found.
+        if (searchFile) appendFileSync(searchFile, toJsonl(r) + '\n');
+        progress!.update(done, { acc: correct / done });
+      },
+      onRow: (row) => {
+        progress!.done({ acc: row.accuracy });
         if (a.out) appendFileSync(join(a.out, 'eval.jsonl'), JSON.stringify(row) + '\n');
-      }
-    }
+      },
+    });
     const report = a.out ? await (await import('../report/report.js')).writeReport([a.out], join(a.out, 'report.html')) : null;
     if (!a.json) {
       console.log(`${task.name}, ${problems.length} held-out problems, reward ${reward.id}${reward.oracle ? ' (ORACLE: reads the gold answer)' : ''}\n${formatTable(rows)}`);

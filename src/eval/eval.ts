@@ -59,6 +59,12 @@ export interface EvalRow {
   sample_accuracy?: number;
   /** Wall time of the whole row (problems in flight together overlap: not a sum over problems). */
   wall_ms: number;
+  /**
+   * Policy requests this row was served from samples an earlier row of its table drew (the same
+   * request: eval/sample-cache.ts). Its tokens count as measured when drawn; its wall time leaves
+   * that generation out. Absent when none.
+   */
+  reused_calls?: number;
 }
 
 export type EvalResult = SearchResult & { correct: boolean };

@@ -55,8 +55,28 @@ export const loopConfigSchema = z
      * keeps only verified solutions whose every step is right), `prm:DIR` (a learned PRM).
      */
     reward: z.string().regex(/^(verifier|majority|step-check|prm:.+)$/, 'expected verifier, majority, step-check or prm:DIR').default('verifier'),
-    /** Retrain the PRM on each new policy's samples (with exact step labels) before it guides the next round. */
+    /**
+     * Retrain the PRM on each new policy's samples before it guides the next round: step labels
+     * from the task's exact step checker where it has one (arith, Countdown), else Monte-Carlo
+     * rollouts (Math-Shepherd).
+     */
     refreshPrm: z.boolean().default(false),
+    /**
+     * `refreshPrm`'s size: training problems (default min(100, `problems`)), samples labelled per
+     * problem (default 4) and training steps (default 200). The defaults keep a refresh cheaper
+     * than its round; they are far below what selection needs. Measured on the demo's final policy
+     * (1,000 held-out problems): a PRM on 160,000 labelled solutions (20,000 problems × 8, 5,000
+     * steps, about an hour here) made PRM-weighted voting beat majority@16 by 2.6 points, where one
+     * on 16,000 (2,000 × 8, 1,000 steps) fell 0.6 below it.
+     */
+    prmRefresh: z
+      .object({
+        problems: z.number().int().min(1).optional(),
+        samples: z.number().int().min(1).max(256).default(4),
+        steps: z.number().int().min(1).default(200),
+      })
+      .strict()
+      .default({ samples: 4, steps: 200 }),
     iterations: z.number().int().min(1).max(1000).default(3),
     /** Fresh training problems per iteration. */
     problems: z.number().int().min(1).default(300),

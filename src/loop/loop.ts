@@ -318,7 +318,23 @@ function iterationExamples(task: Task, problems: Problem[], results: SearchResul
  */
 async function refreshPrm(policy: BuiltinPolicy, run: RunDir, it: number, task: Task, config: LoopConfig, seed: number, onProgress?: OnProgress): Promise<RewardModel> {
   const prmDir = run.file(`prm/iter-${it}`);
-  const prm = await trainPrm({ ...defaultTrainPrmConfig, policy, policyDir: run.file(`checkpoints/iter-${it}`), task, out: prmDir, problems: Math.min(100, config.problems), seed, temperature: config.temperature, ...(onProgress ? { onProgress } : {}) });
+  const size = config.prmRefresh;
+  const prm = await trainPrm({
+    ...defaultTrainPrmConfig,
+    policy,
+    policyDir: run.file(`checkpoints/iter-${it}`),
+    task,
+    out: prmDir,
+    problems: size.problems ?? Math.min(100, config.problems),
+    samples: size.samples,
+    steps: size.steps,
+    // Exact step labels where the task checks steps itself: process supervision at the cost of sampling alone.
+    labelSource: task.checkSteps ? 'exact' : 'mc',
+    labels: task.checkSteps ? 'hard' : defaultTrainPrmConfig.labels,
+    seed,
+    temperature: config.temperature,
+    ...(onProgress ? { onProgress } : {}),
+  });
   run.log({ event: 'prm', iteration: it, 'prm/auc': prm.auc ?? NaN, 'prm/per_problem_auc': prm.per_problem_auc ?? NaN });
   return loadRewardModel(prmDir).reward;
 }

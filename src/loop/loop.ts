@@ -329,8 +329,7 @@ async function refreshPrm(policy: BuiltinPolicy, run: RunDir, it: number, task: 
     samples: size.samples,
     steps: size.steps,
     // Exact step labels where the task checks steps itself: process supervision at the cost of sampling alone.
-    labelSource: task.checkSteps ? 'exact' : 'mc',
-    labels: task.checkSteps ? 'hard' : defaultTrainPrmConfig.labels,
+    ...(task.checkSteps ? { labelSource: 'exact', labels: 'hard' } : {}),
     seed,
     temperature: config.temperature,
     ...(onProgress ? { onProgress } : {}),

@@ -15,6 +15,7 @@ import { emptyUsage } from './policy.js';
  * | `n` | the script is called once per sample with `sampleIndex` 0..n-1 |
  * | `stop` | the text is cut after the first occurrence of any stop string (kept) → `'stop'` |
  * | `maxTokens` | the text is cut at maxTokens characters → `'length'` |
+ * | `contextLength` | as the built-in engine: a prompt that leaves no position after BOS throws; generation stops at the context's end → `'length'` |
  * | `temperature: 0` | greedy: a table gives its first option; a function gets an Rng seeded by the prefix only (so n samples and repeated calls agree) |
  * | `seed` | the Rng is seeded by (seed, prefix, sampleIndex): same seed → same output |
  * | `logprobs` | per-character log-probabilities (`tokenLogprob` of the script's answer, default log 0.5) |
@@ -97,14 +98,19 @@ export function createMockPolicy(script: MockScript, options: MockPolicyOptions 
       if (req.topK !== undefined && req.topK !== 0) warnings.push('mock policy: topK is ignored');
       const callSeed = req.seed ?? hashString(`unseeded/${unseededCounter++}`);
       const result: GenerateResult = { completions: [], usage: emptyUsage(), warnings };
+      const contextLength = options.contextLength ?? 1 << 20;
       for (const prefix of req.prefixes) {
+        // As the built-in engine: BOS + prompt must leave a position to write, and generation
+        // stops at the context's end ('length').
+        const room = contextLength - prefix.length - 1;
+        if (room < 1) throw new Error(`prompt of ${prefix.length + 1} tokens does not fit the context length ${contextLength}`);
         const samples: Completion[] = [];
         for (let i = 0; i < n; i++) {
           const rng = greedy ? new Rng(`greedy/${prefix}`) : new Rng(`${callSeed}/${prefix}/${i}`);
           const out = write(prefix, greedy ? 0 : i, rng, { temperature, greedy });
           const full = typeof out === 'string' ? out : out.text;
           const lp = typeof out === 'string' ? undefined : out.tokenLogprob;
-          const { text, finishReason } = cut(full, req.stop ?? [], req.maxTokens);
+          const { text, finishReason } = cut(full, req.stop ?? [], Math.min(req.maxTokens, room));
           const completion: Completion = { text, finishReason, tokens: text.length };
           if (req.logprobs) completion.logprobs = new Array<number>(text.length).fill(lp ?? options.tokenLogprob ?? DEFAULT_TOKEN_LOGPROB);
           samples.push(completion);

@@ -5,7 +5,7 @@ import { Meter } from './compute.js';
 import { NO_PARENT, ROOT_INDEX, type SearchContext, type SearchResult, type SearchTree } from './search.js';
 import { bestByScore, isSolution } from './select.js';
 import { addNode, newTree } from './tree.js';
-import { isCut, isFinished, makeTrajectory, scorePaths, searchResult, splitSteps } from './trajectories.js';
+import { contextRoom, isCut, isFinished, makeTrajectory, scorePaths, searchResult, splitSteps } from './trajectories.js';
 
 /**
  * Monte Carlo tree search over reasoning steps, in mctx's shape (google-deepmind/mctx
@@ -148,13 +148,16 @@ export async function mcts(problem: Problem, ctx: SearchContext, config: MctsCon
     const depth = depthOf(s, node) + 1;
     for (const [step, { weight, tokens, finishReason }] of byStep) {
       const text = s.text[node]! + step;
-      const terminal = step === '' || depth >= config.maxDepth || isFinished(ctx.task, problem, text, finishReason);
+      const ended = step === '' || isFinished(ctx.task, problem, text, finishReason);
+      // A step that fills the context leaves a node that cannot be continued: a cut dead end (valued 0).
+      const full = !ended && contextRoom(ctx.policy, prompt + text) < 1;
+      const terminal = ended || full || depth >= config.maxDepth;
       const child = addNode(s.tree, node, step, total > 0 ? weight / total : 1 / byStep.size, terminal);
       s.children[node]!.push(child);
       s.children.push([]);
       s.text.push(text);
       s.tokens.push(s.tokens[node]! + tokens);
-      s.finishReason.push(finishReason);
+      s.finishReason.push(full ? 'length' : finishReason);
       s.evaluated.push(false);
     }
     return true;

@@ -5,7 +5,7 @@ import { Meter } from './compute.js';
 import type { SearchContext, SearchResult } from './search.js';
 import { sampleEach } from './sample.js';
 import { isSolution, selectAnswer, type Canonical, type Choice, type Selection } from './select.js';
-import { makeTrajectory, scoreTrajectories, searchResult } from './trajectories.js';
+import { contextRoom, makeTrajectory, scoreTrajectories, searchResult } from './trajectories.js';
 
 /**
  * Sequential revision (Snell et al. 2024 §6; the roadmap's "sequential revisions"): the policy
@@ -119,7 +119,7 @@ export async function revisionChains(
     // as its first attempt), not at the sample cap: a 256-token model holds prompt + 200 tokens
     // only for the shortest prompts, so reserving the cap would drop every earlier attempt and
     // turn revision into independent sampling.
-    const room = (text: string): number => ctx.policy.contextLength - ctx.policy.countTokens(text) - 1;
+    const room = (text: string): number => contextRoom(ctx.policy, text);
     const plans = active.map((i) => {
       const need = Math.min(maxTokens, attemptRoom(out[i]!, config.attemptSlack));
       for (let keep = Math.min(config.context, out[i]!.length); keep > 0; keep--) {

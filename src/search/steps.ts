@@ -6,7 +6,7 @@ import type { SearchContext, SearchTree } from './search.js';
 import { sampleEach } from './sample.js';
 import { isSolution } from './select.js';
 import { addNode } from './tree.js';
-import { isFinished, makeTrajectory, scorePaths, splitSteps } from './trajectories.js';
+import { contextRoom, isFinished, makeTrajectory, scorePaths, splitSteps } from './trajectories.js';
 
 /**
  * One round of step-level search shared by beam search and DVTS: continue each partial
@@ -70,7 +70,10 @@ export async function expandSteps(
     const beam = beams[from]!;
     for (const c of samples) {
       const text = beam.text + c.text;
-      const finished = opts.final || c.text === '' || c.finishReason === 'length' || isFinished(ctx.task, problem, text, c.finishReason);
+      const ended = c.text === '' || c.finishReason === 'length' || isFinished(ctx.task, problem, text, c.finishReason);
+      // A partial solution that fills the context cannot take another step: it ends cut.
+      const finishReason: FinishReason = !ended && contextRoom(ctx.policy, prompt + text) < 1 ? 'length' : c.finishReason;
+      const finished = opts.final || ended || finishReason === 'length';
       // Only partial solutions merge: identical finished solutions are separate samples (votes).
       if (opts.dedupe && !finished) {
         if (seen.has(text)) continue;
@@ -83,7 +86,7 @@ export async function expandSteps(
         text,
         tokens: beam.tokens + c.tokens,
         logprob: beam.logprob !== undefined && stepLogprob !== undefined ? beam.logprob + stepLogprob : undefined,
-        finishReason: c.finishReason,
+        finishReason,
         // An empty step cannot advance the solution, and a step cut at its cap is no step to build
         // on: both end here (a cut one without an answer is no solution, `isSolution`).
         finished,

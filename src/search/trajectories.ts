@@ -32,6 +32,17 @@ export function makeTrajectory(
 }
 
 /**
+ * Tokens a policy can still write after `prefix` (prompt + partial solution) within its context;
+ * one position goes to the BOS token. A partial solution with no room left cannot be continued:
+ * a search ends it as cut ('length') rather than send it, since an engine refuses a prompt that
+ * fills its context (a step that ended on the context's last position did so in beam search on
+ * the built-in model's 256 tokens).
+ */
+export function contextRoom(policy: { readonly contextLength: number; countTokens(text: string): number }, prefix: string): number {
+  return policy.contextLength - policy.countTokens(prefix) - 1;
+}
+
+/**
  * Whether a partial solution has ended on its own: the policy stopped (eos), or the text already
  * holds a final answer (a step-wise search generates with stop = [delimiter], so "Answer: 7\n"
  * comes back as 'stop' yet is finished). A generation cut at the length limit ('length') has not

@@ -52,6 +52,24 @@ describe('searchlearn loop', () => {
     expect(readFileSync(join(out, 'search/iter-1.jsonl'), 'utf8').trim().split('\n')).toHaveLength(6);
   }, 400_000);
 
+  it('searches its training problems with a step-level search guided by exact step checks', async () => {
+    const out = join(tmp, 'loop-beam');
+    const a = await run(['loop', '--init', init, '--out', out, '--iterations', '1', '--no-control', ...tiny, '--budget', '4', '--search', 'beam', '--reward', 'step-check']);
+    expect(a.code, a.stderr).toBe(0);
+    const results = lines(join(out, 'search/iter-1.jsonl'));
+    expect(results).toHaveLength(6);
+    for (const r of results) {
+      expect(r['algo']).toBe('beam');
+      const compute = r['compute'] as Record<string, number>;
+      // One reward call per round: the search scored partial solutions, as sampling never does.
+      expect(compute['rewardCalls']).toBeGreaterThan(0);
+      expect(compute['outputTokens']).toBeGreaterThan(0);
+      for (const t of r['trajectories'] as { stepScores?: number[] }[]) expect(t.stepScores?.every((s) => s === 0 || s === 1)).toBe(true);
+    }
+    const searched = lines(join(out, 'metrics.jsonl')).find((m) => m['event'] === 'iteration' && m['iteration'] === 1)!['tokens/searched'];
+    expect(searched).toBe(results.reduce((s, r) => s + (r['compute'] as Record<string, number>)['outputTokens']!, 0));
+  }, 400_000);
+
   it('names a bad config field, a bad flag value and an unwritable --out in one line', async () => {
     const cfg = join(tmp, 'bad.json');
     writeFileSync(cfg, JSON.stringify({ stepz: 3 }));

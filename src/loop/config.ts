@@ -43,7 +43,14 @@ export const loopConfigSchema = z
     healthUrl: z.string().regex(/^https?:\/\/\S+$/, 'expected an http:// or https:// URL').optional(),
     /** `openai:` policy: seconds to wait for the new model to be served after the command ends. */
     serveTimeoutS: z.number().positive().default(1800),
-    /** Training-time search: `sample` (independent samples, batched across problems) or a search spec (beam, mcts, best-of-n, `beam:beamWidth=2`, ...). */
+    /**
+     * Training-time search: `sample` (independent samples, batched across problems) or a search
+     * spec (beam, mcts, best-of-n, `beam:beamWidth=2`, ...) run per problem and guided by `reward`.
+     * Measured with the demo's plan (two seeds): beam@16 guided by exact step checks solved more
+     * problems in some rounds, but at matched output tokens its policies ended level with those
+     * of 18 independent samples (52.9 against 51.8%, 57.5 against 57.3%), at about 3× the
+     * search time; the arith policy's errors are mostly systematic per problem (README).
+     */
     search: searchSpecSchema(['sample']).default('sample'),
     /** Samples per problem (or the search's budget N). */
     budget: z.number().int().min(1).max(256).default(8),

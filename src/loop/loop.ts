@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { UserError } from '../core/errors.js';
 import type { OnProgress } from '../core/progress.js';
 import type { Problem } from '../core/problem.js';
-import { Rng } from '../core/rng.js';
 import { initData, type InitData } from '../learn/init-policy.js';
 import { defaultTrainPrmConfig, trainPrm } from '../learn/train-prm.js';
 import { sequencePairs, sftRows, stepPairs, rolloutGroups, exactStepLabels, revisionRows, type PreferencePair, type RolloutGroup, type SftRow } from '../learn/examples.js';
@@ -24,7 +23,7 @@ import type { RewardModel } from '../reward/reward.js';
 import { createStepCheckReward } from '../reward/step-check.js';
 import { createVerifierReward } from '../reward/verifier.js';
 import { toJsonl } from '../search/jsonl.js';
-import { getSearch, matchedBudget } from '../search/registry.js';
+import { runSearch } from '../eval/eval.js';
 import type { SearchResult } from '../search/search.js';
 import { getTask } from '../tasks/registry.js';
 import type { Task } from '../tasks/task.js';
@@ -146,20 +145,20 @@ function trainingReward(spec: string, task: Task): RewardModel | null {
   return null;
 }
 
-/** Training-time search over the iteration's problems. */
+/**
+ * Training-time search over the iteration's problems: batched independent samples, or a search
+ * algorithm run per problem by eval's runner (the same configs, seeds and compute accounting as
+ * a test-time table), guided by the training reward.
+ */
 async function searchProblems(policy: Policy, task: Task, problems: Problem[], config: LoopConfig, reward: RewardModel | null, seed: number, onProgress?: OnProgress): Promise<SearchResult[]> {
   onProgress?.({ stage: 'search', done: 0, total: problems.length, unit: 'problem' });
   if (config.search === 'sample') return sampleProblems(policy, task, problems, { n: config.budget, temperature: config.temperature, maxTokens: config.maxTokens, seed, stage: 'search', ...(onProgress ? { onProgress } : {}) });
   if (!reward) throw new UserError(`loop: search ${config.search} needs a reward to guide it (verifier, step-check or prm:DIR), not ${config.reward}`);
-  const algo = getSearch(config.search);
-  const searchConfig = { ...(algo.budgetToConfig(config.budget, { rewardKind: reward.kind }) as object), temperature: config.temperature };
-  const out: SearchResult[] = [];
-  for (let i = 0; i < problems.length; i++) {
-    const p = problems[i]!;
-    out.push(await algo.search(p, { task, policy, reward, rng: new Rng(`${seed}/${p.id}`), budget: matchedBudget(config.budget, config.maxTokens), maxTokens: config.maxTokens }, searchConfig));
-    onProgress?.({ stage: 'search', done: i + 1, total: problems.length, unit: 'problem' });
-  }
-  return out;
+  const { results } = await runSearch({
+    task, policy, reward, algo: config.search, budget: config.budget, problems, maxTokens: config.maxTokens, seed, temperature: config.temperature,
+    onResult: (_r, _i, done) => onProgress?.({ stage: 'search', done, total: problems.length, unit: 'problem' }),
+  });
+  return results;
 }
 
 function writeJsonl(path: string, rows: readonly unknown[]): void {

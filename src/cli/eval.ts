@@ -7,7 +7,7 @@ import { behaviourStats } from '../eval/behaviours.js';
 import { greedyAccuracy } from '../eval/greedy.js';
 import { makeDirs } from '../learn/run-dir.js';
 import { BuiltinPolicy } from '../policy/builtin.js';
-import { toJsonl } from '../search/jsonl.js';
+import { searchFileName, toJsonl } from '../search/jsonl.js';
 import { CliError, list, num, parseCommand, searchSpec, type Command } from './args.js';
 import { heldOutProblems, policyFromFlag, policyRunOptions, policyRunShape, rewardFromFlag, sampleTokens, taskFromFlag } from './common.js';
 import { Progress } from './progress.js';
@@ -102,7 +102,7 @@ export const evalCommand: Command = {
       ...(a.aggregation ? { aggregation: a.aggregation } : {}),
       onCellStart: (algo, budget) => {
         progress = new Progress(`${algo}@${budget}`, problems.length, 'problem');
-        searchFile = a.out ? join(a.out, 'search', `${algo}-${budget}.jsonl`) : null;
+        searchFile = a.out ? join(a.out, 'search', searchFileName(algo, budget)) : null;
         if (searchFile) writeFileSync(searchFile, '');
         correct = 0;
       },

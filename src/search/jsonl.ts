@@ -88,3 +88,11 @@ export function readJsonl(text: string): SearchResult[] {
     .filter((l) => l.trim() !== '')
     .map(fromJsonl);
 }
+
+/**
+ * The file an eval table writes one cell's results to: `<spec>-<budget>.jsonl`, with each ':' of
+ * the spec (`best-of-n:kl=2`) written '+', since Windows forbids ':' in file names.
+ */
+export function searchFileName(spec: string, budget: number): string {
+  return `${spec.replaceAll(':', '+')}-${budget}.jsonl`;
+}

@@ -150,4 +150,10 @@ describe('regularized best-of-n (Jinnai et al. 2025)', () => {
     expect(() => parseSearchSpec('best-of-n:kl=-1')).toThrow('search best-of-n:kl=-1: kl must be a finite number >= 0, got -1');
     expect(() => parseSearchSpec('best-of-n:mbr=1:select=majority')).toThrow('kl and mbr regularize select=best, got select=majority');
   });
+
+  it('checks its betas when called as a library function', async () => {
+    const world = toyWorld({ count: 1 });
+    await expect(bestOfN(world.problems[0]!, world.context(1), { ...defaultBestOfNConfig, n: 4, kl: -1 })).rejects.toThrow('best-of-n: kl must be a finite number >= 0, got -1');
+    expect(world.policy.calls).toHaveLength(0);
+  });
 });

@@ -81,6 +81,9 @@ export async function sampleAndScore(
 }
 
 export async function bestOfN(problem: Problem, ctx: SearchContext, config: BestOfNConfig = defaultBestOfNConfig): Promise<SearchResult> {
+  // Library callers get the registry's check too: a negative kl would silently reward unlikely samples.
+  const issue = bestOfNConfigIssue(config);
+  if (issue) throw new Error(`best-of-n: ${issue}`);
   const meter = new Meter(ctx.budget);
   const needsScores = config.select !== 'majority';
   const trajectories = await sampleAndScore(problem, ctx, { ...config, score: config.score || needsScores, logprobs: config.kl > 0 }, meter);

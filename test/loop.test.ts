@@ -66,8 +66,13 @@ describe('searchlearn loop', () => {
       expect(compute['outputTokens']).toBeGreaterThan(0);
       for (const t of r['trajectories'] as { stepScores?: number[] }[]) expect(t.stepScores?.every((s) => s === 0 || s === 1)).toBe(true);
     }
-    const searched = lines(join(out, 'metrics.jsonl')).find((m) => m['event'] === 'iteration' && m['iteration'] === 1)!['tokens/searched'];
-    expect(searched).toBe(results.reduce((s, r) => s + (r['compute'] as Record<string, number>)['outputTokens']!, 0));
+    const round = lines(join(out, 'metrics.jsonl')).find((m) => m['event'] === 'iteration' && m['iteration'] === 1)!;
+    expect(round['tokens/searched']).toBe(results.reduce((s, r) => s + (r['compute'] as Record<string, number>)['outputTokens']!, 0));
+    // Solved and stuck problems are disjoint shares of the round's problems.
+    const solved = round['data/problems_solved'] as number;
+    const stuck = round['data/problems_stuck'] as number;
+    expect(stuck).toBeGreaterThanOrEqual(0);
+    expect(solved + stuck).toBeLessThanOrEqual(1);
   }, 400_000);
 
   it('names a bad config field, a bad flag value and an unwritable --out in one line', async () => {

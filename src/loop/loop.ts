@@ -9,6 +9,7 @@ import { sequencePairs, sftRows, stepPairs, rolloutGroups, exactStepLabels, revi
 import { frozenCopy, type LearnResult, type LearnerContext, type StepMetrics } from '../learn/learner.js';
 import { externalConfigOf, externalLearner, type ExternalRound } from '../learn/external.js';
 import { makeLearner } from '../learn/registry.js';
+import { stuckProfile } from '../learn/stuck.js';
 import { pastRoundRows, replayRows } from './replay.js';
 import { RunDir } from '../learn/run-dir.js';
 import { kernelsFor } from '../nn/engine.js';
@@ -161,6 +162,12 @@ async function searchProblems(policy: Policy, task: Task, problems: Problem[], c
   return results;
 }
 
+/** `data/problems_stuck`: the round's unsolved problems that step-level search could not fix (src/learn/stuck.ts), as a share of its problems. */
+function stuckMetrics(task: Task, problems: Problem[], results: SearchResult[]): Record<string, number> {
+  const profile = stuckProfile(task, problems, results);
+  return profile ? { 'data/problems_stuck': profile.stuck / Math.max(1, problems.length) } : {};
+}
+
 function writeJsonl(path: string, rows: readonly unknown[]): void {
   writeFileSync(path, rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : ''));
 }
@@ -268,7 +275,7 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     const wallS = (performance.now() - t0) / 1000;
     state.wallS += wallS;
     const row: IterationRow = { iteration: it, control: false, levels: scores, searchedTokens: state.searchedTokens, trainedTokens: state.trainedTokens, examples: external ? (learned.metrics['external/rows'] ?? 0) : config.learner === 'sft' ? sftData.length : (data as unknown[]).length, learn: learned.metrics, wallS };
-    run.log({ event: 'iteration', iteration: it, ...evalMetrics(scores), 'tokens/searched': state.searchedTokens, 'tokens/trained': state.trainedTokens, 'data/examples': row.examples, 'data/problems_solved': new Set(rows.map((r) => r.problemId)).size / problems.length, ...Object.fromEntries(Object.entries(learned.metrics).map(([k, v]) => [`learn/${k}`, v])), wall_s: wallS });
+    run.log({ event: 'iteration', iteration: it, ...evalMetrics(scores), 'tokens/searched': state.searchedTokens, 'tokens/trained': state.trainedTokens, 'data/examples': row.examples, 'data/problems_solved': new Set(rows.map((r) => r.problemId)).size / problems.length, ...stuckMetrics(harderTask, problems, results), ...Object.fromEntries(Object.entries(learned.metrics).map(([k, v]) => [`learn/${k}`, v])), wall_s: wallS });
     state.rows.push(row);
     saveState();
     o.onIteration?.(row);

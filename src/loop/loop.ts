@@ -162,9 +162,12 @@ async function searchProblems(policy: Policy, task: Task, problems: Problem[], c
   return results;
 }
 
-/** `data/problems_stuck`: the round's unsolved problems that step-level search could not fix (src/learn/stuck.ts), as a share of its problems. */
-function stuckMetrics(task: Task, problems: Problem[], results: SearchResult[]): Record<string, number> {
-  const profile = stuckProfile(task, problems, results);
+/**
+ * `data/problems_stuck`: of the round's problems that kept no row, those resampling a step could
+ * not fix (src/learn/stuck.ts), as a share of its problems (so solved + stuck ≤ 1 whatever the filter).
+ */
+function stuckMetrics(task: Task, problems: Problem[], results: SearchResult[], kept: ReadonlySet<string>): Record<string, number> {
+  const profile = stuckProfile(task, problems, results.filter((r) => !kept.has(r.problemId)));
   return profile ? { 'data/problems_stuck': profile.stuck / Math.max(1, problems.length) } : {};
 }
 
@@ -275,7 +278,7 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     const wallS = (performance.now() - t0) / 1000;
     state.wallS += wallS;
     const row: IterationRow = { iteration: it, control: false, levels: scores, searchedTokens: state.searchedTokens, trainedTokens: state.trainedTokens, examples: external ? (learned.metrics['external/rows'] ?? 0) : config.learner === 'sft' ? sftData.length : (data as unknown[]).length, learn: learned.metrics, wallS };
-    run.log({ event: 'iteration', iteration: it, ...evalMetrics(scores), 'tokens/searched': state.searchedTokens, 'tokens/trained': state.trainedTokens, 'data/examples': row.examples, 'data/problems_solved': new Set(rows.map((r) => r.problemId)).size / problems.length, ...stuckMetrics(harderTask, problems, results), ...Object.fromEntries(Object.entries(learned.metrics).map(([k, v]) => [`learn/${k}`, v])), wall_s: wallS });
+    run.log({ event: 'iteration', iteration: it, ...evalMetrics(scores), 'tokens/searched': state.searchedTokens, 'tokens/trained': state.trainedTokens, 'data/examples': row.examples, 'data/problems_solved': new Set(rows.map((r) => r.problemId)).size / problems.length, ...stuckMetrics(harderTask, problems, results, new Set(rows.map((r) => r.problemId))), ...Object.fromEntries(Object.entries(learned.metrics).map(([k, v]) => [`learn/${k}`, v])), wall_s: wallS });
     state.rows.push(row);
     saveState();
     o.onIteration?.(row);

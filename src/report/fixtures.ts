@@ -114,6 +114,10 @@ export function writeFixtureRun(dir: string, options: Partial<FixtureOptions> = 
         row[`eval/pass@8/${d}`] = Math.min(1, base + gain + 0.2);
       });
       if (!control) row['search/selected_reward'] = Math.min(1, 0.6 + 0.09 * it);
+      if (!control && it > 0) {
+        row['data/problems_solved'] = Math.min(1, 0.2 * it * o.skill);
+        row['data/problems_stuck'] = 0.5 * (1 - Math.min(1, 0.2 * it * o.skill));
+      }
       metrics.push(row);
     }
     if (it > 0) {

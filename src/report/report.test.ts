@@ -153,7 +153,7 @@ describe('buildReport', () => {
     expect(r).toMatchObject({ path: out, runs: 2, treesOmitted: 0, skippedLines: 4 });
     expect(r.bytes).toBe(Buffer.byteLength(html));
     expect(r.bytes).toBeLessThan(5e6);
-    for (const id of ['test-time-scaling', 'iteration-greedy', 'iteration-pass-8', 'train-compute', 'training-curves', 'learner-curves', 'prm-calibration', 'prm-auc-logged', 'prm-auc-search', 'ablation-ladder', 'overopt-n', 'overopt-iteration']) {
+    for (const id of ['test-time-scaling', 'iteration-greedy', 'iteration-pass-8', 'train-compute', 'train-data', 'training-curves', 'learner-curves', 'prm-calibration', 'prm-auc-logged', 'prm-auc-search', 'ablation-ladder', 'overopt-n', 'overopt-iteration']) {
       expect(html, id).toMatch(new RegExp(`data-chart="${id}"><h3>[^<]*</h3><div class="chart"><svg[^>]*>.*?role-mark`));
     }
     expect(r.charts).toBe((html.match(/<figure /g) ?? []).length);

@@ -7,7 +7,7 @@ import { aucCharts, calibrationChart } from './prm.js';
 import { readRun, runNames, type RunData } from './read-run.js';
 import { renderSvg, type Chart } from './svg.js';
 import { testTimeChart } from './test-time.js';
-import { iterationCharts, trainComputeChart, trainingCurvesCharts } from './train-time.js';
+import { iterationCharts, trainComputeChart, trainDataChart, trainingCurvesCharts } from './train-time.js';
 import { toViewerTree, type ViewerTree } from './viewer-data.js';
 import { treeViewerScript } from './viewer-script.js';
 
@@ -76,7 +76,7 @@ export async function buildReport(runDirs: string[], config: Partial<ReportConfi
       id: 'train-time',
       title: 'Train-time scaling',
       intro: '',
-      charts: [...iterationCharts(runs), trainComputeChart(runs), ...trainingCurvesCharts(runs)],
+      charts: [...iterationCharts(runs), trainComputeChart(runs), trainDataChart(runs), ...trainingCurvesCharts(runs)],
       empty: 'No training metrics: metrics.jsonl from init, train-lm, train-prm or loop fills this section.',
     },
     {

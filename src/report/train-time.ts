@@ -78,6 +78,46 @@ export function iterationCharts(runs: RunData[]): Chart[] {
   });
 }
 
+/**
+ * What each round's training-time search gave learning: the share of the round's problems that
+ * kept a solution (`data/problems_solved`), and of those that kept none, the share stuck on a
+ * step no right prefix gets right (`data/problems_stuck`, src/learn/stuck.ts): problems that
+ * more step-level search would not have solved.
+ */
+export function trainDataChart(runs: RunData[]): Chart | null {
+  const measures = { 'data/problems_solved': 'solved', 'data/problems_stuck': 'stuck' } as const;
+  const values: { run: string; iteration: number; share: number; measure: string }[] = [];
+  for (const run of runs) {
+    for (const m of run.metrics) {
+      const iteration = num(m.iteration);
+      if (!isIterationLine(m) || isControl(m) || iteration === undefined) continue;
+      for (const [key, measure] of Object.entries(measures)) {
+        const share = num(m[key]);
+        if (share !== undefined) values.push({ run: run.name, iteration, share, measure });
+      }
+    }
+  }
+  if (values.length === 0) return null;
+  return {
+    id: 'train-data',
+    title: 'Training data per round: problems solved and stuck',
+    caption: "Share of each round's training problems for which search kept a solution (solid), and share that kept none and are stuck: a step that no trajectory with a right prefix wrote right, so more step-level search would not have solved them (dashed; tasks with exact step checks).",
+    spec: {
+      width: 520,
+      height: 220,
+      data: { values },
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'iteration', type: 'quantitative', title: 'loop iteration', axis: { tickMinStep: 1, format: 'd' } },
+        y: { field: 'share', type: 'quantitative', title: "share of the round's problems", scale: { domain: [0, 1] }, axis: { format: '.0%' } },
+        color: runColor(runs),
+        strokeDash: { field: 'measure', type: 'nominal', title: 'problems', scale: { domain: ['solved', 'stuck'], range: [[1, 0], [5, 3]] } },
+        detail: { field: 'measure' },
+      },
+    },
+  };
+}
+
 /** Accuracy against the tokens the loop has spent (searched + trained), log scale. */
 export function trainComputeChart(runs: RunData[]): Chart | null {
   const values: { run: string; arm: string; tokens: number; accuracy: number; iteration: number }[] = [];

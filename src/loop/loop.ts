@@ -278,7 +278,8 @@ export async function runLoop(o: LoopOptions): Promise<{ state: LoopState; level
     const wallS = (performance.now() - t0) / 1000;
     state.wallS += wallS;
     const row: IterationRow = { iteration: it, control: false, levels: scores, searchedTokens: state.searchedTokens, trainedTokens: state.trainedTokens, examples: external ? (learned.metrics['external/rows'] ?? 0) : config.learner === 'sft' ? sftData.length : (data as unknown[]).length, learn: learned.metrics, wallS };
-    run.log({ event: 'iteration', iteration: it, ...evalMetrics(scores), 'tokens/searched': state.searchedTokens, 'tokens/trained': state.trainedTokens, 'data/examples': row.examples, 'data/problems_solved': new Set(rows.map((r) => r.problemId)).size / problems.length, ...stuckMetrics(harderTask, problems, results, new Set(rows.map((r) => r.problemId))), ...Object.fromEntries(Object.entries(learned.metrics).map(([k, v]) => [`learn/${k}`, v])), wall_s: wallS });
+    const solved = new Set(rows.map((r) => r.problemId));
+    run.log({ event: 'iteration', iteration: it, ...evalMetrics(scores), 'tokens/searched': state.searchedTokens, 'tokens/trained': state.trainedTokens, 'data/examples': row.examples, 'data/problems_solved': solved.size / problems.length, ...stuckMetrics(harderTask, problems, results, solved), ...Object.fromEntries(Object.entries(learned.metrics).map(([k, v]) => [`learn/${k}`, v])), wall_s: wallS });
     state.rows.push(row);
     saveState();
     o.onIteration?.(row);

@@ -43,6 +43,9 @@ export function iterationPoints(runs: RunData[]): IterationPoint[] {
   return out;
 }
 
+/** The x axis of the per-iteration charts. */
+const iterationAxis = { field: 'iteration', type: 'quantitative', title: 'loop iteration', axis: { tickMinStep: 1, format: 'd' } } as const;
+
 const familyOrder = (f: string): string => (f === 'greedy' ? '0' : f === 'search' ? '1' : `2${f.padStart(12, ' ')}`);
 const levelSort = (a: string, b: string): number => (a === 'all' ? -1 : b === 'all' ? 1 : a.localeCompare(b, 'en', { numeric: true }));
 
@@ -61,7 +64,7 @@ export function iterationCharts(runs: RunData[]): Chart[] {
         height: 170,
         mark: { type: 'line', point: true },
         encoding: {
-          x: { field: 'iteration', type: 'quantitative', title: 'loop iteration', axis: { tickMinStep: 1, format: 'd' } },
+          x: iterationAxis,
           y: accuracyAxis(),
           color: runColor(runs),
           strokeDash: { field: 'arm', type: 'nominal', title: 'arm', scale: { domain: ['loop', 'control'], range: [[1, 0], [5, 3]] } },
@@ -108,7 +111,7 @@ export function trainDataChart(runs: RunData[]): Chart | null {
       data: { values },
       mark: { type: 'line', point: true },
       encoding: {
-        x: { field: 'iteration', type: 'quantitative', title: 'loop iteration', axis: { tickMinStep: 1, format: 'd' } },
+        x: iterationAxis,
         y: { field: 'share', type: 'quantitative', title: "share of the round's problems", scale: { domain: [0, 1] }, axis: { format: '.0%' } },
         color: runColor(runs),
         strokeDash: { field: 'measure', type: 'nominal', title: 'problems', scale: { domain: ['solved', 'stuck'], range: [[1, 0], [5, 3]] } },

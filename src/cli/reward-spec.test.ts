@@ -156,3 +156,19 @@ describe('--reward confidence:POLICY', () => {
     await expect(parseRewardSpec('confidence:', arith)).rejects.toThrow(/^expected confidence:POLICY/);
   });
 });
+
+describe('--reward step-check', () => {
+  it("is the task's exact step checks: deployable on countdown, an oracle on arith, one line where a task has none", async () => {
+    const countdown = getTask('countdown');
+    const r = await parseRewardSpec('step-check', countdown);
+    expect(r.oracle).toBe(false);
+    const p = { id: 'x', prompt: 'make 48 from 3 7 12', answer: '48' };
+    const { scores } = await r.score([
+      { problem: p, steps: ['7-3=4 (12 4)', '12*4=48 (48)', 'Answer: 48'], complete: true },
+      { problem: p, steps: ['7-3=4 (12 4)', '12*4=46 (46)'], complete: false },
+    ]);
+    expect(scores.map((s) => s.stepScores)).toEqual([[1, 1, 1], [1, 0]]);
+    expect((await parseRewardSpec('step-check', getTask('arith'))).oracle).toBe(true);
+    await expect(parseRewardSpec('step-check', task)).rejects.toThrow(/^step-check: task gsm8k has no step checker \(valid: verifier, step-check, /);
+  });
+});

@@ -2,19 +2,22 @@ import { existsSync } from 'node:fs';
 import { rootOf } from '../policy/http.js';
 import { loadRewardModel } from '../reward/prm.js';
 import type { RewardModel } from '../reward/reward.js';
+import { createStepCheckReward } from '../reward/step-check.js';
 import { createVerifierReward } from '../reward/verifier.js';
 import { createConfidenceReward, createSelfVerdictReward } from '../reward/self-eval.js';
 import type { Policy } from '../policy/policy.js';
 import type { Task } from '../tasks/task.js';
 
 /** The reward specs a command accepts (`--reward`). */
-export const rewardSpecs = ['verifier', 'prm:DIR', 'orm:DIR', 'self-verdict', 'confidence', 'confidence:POLICY', 'pooling:URL[#MODEL]', 'logprob-prm:URL[#MODEL]', 'judge:URL[#MODEL]', 'judge-sample:URL[#MODEL]'] as const;
+export const rewardSpecs = ['verifier', 'step-check', 'prm:DIR', 'orm:DIR', 'self-verdict', 'confidence', 'confidence:POLICY', 'pooling:URL[#MODEL]', 'logprob-prm:URL[#MODEL]', 'judge:URL[#MODEL]', 'judge-sample:URL[#MODEL]'] as const;
 
 const VALID = `valid: ${rewardSpecs.join(', ')}`;
 
 /**
  * A reward model from its command-line spec:
  *   verifier   the task's exact verifier (outcome, 0/1)
+ *   step-check the task's exact step checks (process, 0/1 per step; an oracle where they read the
+ *              gold answer, as arith's do; a deployable checker on Countdown)
  *   prm:DIR    a process reward model trained by `train-prm --kind process`
  *   orm:DIR    an outcome reward model trained by `train-prm --kind outcome|bt`
  *   pooling:URL       a PRM served by vLLM's /pooling (Qwen2.5-Math-PRM style, src/reward/remote-prm.ts)
@@ -32,6 +35,10 @@ const VALID = `valid: ${rewardSpecs.join(', ')}`;
  */
 export async function parseRewardSpec(spec: string, task: Task, policy?: Policy): Promise<RewardModel> {
   if (spec === 'verifier') return createVerifierReward(task);
+  if (spec === 'step-check') {
+    if (!task.checkSteps) throw new Error(`step-check: task ${task.name} has no step checker (${VALID})`);
+    return createStepCheckReward(task);
+  }
   if (spec === 'self-verdict' || spec === 'confidence') {
     if (!policy) throw new Error(`${spec} is the policy's own judgement: this command has no policy to ask`);
     return spec === 'confidence' ? createConfidenceReward(policy, task.stepDelimiter) : createSelfVerdictReward(policy, task.stepDelimiter);

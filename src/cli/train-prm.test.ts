@@ -114,9 +114,9 @@ describe('parseRewardSpec', () => {
     expect(v.id).toBe('verifier:arith');
   });
   it('names what is valid when the spec is wrong', async () => {
-    await expect(parseRewardSpec('judge', arith)).rejects.toThrow('unknown reward (valid: verifier, prm:DIR, orm:DIR, self-verdict, confidence, confidence:POLICY, pooling:URL[#MODEL], logprob-prm:URL[#MODEL], judge:URL[#MODEL], judge-sample:URL[#MODEL])');
+    await expect(parseRewardSpec('judge', arith)).rejects.toThrow('unknown reward (valid: verifier, step-check, prm:DIR, orm:DIR, self-verdict, confidence, confidence:POLICY, pooling:URL[#MODEL], logprob-prm:URL[#MODEL], judge:URL[#MODEL], judge-sample:URL[#MODEL])');
     await expect(parseRewardSpec('confidence', arith)).rejects.toThrow("confidence is the policy's own judgement: this command has no policy to ask");
-    await expect(parseRewardSpec(`prm:${join(dir, 'nowhere')}`, arith)).rejects.toThrow(/no such directory .*nowhere \(valid: verifier, prm:DIR, orm:DIR/);
+    await expect(parseRewardSpec(`prm:${join(dir, 'nowhere')}`, arith)).rejects.toThrow(/no such directory .*nowhere \(valid: verifier, step-check, prm:DIR, orm:DIR/);
     await expect(parseRewardSpec(`prm:${policyDir}`, arith)).rejects.toThrow(/not a reward model .*policy checkpoint/);
     await expect(parseRewardSpec(`prm:${join(dir, 'run2')}`, getTask('countdown'))).rejects.toThrow(/trained for task "arith", not "countdown"/);
     await expect(parseRewardSpec(`orm:${join(dir, 'run2')}`, arith)).rejects.toThrow(/holds a process reward model \(PRM\): use prm:/);

@@ -1,5 +1,6 @@
 import type { Task } from '../tasks/task.js';
 import type { RewardModel, RewardScore } from './reward.js';
+import { verifierReadsGold } from './verifier.js';
 
 /**
  * The task's exact step checks (Task.checkSteps) as a process reward: a step scores 1 while it
@@ -7,7 +8,9 @@ import type { RewardModel, RewardScore } from './reward.js';
  * score also requires the verifier's verdict. This is what a perfect PRM would say (Lightman
  * et al. 2023's human step labels; Math-Shepherd's automatic ones approximate it), so it makes
  * training data by search on training problems. At test time it is an oracle for arith: checking
- * every column is computing the answer.
+ * every column is computing the answer. Countdown's checks read only the numbers and the target
+ * (is each step a legal move; does the final path reach the target), so there it is a deployable
+ * checker, as its verifier is.
  */
 export function createStepCheckReward(task: Task): RewardModel {
   const check = task.checkSteps;
@@ -15,7 +18,7 @@ export function createStepCheckReward(task: Task): RewardModel {
   return {
     id: `step-check:${task.name}`,
     kind: 'process',
-    oracle: true,
+    oracle: verifierReadsGold(task),
     async score(items) {
       const scores: RewardScore[] = items.map((item) => {
         let ok = true;

@@ -33,6 +33,7 @@ import { Rng } from '../core/rng.js';
 import { lastAnswerLine } from './answer.js';
 import { checkKeys, intOption } from './config.js';
 import { dfsSearch, countdownSearches, type CountdownSearch } from './countdown-search.js';
+import { checkCountdownSteps } from './countdown-steps.js';
 import { after, apply, formatStep, moves, solveCountdown, toExpression, type CountdownOp, type CountdownStep } from './countdown-solve.js';
 import { splitOf } from './split.js';
 import type { Behaviours, BuiltinTask, Split, VerifyResult } from './task.js';
@@ -257,7 +258,8 @@ export function countdownTrace(problem: Problem, rng: Rng, behaviours: Behaviour
 }
 
 /** `a op b=c`, optionally followed by the numbers left: `(n n ...)`. */
-const STEP = /^(\d+)\s*([-+*/])\s*(\d+)\s*=\s*(-?\d+)(?:\s*\(([\d ]*)\))?$/;
+/** A step line `a op b=c`, with `(numbers left)` in the state format. */
+export const STEP = /^(\d+)\s*([-+*/])\s*(\d+)\s*=\s*(-?\d+)(?:\s*\(([\d ]*)\))?$/;
 
 const sameMultiset = (a: readonly number[], b: readonly number[]): boolean =>
   a.length === b.length && [...a].sort((x, y) => x - y).join(' ') === [...b].sort((x, y) => x - y).join(' ');
@@ -331,6 +333,7 @@ export function countdownTask(options: Partial<CountdownConfig> | Record<string,
     problems: (split: Split, count: number, seed: number) => collectCountdown(split, count, seed, config),
     formatPrompt: (problem) => `Q: ${problem.prompt}\n`,
     verify: (problem, solution) => verifyCountdown(readCountdown(problem), solution),
+    checkSteps: (problem, steps) => checkCountdownSteps(readCountdown(problem), steps),
     trace: (problem, rng, behaviours) => countdownTrace(problem, rng, behaviours, config.maxChars, config.format, config.search),
   };
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseLoopConfig, type LoopConfig } from '../loop/config.js';
 import { loopStart, runLoop, type IterationRow } from '../loop/loop.js';
 import { formatLoopRow, loopTableHeader } from '../loop/table.js';
+import { goldFreeCheckers } from '../reward/verifier.js';
 import { writeReport } from '../report/report.js';
 import { CliError, parseCommand, type Command } from './args.js';
 import { parseTaskOptions } from './common.js';
@@ -117,7 +118,7 @@ export const loopCommand: Command = {
     if (a.init && a['task-option']) throw new CliError(`loop: --task-option: the init run ${a.init} fixes the task's options; change the level with --train-option and --eval-option`);
     const stop = onInterrupt();
     const rows: IterationRow[] = [];
-    if (!a.json) console.log(loopTableHeader());
+    if (!a.json) console.log(loopTableHeader(goldFreeCheckers.has(start.task) ? 'checker' : 'majority'));
     const { state } = await runLoop({
       ...(a.init ? { init: a.init } : {}), ...task, out: a.out, config, onProgress: progressPrinter(), shouldStop: stop.requested,
       onIteration: (r) => {

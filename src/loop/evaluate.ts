@@ -2,6 +2,7 @@ import type { OnProgress } from '../core/progress.js';
 import type { Problem } from '../core/problem.js';
 import { greedyAccuracy } from '../eval/greedy.js';
 import type { Policy } from '../policy/policy.js';
+import { verifierReadsGold } from '../reward/verifier.js';
 import { voteAnswer } from '../search/select.js';
 import type { Task } from '../tasks/task.js';
 import { sampleProblems } from './rollouts.js';
@@ -23,7 +24,11 @@ export interface EvalConfig {
   /** pass@k reported for these k (each at most `samples`). Default [1, 8, 16]. */
   passK: number[];
   temperature: number;
-  /** The test-time search: a majority vote over this many of the samples (needs no gold answer). Default 8. */
+  /**
+   * The test-time search over this many of the samples (needs no gold answer): a majority vote, or
+   * where the task's checker needs no gold answer (Countdown) the first sample it accepts, since
+   * a vote means nothing where every finished solution states the target. Default 8.
+   */
   voteN: number;
   maxTokens: number;
 }
@@ -48,8 +53,10 @@ export interface LevelScores {
   greedy: number;
   /** pass@k by k. */
   pass: Record<number, number>;
-  /** Majority vote over `voteN` samples: deployable test-time search (null: the level was not sampled). */
+  /** The test-time search over `voteN` samples, deployable (null: the level was not sampled). */
   vote: number | null;
+  /** Which search that was: a majority vote, or the task's gold-free checker choosing (best-of-N). */
+  search: 'majority' | 'checker';
   /** Output tokens per problem: greedy, and the vote's samples. */
   greedyTokens: number;
   voteTokens: number;
@@ -61,17 +68,19 @@ export interface LevelScores {
 /**
  * Held-out evaluation of a policy per difficulty level: greedy accuracy; pass@k at the sampling
  * temperature (RL is known to lift pass@1 while narrowing pass@k, Yue et al. 2025: both are
- * reported); and majority@voteN, a test-time search that reads no gold answer.
+ * reported); and a test-time search over voteN samples that reads no gold answer: majority vote,
+ * or best-of-N by the task's checker where that needs no gold answer (Countdown's).
  */
 export async function evaluateLevels(policy: Policy, levels: readonly EvalLevel[], config: EvalConfig, seed: number, onProgress?: OnProgress): Promise<Record<string, LevelScores>> {
   const out: Record<string, LevelScores> = {};
   for (const level of levels) {
     const { task, problems } = level;
+    const search = verifierReadsGold(task) ? 'majority' : 'checker';
     onProgress?.({ stage: `eval ${level.name} greedy`, done: 0, total: problems.length, unit: 'problem' });
     const g = await greedyAccuracy(policy, task, problems, { maxTokens: config.maxTokens, onProgress: (d) => onProgress?.({ stage: `eval ${level.name} greedy`, done: d, total: problems.length, unit: 'problem' }) });
     const n = Math.max(1, problems.length);
     if (level.sampled === false) {
-      out[level.name] = { greedy: g.accuracy, pass: {}, vote: null, greedyTokens: g.outputTokens / n, voteTokens: 0, problems: problems.length };
+      out[level.name] = { greedy: g.accuracy, pass: {}, vote: null, search, greedyTokens: g.outputTokens / n, voteTokens: 0, problems: problems.length };
       continue;
     }
     const drawn = problems.slice(0, level.sampledProblems ?? problems.length);
@@ -85,12 +94,16 @@ export async function evaluateLevels(policy: Policy, levels: readonly EvalLevel[
       for (const k of config.passK) pass[k]! += passAtK(r.trajectories.length, c, Math.min(k, r.trajectories.length));
       const voters = r.trajectories.slice(0, config.voteN);
       voteTokens += voters.reduce((s, t) => s + t.outputTokens, 0);
+      if (search === 'checker') {
+        if (voters.some((t) => task.verify(drawn[i]!, t.text).correct)) vote++;
+        return;
+      }
       const choice = voteAnswer(voters, () => 1);
       if (choice.best && task.verify(drawn[i]!, choice.best.text).correct) vote++;
     });
     const m = Math.max(1, drawn.length);
     for (const k of config.passK) pass[k] = pass[k]! / m;
-    out[level.name] = { greedy: g.accuracy, pass, vote: vote / m, greedyTokens: g.outputTokens / n, voteTokens: voteTokens / m, problems: problems.length, ...(drawn.length < problems.length ? { sampledProblems: drawn.length } : {}) };
+    out[level.name] = { greedy: g.accuracy, pass, vote: vote / m, search, greedyTokens: g.outputTokens / n, voteTokens: voteTokens / m, problems: problems.length, ...(drawn.length < problems.length ? { sampledProblems: drawn.length } : {}) };
   }
   return out;
 }

@@ -132,7 +132,7 @@ export function evalMetrics(levels: Record<string, LevelScores>): Record<string,
   for (const [name, s] of Object.entries(levels)) {
     m[`eval/greedy/${name}`] = s.greedy;
     for (const [k, v] of Object.entries(s.pass)) m[`eval/pass@${k}/${name}`] = v;
-    if (s.vote !== null) m[`eval/majority@vote/${name}`] = s.vote;
+    if (s.vote !== null) m[`eval/${s.search}@vote/${name}`] = s.vote;
   }
   const harder = levels[LEVEL_HARDER] ?? levels[LEVEL_INITIAL]!;
   if (harder.vote !== null) m['eval/search_accuracy'] = harder.vote;

@@ -3,8 +3,9 @@ import { LEVEL_HARDER, LEVEL_INITIAL, type IterationRow } from './loop.js';
 const pct = (x: number | null | undefined): string => (x === undefined || x === null ? '   -  ' : `${(x * 100).toFixed(1).padStart(5)}%`);
 const kTokens = (n: number): string => `${(n / 1000).toFixed(0)}k`.padStart(7);
 
-export function loopTableHeader(): string {
-  return ['iter   ', 'greedy initial', 'greedy harder', 'pass@1 harder', 'pass@8 harder', 'maj@8 harder', 'searched', 'trained', '  min'].join('  ');
+/** `search`: the evaluation's test-time search (LevelScores.search): a majority vote, or best-of-N by a gold-free checker. */
+export function loopTableHeader(search: 'majority' | 'checker' = 'majority'): string {
+  return ['iter   ', 'greedy initial', 'greedy harder', 'pass@1 harder', 'pass@8 harder', search === 'majority' ? 'maj@N harder' : 'bo-N harder', 'searched', 'trained', '  min'].join('  ');
 }
 
 /** One row per iteration (and the control's), for terminals and closing notes. */

@@ -75,6 +75,24 @@ describe('searchlearn loop', () => {
     expect(solved + stuck).toBeLessThanOrEqual(1);
   }, 400_000);
 
+  it('on Countdown, searches with its step checks and evaluates with the checker choosing, not a vote', async () => {
+    const cd = join(tmp, 'init-countdown');
+    const i = await run(['init', '--task', 'countdown', '--out', cd, '--steps', '3', '--train-problems', '64', '--eval-problems', '4', '--batch-size', '4']);
+    expect(i.code, i.stderr).toBe(0);
+    const out = join(tmp, 'loop-countdown');
+    const a = await run(['loop', '--init', cd, '--out', out, '--iterations', '1', '--no-control', '--problems', '3', '--steps', '2', '--eval-problems', '3', '--eval-samples', '2', '--budget', '2', '--search', 'beam', '--reward', 'step-check', '--train-option', 'numbers=4', '--eval-option', 'numbers=4']);
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stdout).toContain('bo-N harder');
+    const iters = lines(join(out, 'metrics.jsonl')).filter((m) => m['event'] === 'iteration');
+    expect(iters).toHaveLength(2);
+    for (const m of iters) {
+      expect(m['eval/checker@vote/harder']).toBeGreaterThanOrEqual(0);
+      expect(m['eval/majority@vote/harder']).toBeUndefined();
+      expect(m['eval/search_accuracy']).toBe(m['eval/checker@vote/harder']);
+    }
+    for (const r of lines(join(out, 'search/iter-1.jsonl'))) expect((r['compute'] as Record<string, number>)['rewardCalls']).toBeGreaterThan(0);
+  }, 400_000);
+
   it('names a bad config field, a bad flag value and an unwritable --out in one line', async () => {
     const cfg = join(tmp, 'bad.json');
     writeFileSync(cfg, JSON.stringify({ stepz: 3 }));

@@ -1,4 +1,4 @@
-import { STEP, verifyCountdown, type CountdownProblem } from './countdown.js';
+import { countdownMove, STEP, verifyCountdown, type CountdownProblem } from './countdown.js';
 import { apply, type CountdownOp } from './countdown-solve.js';
 
 const CORRECTION = /^Check: (\d+)([-+*/])(\d+) is (-?\d+), not (-?\d+)\. Correcting\.$/;
@@ -47,7 +47,8 @@ export function checkCountdownSteps(problem: CountdownProblem, lines: readonly s
     }
     if (line === '' || line.startsWith('Plan:')) return pool !== null;
     beforeLast = pool;
-    const next = pool === null ? null : move(pool, line);
+    const move = pool === null ? null : countdownMove(pool, line);
+    const next = move !== null && 'c' in move ? move.left : null;
     lastWrong = next === null;
     pool = next;
     return next !== null;
@@ -61,25 +62,4 @@ function corrects(check: string, step: string): boolean {
   if (!k || !m) return false;
   const [a, op, b] = [Number(k[1]), k[2] as CountdownOp, Number(k[3])];
   return Number(m[1]) === a && m[2] === op && Number(m[3]) === b && Number(m[4]) === Number(k[5]) && apply(a, op, b) === Number(k[4]);
-}
-
-/** The numbers left after a legal step `a op b=c (left)`, or null when the line is not one. */
-function move(pool: readonly number[], line: string): number[] | null {
-  const m = STEP.exec(line);
-  if (!m) return null;
-  const [a, op, b, c] = [Number(m[1]), m[2] as CountdownOp, Number(m[3]), Number(m[4])];
-  const left = [...pool];
-  for (const x of [a, b]) {
-    const at = left.indexOf(x);
-    if (at < 0) return null;
-    left.splice(at, 1);
-  }
-  if (apply(a, op, b) !== c) return null;
-  left.push(c);
-  if (m[5] !== undefined) {
-    const written = m[5].trim() === '' ? [] : m[5].trim().split(/\s+/).map(Number);
-    const sorted = (xs: number[]): string => [...xs].sort((x, y) => x - y).join(' ');
-    if (sorted(written) !== sorted(left)) return null;
-  }
-  return left;
 }

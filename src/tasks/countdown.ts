@@ -258,11 +258,40 @@ export function countdownTrace(problem: Problem, rng: Rng, behaviours: Behaviour
 }
 
 /** `a op b=c`, optionally followed by the numbers left: `(n n ...)`. */
-/** A step line `a op b=c`, with `(numbers left)` in the state format. */
 export const STEP = /^(\d+)\s*([-+*/])\s*(\d+)\s*=\s*(-?\d+)(?:\s*\(([\d ]*)\))?$/;
 
 const sameMultiset = (a: readonly number[], b: readonly number[]): boolean =>
   a.length === b.length && [...a].sort((x, y) => x - y).join(' ') === [...b].sort((x, y) => x - y).join(' ');
+
+/**
+ * One step line played from the numbers in `pool`: the numbers left after it (and its result),
+ * or why it is no legal move: not a step, a number not in what is left (`missing`, with the
+ * numbers left once the step's other number is taken), a result that is wrong or not a positive integer, or written numbers left that are not those left. The verifier
+ * and the step checks (countdown-steps.ts) judge moves by this one rule.
+ */
+export function countdownMove(pool: readonly number[], line: string): { left: number[]; c: number } | { missing: number; left: number[] } | { reason: string } {
+  const m = STEP.exec(line);
+  if (!m) return { reason: 'not a step of the form a op b=c' };
+  const [a, op, b, c] = [Number(m[1]), m[2] as CountdownOp, Number(m[3]), Number(m[4])];
+  const left = [...pool];
+  for (const x of [a, b]) {
+    const at = left.indexOf(x);
+    if (at < 0) return { missing: x, left };
+    left.splice(at, 1);
+  }
+  const value = apply(a, op, b);
+  if (value === null) {
+    const exact = op === '+' ? a + b : op === '-' ? a - b : op === '*' ? a * b : a / b;
+    return { reason: `${a}${op}${b} ${Number.isInteger(exact) ? `is ${exact}, not a positive integer` : 'is not an integer'}` };
+  }
+  if (value !== c) return { reason: `${a}${op}${b} is ${value}, not ${c}` };
+  left.push(c);
+  if (m[5] !== undefined) {
+    const written = m[5].trim() === '' ? [] : m[5].trim().split(/\s+/).map(Number);
+    if (!sameMultiset(written, left)) return { reason: `numbers left are ${left.join(' ')}, not ${written.join(' ') || 'none'}` };
+  }
+  return { left, c };
+}
 
 /**
  * Checks the final path of a solution: the lines after the last `back` and before the last
@@ -283,36 +312,20 @@ export function verifyCountdown({ numbers, target }: CountdownProblem, solution:
     }
     path.push(line);
   }
-  const pool = [...numbers];
+  let pool = [...numbers];
   const seen = new Set(numbers);
   let reached: number | null = null;
   for (const [k, line] of path.entries()) {
     const where = `step ${k + 1} "${line}"`;
-    const m = STEP.exec(line);
-    if (!m) return { correct: false, extracted, reason: `${where}: not a step of the form a op b=c` };
-    const [a, op, b, c] = [Number(m[1]), m[2] as CountdownOp, Number(m[3]), Number(m[4])];
-    for (const [x, rest] of [[a, pool], [b, pool]] as const) {
-      const at = rest.indexOf(x);
-      if (at < 0) {
-        const used = seen.has(x) ? 'already used' : 'not available';
-        return { correct: false, extracted, reason: `${where}: ${x} is ${used} (left: ${pool.join(' ') || 'nothing'})` };
-      }
-      rest.splice(at, 1);
+    const move = countdownMove(pool, line);
+    if ('reason' in move) return { correct: false, extracted, reason: `${where}: ${move.reason}` };
+    if ('missing' in move) {
+      const used = seen.has(move.missing) ? 'already used' : 'not available';
+      return { correct: false, extracted, reason: `${where}: ${move.missing} is ${used} (left: ${move.left.join(' ') || 'nothing'})` };
     }
-    const value = apply(a, op, b);
-    const exact = op === '+' ? a + b : op === '-' ? a - b : op === '*' ? a * b : a / b;
-    if (value === null) {
-      const why = Number.isInteger(exact) ? `is ${exact}, not a positive integer` : 'is not an integer';
-      return { correct: false, extracted, reason: `${where}: ${a}${op}${b} ${why}` };
-    }
-    if (value !== c) return { correct: false, extracted, reason: `${where}: ${a}${op}${b} is ${value}, not ${c}` };
-    pool.push(c);
-    seen.add(c);
-    reached = c;
-    if (m[5] !== undefined) {
-      const left = m[5].trim() === '' ? [] : m[5].trim().split(/\s+/).map(Number);
-      if (!sameMultiset(left, pool)) return { correct: false, extracted, reason: `${where}: numbers left are ${pool.join(' ')}, not ${left.join(' ') || 'none'}` };
-    }
+    pool = move.left;
+    seen.add(move.c);
+    reached = move.c;
   }
   if (!/^-?\d+$/.test(extracted)) return { correct: false, extracted, reason: `answer "${extracted}" is not an integer` };
   if (Number(extracted) !== target) return { correct: false, extracted, reason: `answer ${extracted} is not the target ${target}` };

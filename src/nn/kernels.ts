@@ -43,6 +43,15 @@ export interface Kernels {
   rmsnormForward(x: Float32Array, w: Float32Array, N: number, C: number, eps: number): { out: Float32Array; rstd: Float32Array };
   /** Gradient of rmsnormForward: given dy [N,C], dx [N,C] and dw [C] (this call's share; the op adds it into w's gradient). */
   rmsnormBackward(x: Float32Array, w: Float32Array, rstd: Float32Array, dy: Float32Array, N: number, C: number): { dx: Float32Array; dw: Float32Array };
+  /** a + b (same length) into a pooled buffer: the residual connection. */
+  add(a: Float32Array, b: Float32Array): Float32Array;
+  /** dst += src (same length): gradient accumulation. */
+  addInto(dst: Float32Array, src: Float32Array): void;
+  /**
+   * RoPE on the q and k parts of qkv rows [B,T,3,H,D] (v copied) into a pooled buffer; `sign` −1
+   * rotates back (a rotation's transpose). cos and sin are [T, D/2] (`ropeTables` in ops.ts).
+   */
+  rope(qkv: Float32Array, B: number, T: number, H: number, D: number, cos: Float32Array, sin: Float32Array, sign: 1 | -1): Float32Array;
   /**
    * The decode step's dense work fused into one call per half block (ort/decode-graphs.ts), where
    * the kernels have it; without it the engine runs the same ops one by one through the methods above.
@@ -80,8 +89,12 @@ export function createReferenceKernels(): Kernels {
 }
 
 /** The element-wise kernels as plain loops, their outputs taken from `pool`. */
-export function referenceElementwise(pool: BufferPool): Pick<Kernels, 'swigluForward' | 'swigluBackward' | 'rmsnormForward' | 'rmsnormBackward'> {
+export function referenceElementwise(pool: BufferPool): Pick<Kernels, ElementwiseName> {
   return {
+    add: (a, b) => addTo(pool.take(a.length), a, b),
+    addInto,
+    rope: (x, B, T, H, D, cos, sin, sign) => ropeTo(pool.take(x.length), x, B, T, H, D, cos, sin, sign),
+
     swigluForward(gu, N, F) {
       const out = pool.take(N * F);
       for (let n = 0; n < N; n++) {
@@ -145,7 +158,55 @@ export function referenceElementwise(pool: BufferPool): Pick<Kernels, 'swigluFor
   };
 }
 
-const referenceLoops: Omit<Kernels, 'pool' | 'swigluForward' | 'swigluBackward' | 'rmsnormForward' | 'rmsnormBackward'> = {
+type ElementwiseName = 'swigluForward' | 'swigluBackward' | 'rmsnormForward' | 'rmsnormBackward' | 'add' | 'addInto' | 'rope';
+
+/** out = a + b; returns out. */
+export function addTo(out: Float32Array, a: Float32Array, b: Float32Array): Float32Array {
+  for (let i = 0; i < out.length; i++) out[i] = a[i]! + b[i]!;
+  return out;
+}
+
+/** dst += src. */
+export function addInto(dst: Float32Array, src: Float32Array): void {
+  for (let i = 0; i < dst.length; i++) dst[i]! += src[i]!;
+}
+
+/** out = x with RoPE applied to each row's q and k (`Kernels.rope`); returns out. */
+export function ropeTo(out: Float32Array, x: Float32Array, B: number, T: number, H: number, D: number, cos: Float32Array, sin: Float32Array, sign: 1 | -1): Float32Array {
+  out.set(x);
+  ropeRotateQK(out, B, T, H, D, cos, sin, sign);
+  return out;
+}
+
+/**
+ * Rotates the q and k parts of each token's qkv row [3,H,D] in place; `sign` −1 rotates back.
+ * Pairs are adjacent dimensions (2i, 2i+1): see `ropeTables` in ops.ts.
+ */
+export function ropeRotateQK(data: Float32Array, B: number, T: number, H: number, D: number, cos: Float32Array, sin: Float32Array, sign: 1 | -1): void {
+  const C = H * D;
+  const half = D / 2;
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const row = (b * T + t) * 3 * C;
+      const tab = t * half;
+      for (let part = 0; part < 2; part++) {
+        for (let h = 0; h < H; h++) {
+          const o = row + part * C + h * D;
+          for (let i = 0; i < half; i++) {
+            const c = cos[tab + i]!;
+            const s = sign * sin[tab + i]!;
+            const x0 = data[o + 2 * i]!;
+            const x1 = data[o + 2 * i + 1]!;
+            data[o + 2 * i] = x0 * c - x1 * s;
+            data[o + 2 * i + 1] = x0 * s + x1 * c;
+          }
+        }
+      }
+    }
+  }
+}
+
+const referenceLoops: Omit<Kernels, 'pool' | ElementwiseName> = {
   name: 'reference',
 
   gemm(a, b, M, K, N, transA, transB, accumulate) {

@@ -3,8 +3,9 @@ import { Tensor } from './tensor.js';
 
 /**
  * Differentiable ops of the Llama block, each a forward computation plus the backward closure
- * that adds gradients into its inputs. Matrix products and attention go through `Kernels`
- * (reference or fast); the element-wise work is plain loops (memory-bound, cheap).
+ * that adds gradients into its inputs. Matrix products, attention, the norms, SwiGLU, the
+ * residual adds, gradient accumulation and RoPE go through `Kernels` (reference or fast); the
+ * embedding and the losses are plain loops.
  * Every op's backward is checked against finite differences in ops.test.ts.
  *
  * Shape legend: N rows (= B·T tokens), C channels, V vocabulary, F MLP width.
@@ -47,7 +48,7 @@ export function rmsnorm(x: Tensor, w: Tensor, eps: number, k: Kernels): Tensor {
         const gw = w.gradBuffer();
         for (let c = 0; c < C; c++) gw[c]! += dw[c]!;
       }
-      if (x.requiresGrad) x.accumulateGrad(dx);
+      if (x.requiresGrad) x.accumulateGrad(dx, k.addInto);
     },
   });
   return y;
@@ -75,16 +76,12 @@ export function linear(x: Tensor, w: Tensor, k: Kernels): Tensor {
 
 /** a + b (same shape): the residual connection. */
 export function add(a: Tensor, b: Tensor, k: Kernels): Tensor {
-  const out = k.pool.take(a.size);
-  const ad = a.data;
-  const bd = b.data;
-  for (let i = 0; i < out.length; i++) out[i] = ad[i]! + bd[i]!;
-  const y: Tensor = new Tensor(out, a.shape, {
+  const y: Tensor = new Tensor(k.add(a.data, b.data), a.shape, {
     parents: [a, b],
     backward: () => {
       // The first parent takes the gradient buffer itself; the second gets a copy.
-      if (b.requiresGrad) b.accumulateGrad(a.requiresGrad ? k.pool.copy(y.grad!) : y.grad!);
-      if (a.requiresGrad) a.accumulateGrad(y.grad!);
+      if (b.requiresGrad) b.accumulateGrad(a.requiresGrad ? k.pool.copy(y.grad!) : y.grad!, k.addInto);
+      if (a.requiresGrad) a.accumulateGrad(y.grad!, k.addInto);
     },
   });
   return y;
@@ -109,43 +106,12 @@ export function ropeTables(T: number, D: number, theta: number): { cos: Float32A
   return { cos, sin };
 }
 
-/** Rotates the q and k parts of each token's qkv row [3,H,D] in place; `sign` −1 rotates back. */
-export function ropeRotateQK(data: Float32Array, B: number, T: number, H: number, D: number, cos: Float32Array, sin: Float32Array, sign: 1 | -1, posOffset = 0): void {
-  const C = H * D;
-  const half = D / 2;
-  for (let b = 0; b < B; b++) {
-    for (let t = 0; t < T; t++) {
-      const row = (b * T + t) * 3 * C;
-      const tab = (t + posOffset) * half;
-      for (let part = 0; part < 2; part++) {
-        for (let h = 0; h < H; h++) {
-          const o = row + part * C + h * D;
-          for (let i = 0; i < half; i++) {
-            const c = cos[tab + i]!;
-            const s = sign * sin[tab + i]!;
-            const x0 = data[o + 2 * i]!;
-            const x1 = data[o + 2 * i + 1]!;
-            data[o + 2 * i] = x0 * c - x1 * s;
-            data[o + 2 * i + 1] = x0 * s + x1 * c;
-          }
-        }
-      }
-    }
-  }
-}
-
 /** RoPE on the q and k parts of qkv [B,T,3,H,D] (v passes through). */
 export function ropeQK(qkv: Tensor, B: number, T: number, H: number, D: number, cos: Float32Array, sin: Float32Array, k: Kernels): Tensor {
-  const out = k.pool.copy(qkv.data);
-  ropeRotateQK(out, B, T, H, D, cos, sin, 1);
-  const y: Tensor = new Tensor(out, qkv.shape, {
+  const y: Tensor = new Tensor(k.rope(qkv.data, B, T, H, D, cos, sin, 1), qkv.shape, {
     parents: [qkv],
-    backward: () => {
-      // A rotation's transpose is the opposite rotation.
-      const g = y.grad!;
-      ropeRotateQK(g, B, T, H, D, cos, sin, -1);
-      qkv.accumulateGrad(g);
-    },
+    // A rotation's transpose is the opposite rotation.
+    backward: () => qkv.accumulateGrad(k.rope(y.grad!, B, T, H, D, cos, sin, -1), k.addInto),
   });
   return y;
 }
@@ -155,7 +121,7 @@ export function attention(qkv: Tensor, B: number, T: number, H: number, D: numbe
   const { out, probs } = k.attentionForward(qkv.data, B, T, H, D);
   const y: Tensor = new Tensor(out, [B * T, H * D], {
     parents: [qkv],
-    backward: () => qkv.accumulateGrad(k.attentionBackward(qkv.data, probs, out, y.grad!, B, T, H, D)),
+    backward: () => qkv.accumulateGrad(k.attentionBackward(qkv.data, probs, out, y.grad!, B, T, H, D), k.addInto),
   });
   return y;
 }
@@ -166,7 +132,7 @@ export function swiglu(gu: Tensor, k: Kernels): Tensor {
   const N = gu.size / (2 * F);
   const y: Tensor = new Tensor(k.swigluForward(gu.data, N, F), [N, F], {
     parents: [gu],
-    backward: () => gu.accumulateGrad(k.swigluBackward(gu.data, y.grad!, N, F)),
+    backward: () => gu.accumulateGrad(k.swigluBackward(gu.data, y.grad!, N, F), k.addInto),
   });
   return y;
 }

@@ -5,6 +5,15 @@
  * machines those dominate: measured here, allocating and filling an 11 MB array took 31 ms,
  * refilling a kept one 0.8 ms. A training step allocates the same sizes every time, so buffers
  * handed out during a step are all returned by `reset()` at the start of the next.
+ *
+ * With `{ wasm: true }` the buffers live in one WebAssembly memory (`memory`), so that the
+ * SIMD kernels (wasm/train-elementwise.ts) read and write activations where they lie instead of
+ * copying each input in and each output out (onnxruntime reads and writes them there too).
+ * A WebAssembly memory detaches every view of itself when it grows, so it grows only in
+ * `reserve()`, which the training step calls after its first reset, before taking a buffer: a step that
+ * needs more than the memory holds takes ordinary arrays for the rest (the kernels copy those),
+ * and the next `reserve()` grows the memory by as much, so from the second step of a shape on
+ * every buffer is in it.
  */
 export class BufferPool {
   /** Free buffers sorted by capacity (ascending), for best-fit reuse across varying sizes. */
@@ -12,6 +21,47 @@ export class BufferPool {
   private used: Float32Array[] = [];
   /** Floats held (free and in use). */
   held = 0;
+  /** The WebAssembly memory the buffers live in (`{ wasm: true }`), or null. */
+  memory: WebAssembly.Memory | null = null;
+  private readonly wasm: boolean;
+  /** Bytes of `memory` handed to buffers so far (16-byte aligned). */
+  private top = 0;
+  /** Floats taken as ordinary arrays since the last `reserve()` because `memory` was full. */
+  private overflow = 0;
+
+  constructor(opts: { wasm?: boolean } = {}) {
+    this.wasm = opts.wasm === true;
+  }
+
+  /** Whether `a` is a view of this pool's WebAssembly memory (a kernel may then use it in place). */
+  inMemory(a: Float32Array): boolean {
+    return this.memory !== null && a.buffer === this.memory.buffer;
+  }
+
+  /**
+   * Grows the WebAssembly memory by what the steps since the last call took outside it. It acts
+   * only right after `reset()`, when no buffer is in use (growing detaches every view; the free
+   * ones are re-made here): the training step calls it after its first `reset()`.
+   */
+  reserve(): void {
+    if (!this.wasm || this.overflow === 0 || this.used.length > 0) return;
+    const need = this.top + this.overflow * 4;
+    if (need > maxPoolBytes) {
+      this.overflow = 0;
+      return;
+    }
+    // Ordinary arrays taken on overflow are dropped: their sizes come back inside the memory.
+    const kept: { offset: number; length: number }[] = [];
+    for (const b of this.free) {
+      if (this.inMemory(b)) kept.push({ offset: b.byteOffset, length: b.length });
+      else this.held -= b.length;
+    }
+    if (this.memory === null) this.memory = new WebAssembly.Memory({ initial: Math.ceil(need / 65536) });
+    else if (need > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / 65536));
+    const buffer = this.memory.buffer;
+    this.free = kept.map((k) => new Float32Array(buffer, k.offset, k.length)).sort((a, b) => a.length - b.length);
+    this.overflow = 0;
+  }
 
   /**
    * A buffer of exactly n floats with unspecified contents (valid until the next reset): a view
@@ -55,15 +105,27 @@ export class BufferPool {
     this.used = [];
   }
 
-  /** Drops everything (frees memory). */
+  /** Drops everything (frees memory: the WebAssembly memory too, which cannot shrink). */
   clear(): void {
     this.free = [];
     this.used = [];
     this.held = 0;
+    this.memory = null;
+    this.top = 0;
+    this.overflow = 0;
   }
 
   private allocate(n: number): Float32Array {
     this.held += n;
+    if (this.wasm) {
+      const bytes = (n * 4 + 15) & ~15;
+      if (this.memory !== null && this.top + bytes <= this.memory.buffer.byteLength) {
+        const view = new Float32Array(this.memory.buffer, this.top, n);
+        this.top += bytes;
+        return view;
+      }
+      this.overflow += bytes / 4;
+    }
     return new Float32Array(n);
   }
 }
@@ -75,3 +137,6 @@ export function sizeClass(n: number): number {
   const step = p / 8;
   return Math.ceil(n / step) * step;
 }
+
+/** The most a pool keeps in WebAssembly memory (beyond it, ordinary arrays): half of wasm32's 4 GiB. */
+const maxPoolBytes = 2 ** 31;

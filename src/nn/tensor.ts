@@ -41,16 +41,18 @@ export class Tensor {
   }
 
   /**
-   * Adds g into this tensor's gradient. When there is none yet, g itself becomes the gradient
-   * (no copy): callers hand over a buffer they no longer use.
+   * Adds g into this tensor's gradient (with `addInto`, e.g. the kernels' SIMD one, where given).
+   * When there is none yet, g itself becomes the gradient (no copy): callers hand over a buffer
+   * they no longer use.
    */
-  accumulateGrad(g: Float32Array): void {
+  accumulateGrad(g: Float32Array, addInto?: (dst: Float32Array, src: Float32Array) => void): void {
     if (!this.grad) {
       if (g.length !== this.data.length) throw new Error(`gradient of length ${g.length} for a tensor of ${this.data.length}`);
       this.grad = g;
       return;
     }
     const d = this.grad;
+    if (addInto) return addInto(d, g);
     for (let i = 0; i < d.length; i++) d[i]! += g[i]!;
   }
 

@@ -1,4 +1,4 @@
-import type { DecodeBlockWeights, FusedDecodeKernels, Kernels } from '../kernels.js';
+import { referenceElementwise, type DecodeBlockWeights, type FusedDecodeKernels, type Kernels } from '../kernels.js';
 import { decodeBlockGraph, decodeHeadGraph, decodeLastBlockGraph } from './decode-graphs.js';
 import type { OnnxGraph, OnnxNode } from '../ort/onnx-proto.js';
 import { BufferPool } from '../pool.js';
@@ -167,10 +167,13 @@ export function createOrtKernels(opts: OrtKernelsOptions = {}): Kernels {
     return m;
   };
 
-  const pool = new BufferPool();
-  // SwiGLU and RMSNorm run as WebAssembly SIMD kernels (one pass each) where the runtime has SIMD
-  // and the width divides into lanes, else as onnxruntime graphs.
+  // Activations live in WebAssembly memory where the runtime has SIMD, so that its kernels work
+  // on them in place (pool.ts). SwiGLU and RMSNorm run as WebAssembly SIMD kernels (one pass
+  // each) where the width divides into lanes, else as onnxruntime graphs; the residual adds and
+  // RoPE as SIMD kernels, else as plain loops.
+  const pool = new BufferPool({ wasm: simdAvailable() });
   const simd = simdAvailable() ? wasmTrainElementwise(pool) : null;
+  const { add, addInto, rope } = simd ?? referenceElementwise(pool);
 
   const blockInputs = (att: Float32Array, x: Float32Array, w: DecodeBlockWeights, N: number, C: number, F: number): Record<string, [Float32Array, number[]]> => ({
     att: [att, [N, C]],
@@ -203,6 +206,9 @@ export function createOrtKernels(opts: OrtKernelsOptions = {}): Kernels {
     name: 'onnxruntime',
     pool,
     fusedDecode,
+    add,
+    addInto,
+    rope,
 
     gemm(a, b, M, K, N, transA, transB, accumulate) {
       const s = session(`gemm${+transA}${+transB}${accumulate ? 'c' : ''}`, () => gemmGraph(transA, transB, accumulate !== undefined));

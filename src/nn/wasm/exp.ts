@@ -8,7 +8,7 @@ import type { Code } from './wasm-builder.js';
  * Overwrites `x` and uses the v128 local `fx`.
  */
 export function emitExp(c: Code): void {
-  c.get('x').f32x4(88.3762626647949).v('f32x4.min').f32x4(-87.3365478515625).v('f32x4.max').set('x');
+  c.get('x').f32x4(88.3762626647949).v('f32x4.pmin').f32x4(-87.3365478515625).v('f32x4.pmax').set('x');
   c.get('x').f32x4(Math.LOG2E).v('f32x4.mul').v('f32x4.nearest').set('fx');
   c.get('x').get('fx').f32x4(0.693359375).v('f32x4.mul').v('f32x4.sub');
   c.get('fx').f32x4(-2.12194440e-4).v('f32x4.mul').v('f32x4.sub').set('x');
@@ -19,6 +19,6 @@ export function emitExp(c: Code): void {
   // y·x² + x + 1
   c.get('x').get('x').v('f32x4.mul').v('f32x4.mul').get('x').v('f32x4.add').f32x4(1).v('f32x4.add');
   // · 2^n, n = fx as an integer, placed in the exponent field.
-  c.get('fx').v('i32x4.trunc_sat_f32x4_s').i32x4(127).v('i32x4.add').i32(23).v('i32x4.shl');
+  c.get('fx').f32x4(8388608 + 127).v('f32x4.add').i32(23).v('i32x4.shl');
   c.v('f32x4.mul');
 }

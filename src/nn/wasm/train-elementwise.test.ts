@@ -57,6 +57,31 @@ describe('WebAssembly SIMD SwiGLU for training', () => {
     }
   });
 
+  it('on a pool in WebAssembly memory the kernels run in place and give the bits of the scratch path', () => {
+    const rng = new Rng(13);
+    const N = 37, F = 44, C = 24;
+    const gu = Float32Array.from({ length: N * 2 * F }, () => rng.normal() * 3);
+    const dy = Float32Array.from({ length: N * F }, () => rng.normal());
+    const x = Float32Array.from({ length: N * C }, () => rng.normal());
+    const w = Float32Array.from({ length: C }, () => 1 + 0.3 * rng.normal());
+    const dyC = Float32Array.from({ length: N * C }, () => rng.normal());
+    const bits = (a: Float32Array): number[] => [...new Uint32Array(a.slice().buffer)];
+    const run = (pool: BufferPool) => {
+      const k = wasmTrainElementwise(pool);
+      const f = k.rmsnormForward(x, w, N, C, 1e-5);
+      const b = k.rmsnormBackward(x, w, f.rstd, dyC, N, C);
+      return { outs: [k.swigluForward(gu, N, F), k.swigluBackward(gu, dy, N, F), f.out, f.rstd, b.dx, b.dw] };
+    };
+    const scratch = run(new BufferPool());
+    const pool = new BufferPool({ wasm: true });
+    run(pool); // the first step overflows into ordinary arrays
+    pool.reset();
+    pool.reserve();
+    const inPlace = run(pool);
+    for (const o of inPlace.outs) expect(pool.inMemory(o)).toBe(true);
+    inPlace.outs.forEach((o, i) => expect(bits(o)).toEqual(bits(scratch.outs[i]!)));
+  });
+
   it('refuses a width that is not a multiple of 4', () => {
     expect(() => simd.swigluForward(new Float32Array(6), 1, 3)).toThrow(/multiple of 4/);
   });

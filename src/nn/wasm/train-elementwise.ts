@@ -1,13 +1,16 @@
 import type { BufferPool } from '../pool.js';
 import { emitExp } from './exp.js';
 import { swigluFunction } from './swiglu.js';
+import { addInto as plainAddInto, addTo, ropeTo, type Kernels } from '../kernels.js';
+import { addFunction, fillRopeTables, ropeFunction } from './residual-rope.js';
 import { buildModule, Code, type FunctionDef, type ValType } from './wasm-builder.js';
 
 /**
- * The training step's SwiGLU and RMSNorm, forward and backward, as WebAssembly SIMD kernels over Float32Arrays:
- * inputs are copied into a scratch WebAssembly memory, the kernel makes one pass, the result is
- * copied out into a pooled buffer. The plain-TS definitions are `referenceElementwise` in
- * ../kernels.ts; train-elementwise.test.ts checks that the two agree.
+ * The training step's SwiGLU and RMSNorm, forward and backward, as WebAssembly SIMD kernels over
+ * Float32Arrays (with the residual adds and RoPE of residual-rope.ts): in place on the buffer
+ * pool's WebAssembly memory where the pool has one, else through a scratch memory (inputs copied
+ * in, one pass, the result copied out into a pooled buffer). The plain-TS definitions are
+ * `referenceElementwise` in ../kernels.ts; train-elementwise.test.ts checks that the two agree.
  *
  * Why: as a JavaScript loop SwiGLU's Math.exp was a tenth of a demo-size training step, and as an
  * onnxruntime graph (Split, Sigmoid, six Muls, Concat) its backward still made ten passes over
@@ -160,29 +163,51 @@ export function rmsnormBackwardFunction(): FunctionDef {
 
 let compiled: WebAssembly.Module | null = null;
 
-export interface TrainElementwiseKernels {
-  swigluForward(gu: Float32Array, N: number, F: number): Float32Array;
-  swigluBackward(gu: Float32Array, dy: Float32Array, N: number, F: number): Float32Array;
-  rmsnormForward(x: Float32Array, w: Float32Array, N: number, C: number, eps: number): { out: Float32Array; rstd: Float32Array };
-  rmsnormBackward(x: Float32Array, w: Float32Array, rstd: Float32Array, dy: Float32Array, N: number, C: number): { dx: Float32Array; dw: Float32Array };
-}
+type Exports = {
+  swiglu: (gu: number, out: number, N: number, F: number) => void;
+  swiglu_backward: (gu: number, dy: number, dgu: number, N: number, F: number) => void;
+  rmsnorm_forward: (x: number, w: number, out: number, rstd: number, N: number, C: number, invC: number, eps: number) => void;
+  rmsnorm_backward: (x: number, w: number, rstd: number, dy: number, dx: number, dw: number, N: number, C: number, invC: number) => void;
+  add: (a: number, b: number, out: number, n4: number) => void;
+  rope: (x: number, out: number, rows: number, C: number, D: number, T: number, cc: number, ss: number) => void;
+};
 
-/** SIMD SwiGLU and RMSNorm for the training step (F and C multiples of 4), outputs taken from `pool`. */
+export type TrainElementwiseKernels = Pick<Kernels, 'swigluForward' | 'swigluBackward' | 'rmsnormForward' | 'rmsnormBackward' | 'add' | 'addInto' | 'rope'>;
+
+/**
+ * SIMD SwiGLU, RMSNorm, residual adds and RoPE for the training step (F, C and D multiples of 4),
+ * outputs taken from `pool`. Where the pool keeps its buffers in WebAssembly memory (pool.ts)
+ * the kernels run on them in place; an input outside it is copied into a pool buffer first. When
+ * the pool has no room, SwiGLU and RMSNorm copy through a scratch memory of their own, and the
+ * adds and RoPE run as their plain-TS loops, which give the same bits (residual-rope.ts).
+ */
 export function wasmTrainElementwise(pool: BufferPool): TrainElementwiseKernels {
-  compiled ??= new WebAssembly.Module(buildModule([swigluFunction(), swigluBackwardFunction(), rmsnormForwardFunction(), rmsnormBackwardFunction()]));
-  const memory = new WebAssembly.Memory({ initial: 1 });
-  const e = new WebAssembly.Instance(compiled, { env: { memory } }).exports as {
-    swiglu: (gu: number, out: number, N: number, F: number) => void;
-    swiglu_backward: (gu: number, dy: number, dgu: number, N: number, F: number) => void;
-    rmsnorm_forward: (x: number, w: number, out: number, rstd: number, N: number, C: number, invC: number, eps: number) => void;
-    rmsnorm_backward: (x: number, w: number, rstd: number, dy: number, dx: number, dw: number, N: number, C: number, invC: number) => void;
+  compiled ??= new WebAssembly.Module(buildModule([swigluFunction(), swigluBackwardFunction(), rmsnormForwardFunction(), rmsnormBackwardFunction(), addFunction(), ropeFunction()]));
+  const instance = (memory: WebAssembly.Memory): Exports => new WebAssembly.Instance(compiled!, { env: { memory } }).exports as Exports;
+  const scratch = new WebAssembly.Memory({ initial: 1 });
+  const e = instance(scratch);
+  // The instance over the pool's memory, re-made when the pool makes a new memory (pool.clear()).
+  let direct: { memory: WebAssembly.Memory; e: Exports } | null = null;
+  const inPool = (): Exports | null => {
+    const memory = pool.memory;
+    if (memory === null) return null;
+    if (direct === null || direct.memory !== memory) direct = { memory, e: instance(memory) };
+    return direct.e;
   };
-  let f32 = new Float32Array(memory.buffer);
+  /** `a` as a byte offset in the pool's memory (copied into a pool buffer if it lies elsewhere), or -1 when there is no room. */
+  const stage = (a: Float32Array): number => {
+    if (pool.inMemory(a)) return a.byteOffset;
+    const b = pool.take(a.length);
+    if (!pool.inMemory(b)) return -1;
+    b.set(a);
+    return b.byteOffset;
+  };
+  let f32 = new Float32Array(scratch.buffer);
   // The scratch memory holds one call's inputs and output (floats), grown to the largest call.
   const room = (floats: number): Float32Array => {
     const bytes = floats * 4;
-    if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
-    if (f32.buffer !== memory.buffer) f32 = new Float32Array(memory.buffer);
+    if (bytes > scratch.buffer.byteLength) scratch.grow(Math.ceil((bytes - scratch.buffer.byteLength) / 65536));
+    if (f32.buffer !== scratch.buffer) f32 = new Float32Array(scratch.buffer);
     return f32;
   };
   const check = (F: number): void => {
@@ -192,21 +217,34 @@ export function wasmTrainElementwise(pool: BufferPool): TrainElementwiseKernels 
     swigluForward(gu, N, F) {
       check(F);
       const n = N * F;
+      const out = pool.take(n);
+      const d = inPool();
+      const g = d && pool.inMemory(out) ? stage(gu) : -1;
+      if (d && g >= 0) {
+        d.swiglu(g, out.byteOffset, N, F);
+        return out;
+      }
       const m = room(3 * n);
       m.set(gu, 0);
       e.swiglu(0, 2 * n * 4, N, F);
-      const out = pool.take(n);
       out.set(m.subarray(2 * n, 3 * n));
       return out;
     },
     swigluBackward(gu, dy, N, F) {
       check(F);
       const n = N * F;
+      const dgu = pool.take(2 * n);
+      const d = inPool();
+      const g = d && pool.inMemory(dgu) ? stage(gu) : -1;
+      const y = g >= 0 ? stage(dy) : -1;
+      if (d && y >= 0) {
+        d.swiglu_backward(g, y, dgu.byteOffset, N, F);
+        return dgu;
+      }
       const m = room(5 * n);
       m.set(gu, 0);
       m.set(dy, 2 * n);
       e.swiglu_backward(0, 2 * n * 4, 3 * n * 4, N, F);
-      const dgu = pool.take(2 * n);
       dgu.set(m.subarray(3 * n, 5 * n));
       return dgu;
     },
@@ -214,12 +252,19 @@ export function wasmTrainElementwise(pool: BufferPool): TrainElementwiseKernels 
     rmsnormForward(x, w, N, C, eps) {
       check(C);
       const n = N * C;
+      const out = pool.take(n);
+      const rstd = pool.take(N);
+      const d = inPool();
+      const px = d && pool.inMemory(out) && pool.inMemory(rstd) ? stage(x) : -1;
+      const pw = px >= 0 ? stage(w) : -1;
+      if (d && pw >= 0) {
+        d.rmsnorm_forward(px, pw, out.byteOffset, rstd.byteOffset, N, C, 1 / C, eps);
+        return { out, rstd };
+      }
       const m = room(2 * n + C + N);
       m.set(x, 0);
       m.set(w, n);
       e.rmsnorm_forward(0, n * 4, (n + C) * 4, (2 * n + C) * 4, N, C, 1 / C, eps);
-      const out = pool.take(n);
-      const rstd = pool.take(N);
       out.set(m.subarray(n + C, 2 * n + C));
       rstd.set(m.subarray(2 * n + C, 2 * n + C + N));
       return { out, rstd };
@@ -227,6 +272,15 @@ export function wasmTrainElementwise(pool: BufferPool): TrainElementwiseKernels 
     rmsnormBackward(x, w, rstd, dy, N, C) {
       check(C);
       const n = N * C;
+      const dx = pool.take(n);
+      const dw = pool.zeros(C);
+      const d = inPool();
+      let p = d && pool.inMemory(dx) && pool.inMemory(dw) ? [stage(x)] : [-1];
+      for (const a of [w, rstd.subarray(0, N), dy]) if (p[p.length - 1]! >= 0) p.push(stage(a));
+      if (d && p.length === 4 && p[3]! >= 0) {
+        d.rmsnorm_backward(p[0]!, p[1]!, p[2]!, p[3]!, dx.byteOffset, dw.byteOffset, N, C, 1 / C);
+        return { dx, dw };
+      }
       const m = room(3 * n + 2 * C + N);
       m.set(x, 0);
       m.set(w, n);
@@ -234,11 +288,34 @@ export function wasmTrainElementwise(pool: BufferPool): TrainElementwiseKernels 
       m.fill(0, 3 * n + C, 3 * n + 2 * C);
       m.set(rstd.subarray(0, N), 3 * n + 2 * C);
       e.rmsnorm_backward(0, n * 4, (3 * n + 2 * C) * 4, (n + C) * 4, (2 * n + C) * 4, (3 * n + C) * 4, N, C, 1 / C);
-      const dx = pool.take(n);
-      const dw = pool.take(C);
       dx.set(m.subarray(2 * n + C, 3 * n + C));
       dw.set(m.subarray(3 * n + C, 3 * n + 2 * C));
       return { dx, dw };
+    },
+    add(a, b) {
+      const out = pool.take(a.length);
+      const d = inPool();
+      if (!d || !pool.inMemory(a) || !pool.inMemory(b) || !pool.inMemory(out)) return addTo(out, a, b);
+      const n4 = a.length >> 2;
+      d.add(a.byteOffset, b.byteOffset, out.byteOffset, n4);
+      for (let i = 4 * n4; i < a.length; i++) out[i] = a[i]! + b[i]!;
+      return out;
+    },
+    addInto(dst, src) {
+      const d = inPool();
+      if (!d || !pool.inMemory(dst) || !pool.inMemory(src)) return plainAddInto(dst, src);
+      const n4 = dst.length >> 2;
+      d.add(dst.byteOffset, src.byteOffset, dst.byteOffset, n4);
+      for (let i = 4 * n4; i < dst.length; i++) dst[i]! += src[i]!;
+    },
+    rope(x, B, T, H, D, cos, sin, sign) {
+      const out = pool.take(x.length);
+      const d = inPool();
+      const tables = D % 4 === 0 && d && pool.inMemory(x) && pool.inMemory(out) ? pool.take(4 * T * D) : null;
+      if (!d || tables === null || !pool.inMemory(tables)) return ropeTo(out, x, B, T, H, D, cos, sin, sign);
+      fillRopeTables(new Float64Array(tables.buffer, tables.byteOffset, 2 * T * D), cos, sin, T, D, sign);
+      d.rope(x.byteOffset, out.byteOffset, B * T, H * D, D, T, tables.byteOffset, tables.byteOffset + 8 * T * D);
+      return out;
     },
   };
 }

@@ -48,6 +48,8 @@ const simd = {
   'v128.const': 0x0c,
   'i8x16.shuffle': 0x0d,
   'f32x4.splat': 0x13,
+  'f32x4.demote_f64x2_zero': 0x5e,
+  'f64x2.promote_low_f32x4': 0x5f,
   'f32x4.extract_lane': 0x1f,
   'f32x4.gt': 0x44,
   'v128.and': 0x4e,
@@ -60,6 +62,10 @@ const simd = {
   'f32x4.div': 0xe7,
   'f32x4.min': 0xe8,
   'f32x4.max': 0xe9,
+  'f32x4.pmin': 0xea,
+  'f32x4.pmax': 0xeb,
+  'f64x2.add': 0xf0,
+  'f64x2.mul': 0xf2,
   'i32x4.trunc_sat_f32x4_s': 0xf8,
 } as const;
 
@@ -67,6 +73,7 @@ const simd = {
 const plain = {
   'i32.eqz': 0x45,
   'i32.lt_s': 0x48,
+  'i32.gt_s': 0x4a,
   'i32.ge_s': 0x4e,
   'f32.gt': 0x5e,
   'i32.add': 0x6a,

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { BufferPool, sizeClass } from './pool.js';
+
+describe('BufferPool', () => {
+  it('reuses the buffers of the last step after reset, best fit first', () => {
+    const pool = new BufferPool();
+    const a = pool.take(100);
+    const b = pool.take(1000);
+    expect(pool.memory).toBeNull();
+    pool.reset();
+    const c = pool.take(900);
+    expect(c.buffer).toBe(b.buffer);
+    const d = pool.take(50);
+    expect(d.buffer).toBe(a.buffer);
+    expect(pool.held).toBe(sizeClass(100) + sizeClass(1000));
+  });
+
+  it('with wasm, a step that overflows takes ordinary arrays; reserve moves them into the memory', () => {
+    const pool = new BufferPool({ wasm: true });
+    const first = [pool.take(1000), pool.take(5000), pool.take(3)];
+    // No memory yet: every buffer is an ordinary array.
+    expect(first.every((b) => !pool.inMemory(b))).toBe(true);
+    // reserve acts only when nothing is in use.
+    pool.reserve();
+    expect(pool.memory).toBeNull();
+    pool.reset();
+    pool.reserve();
+    expect(pool.memory).not.toBeNull();
+    // The same step again lies wholly in the memory, each buffer 16-byte aligned and apart from the others.
+    const again = [pool.take(1000), pool.take(5000), pool.take(3)];
+    expect(again.every((b) => pool.inMemory(b) && b.byteOffset % 16 === 0)).toBe(true);
+    again[0]!.fill(1);
+    again[1]!.fill(2);
+    again[2]!.fill(3);
+    expect(again[0]!.every((v) => v === 1) && again[1]!.every((v) => v === 2) && again[2]!.every((v) => v === 3)).toBe(true);
+    // The ordinary arrays were dropped from what the pool holds.
+    expect(pool.held).toBe(sizeClass(1000) + sizeClass(5000) + 3);
+    // A larger step overflows again, and the next reserve grows the memory: old buffers re-made as views of the new one.
+    pool.reset();
+    const bigger = [pool.take(1000), pool.take(5000), pool.take(3), pool.take(200_000)];
+    expect(pool.inMemory(bigger[3]!)).toBe(false);
+    const before = pool.memory!.buffer.byteLength;
+    pool.reset();
+    pool.reserve();
+    expect(pool.memory!.buffer.byteLength).toBeGreaterThan(before);
+    const grown = [pool.take(200_000), pool.take(5000), pool.take(1000), pool.take(3)];
+    expect(grown.every((b) => pool.inMemory(b))).toBe(true);
+    expect(new Set(grown.map((b) => b.byteOffset)).size).toBe(4);
+  });
+
+  it('clear drops the memory too', () => {
+    const pool = new BufferPool({ wasm: true });
+    pool.take(10);
+    pool.reset();
+    pool.reserve();
+    expect(pool.memory).not.toBeNull();
+    pool.clear();
+    expect(pool.memory).toBeNull();
+    expect(pool.held).toBe(0);
+    expect(pool.inMemory(pool.take(10))).toBe(false);
+  });
+});

@@ -1,6 +1,6 @@
 import type { BufferPool } from '../pool.js';
 import { emitExp } from './exp.js';
-import { swigluFunction } from './swiglu.js';
+import { swigluFunction, unrolled } from './swiglu.js';
 import { addInto as plainAddInto, addTo, ropeTo, type Kernels } from '../kernels.js';
 import { addFunction, fillRopeTables, ropeFunction } from './residual-rope.js';
 import { buildModule, Code, type FunctionDef, type ValType } from './wasm-builder.js';
@@ -30,32 +30,31 @@ export function swigluBackwardFunction(): FunctionDef {
   for (const n of ['x', 'fx', 'gv', 'uv', 'dv', 's', 'silu']) c.local(n, 'v128');
   c.get('F').i32(2).op('i32.shl').set('Fb');
   c.get('gu').get('N').get('Fb').op('i32.mul').i32(1).op('i32.shl').op('i32.add').set('end');
+  // Four lanes at byte offset `at` from gu, dy and dgu.
+  const lanes = (at: number): void => {
+    c.get('gu').vmem('v128.load', at).set('gv');
+    c.get('gu').get('Fb').op('i32.add').vmem('v128.load', at).set('uv');
+    c.get('dy').vmem('v128.load', at).set('dv');
+    // s = 1 / (1 + e^-g)
+    c.f32x4(0).get('gv').v('f32x4.sub').set('x');
+    c.f32x4(1);
+    emitExp(c);
+    c.f32x4(1).v('f32x4.add').v('f32x4.div').set('s');
+    c.get('gv').get('s').v('f32x4.mul').set('silu');
+    // d(up) = dy·silu, stored in the up half of the row
+    c.get('dgu').get('Fb').op('i32.add');
+    c.get('dv').get('silu').v('f32x4.mul');
+    c.vmem('v128.store', at);
+    // d(gate) = dy·u·(s + silu·(1 − s))
+    c.get('dgu');
+    c.get('dv').get('uv').v('f32x4.mul');
+    c.get('s').get('silu').f32x4(1).get('s').v('f32x4.sub').v('f32x4.mul').v('f32x4.add');
+    c.v('f32x4.mul');
+    c.vmem('v128.store', at);
+  };
   c.whileLoop((cc) => void cc.get('gu').get('end').op('i32.lt_s'), () => {
     c.get('gu').get('Fb').op('i32.add').set('rowEnd');
-    c.whileLoop((cc) => void cc.get('gu').get('rowEnd').op('i32.lt_s'), () => {
-      c.get('gu').vmem('v128.load').set('gv');
-      c.get('gu').get('Fb').op('i32.add').vmem('v128.load').set('uv');
-      c.get('dy').vmem('v128.load').set('dv');
-      // s = 1 / (1 + e^-g)
-      c.f32x4(0).get('gv').v('f32x4.sub').set('x');
-      c.f32x4(1);
-      emitExp(c);
-      c.f32x4(1).v('f32x4.add').v('f32x4.div').set('s');
-      c.get('gv').get('s').v('f32x4.mul').set('silu');
-      // d(up) = dy·silu, stored in the up half of the row
-      c.get('dgu').get('Fb').op('i32.add');
-      c.get('dv').get('silu').v('f32x4.mul');
-      c.vmem('v128.store');
-      // d(gate) = dy·u·(s + silu·(1 − s))
-      c.get('dgu');
-      c.get('dv').get('uv').v('f32x4.mul');
-      c.get('s').get('silu').f32x4(1).get('s').v('f32x4.sub').v('f32x4.mul').v('f32x4.add');
-      c.v('f32x4.mul');
-      c.vmem('v128.store');
-      c.get('gu').i32(16).op('i32.add').set('gu');
-      c.get('dy').i32(16).op('i32.add').set('dy');
-      c.get('dgu').i32(16).op('i32.add').set('dgu');
-    });
+    unrolled(c, 'rowEnd', lanes, ['gu', 'dy', 'dgu']);
     c.get('gu').get('Fb').op('i32.add').set('gu');
     c.get('dgu').get('Fb').op('i32.add').set('dgu');
   });

@@ -208,7 +208,6 @@ export class RewardTrainer {
     const batch = this.batchAt(step);
     const k = this.model.kernels;
     k.pool.reset();
-    k.pool.reserve();
     this.model.zeroGrad();
     const values = this.model.forward(batch.inputs, batch.B, batch.T);
     const loss = this.config.objective === 'bt' ? bradleyTerryLoss(values, batch.better, batch.worse, k) : bceWithLogits(values, batch.targets, batch.mask, k);

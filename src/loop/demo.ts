@@ -59,11 +59,17 @@ import { LEVEL_HARDER, runLoop, type IterationRow } from './loop.js';
  * (77.5% → 82.0%), and the loop ended 42.5% against the control's 28.0% (seed 0) and 34.0%
  * against 24.5% (seed 1). The control's mixture does not depend on the replay count.
  *
- * Why four rounds of 200 steps: a fourth round adds fresh problems (a round's data is bounded by
+ * Why five rounds of 200 steps: each round adds fresh problems (a round's data is bounded by
  * what it solves), and 200 steps a round use them better than 150 (with 800 problems, scored on
  * 200: four rounds of 150 steps gave +14.0 and +6.5, 39.0% against 25.0% and 36.5% against
- * 30.0%; three rounds of 200 +14.5 and +9.5). Sampling 12 solutions a problem instead of 16 to
- * save time cost seed 0 13.5 points (38.0%).
+ * 30.0%; three rounds of 200 +14.5 and +9.5). With four rounds, on an AVX-512 host (December
+ * 2026), seed 1 ended only 12.0 points above its control (59.6% against 47.6%) while its loop was
+ * still climbing; a fifth round (the time the engine's speed-up of that month saved) took the
+ * three seeds to 54.1, 64.0 and 62.6% against controls of 35.8, 46.5 and 35.4% (+18.3, +17.5 and
+ * +27.2; four rounds: +18.2, +12.0 and +31.8 against the controls of their own token budget).
+ * Adding every earlier round's rows to each update instead (`pastRounds` 3, as Lee et al. 2025
+ * train on all earlier rounds) moved seed 0 +4.8 and seed 1 −0.9 points: not a fix. Sampling 12
+ * solutions a problem instead of 16 to save time cost seed 0 13.5 points (38.0%).
  *
  * Why the search samples at temperature 0.8: at 1.0 (search and sampled evaluation alike) seed 0
  * ended at 40.0% and seed 2 at 66.0%, 11.5 and 5.0 points under this plan: more samples carry a
@@ -99,7 +105,7 @@ export const demoPlans: Record<'default' | 'quick', DemoPlan> = {
     initSteps: 800,
     trainProblems: 10000,
     foothold: 500,
-    loop: { iterations: 4, problems: 1200, budget: 16, reward: 'step-check', steps: 200, replay: 2000, replayFoothold: 0.5, evalProblems: 1000, evalSampledProblems: 200, evalSamples: 8, voteN: 8, evalInitialSamples: false },
+    loop: { iterations: 5, problems: 1200, budget: 16, reward: 'step-check', steps: 200, replay: 2000, replayFoothold: 0.5, evalProblems: 1000, evalSampledProblems: 200, evalSamples: 8, voteN: 8, evalInitialSamples: false },
   },
   quick: {
     initOptions: { ops: '+-', maxDigits: 2 },

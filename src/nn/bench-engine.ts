@@ -109,7 +109,6 @@ export function trainTokensPerSec(cfg: ModelConfig, k: Kernels, B: number, T: nu
   for (let i = 0; i < warmup + steps; i++) {
     const t0 = performance.now();
     k.pool.reset();
-    k.pool.reserve();
     m.zeroGrad();
     backward(m.loss(ids, targets, mask, B, T));
     opt.update(1e-3);

@@ -28,9 +28,6 @@ export interface PackedRows {
 export function accumulateGradients(model: Transformer, rows: PackedRows, total: number): number {
   let lossSum = 0;
   let at = 0;
-  // Nothing from the last step is in use: the pool may grow its WebAssembly memory now (pool.ts).
-  model.kernels.pool.reset();
-  model.kernels.pool.reserve();
   for (const { B, T } of rows.chunks) {
     const end = at + B * T;
     const mask = rows.mask.subarray(at, end);

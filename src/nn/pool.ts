@@ -10,10 +10,9 @@
  * SIMD kernels (wasm/train-elementwise.ts) read and write activations where they lie instead of
  * copying each input in and each output out (onnxruntime reads and writes them there too).
  * A WebAssembly memory detaches every view of itself when it grows, so it grows only in
- * `reserve()`, which the training step calls after its first reset, before taking a buffer: a step that
- * needs more than the memory holds takes ordinary arrays for the rest (the kernels copy those),
- * and the next `reserve()` grows the memory by as much, so from the second step of a shape on
- * every buffer is in it.
+ * `reset()`, when every buffer handed out is invalid anyway: a step that needs more than the
+ * memory holds takes ordinary arrays for the rest (the kernels copy those), and the next reset
+ * grows the memory by as much, so from the second step of a shape on every buffer is in it.
  */
 export class BufferPool {
   /** Free buffers sorted by capacity (ascending), for best-fit reuse across varying sizes. */
@@ -38,12 +37,8 @@ export class BufferPool {
     return this.memory !== null && a.buffer === this.memory.buffer;
   }
 
-  /**
-   * Grows the WebAssembly memory by what the steps since the last call took outside it. It acts
-   * only right after `reset()`, when no buffer is in use (growing detaches every view; the free
-   * ones are re-made here): the training step calls it after its first `reset()`.
-   */
-  reserve(): void {
+  /** Grows the WebAssembly memory by what was taken outside it, when no buffer is in use (the free ones are re-made as views of the grown memory). */
+  private reserve(): void {
     if (!this.wasm || this.overflow === 0 || this.used.length > 0) return;
     const need = this.top + this.overflow * 4;
     if (need > maxPoolBytes) {
@@ -98,11 +93,17 @@ export class BufferPool {
     return b;
   }
 
-  /** Returns every buffer handed out since the last reset: earlier results become invalid. */
+  /**
+   * Returns every buffer handed out since the last reset: earlier results become invalid. With
+   * `{ wasm: true }`, when the steps since the last reset took ordinary arrays because the memory
+   * was full, the memory grows by as much here, which detaches every earlier view of it.
+   */
   reset(): void {
-    if (this.used.length === 0) return;
-    this.free = this.free.concat(this.used).sort((a, b) => a.length - b.length);
-    this.used = [];
+    if (this.used.length > 0) {
+      this.free = this.free.concat(this.used).sort((a, b) => a.length - b.length);
+      this.used = [];
+    }
+    this.reserve();
   }
 
   /** Drops everything (frees memory: the WebAssembly memory too, which cannot shrink). */

@@ -13,7 +13,6 @@ function warmPool(floats: number): BufferPool {
   const pool = new BufferPool({ wasm: true });
   for (let i = 0; i < 8; i++) pool.take(floats);
   pool.reset();
-  pool.reserve();
   expect(pool.memory).not.toBeNull();
   return pool;
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { BufferPool, sizeClass } from './pool.js';
 
 describe('BufferPool', () => {
@@ -55,5 +55,27 @@ describe('BufferPool', () => {
     expect(pool.memory).toBeNull();
     expect(pool.held).toBe(0);
     expect(pool.inMemory(pool.take(10))).toBe(false);
+  });
+
+  it('when the memory cannot grow, keeps its ordinary arrays and goes on without one', () => {
+    const pool = new BufferPool({ wasm: true });
+    pool.take(100);
+    pool.reset();
+    const grow = vi.spyOn(WebAssembly.Memory.prototype, 'grow').mockImplementation(() => {
+      throw new RangeError('WebAssembly.Memory.grow(): Maximum memory size exceeded');
+    });
+    try {
+      pool.take(100);
+      const big = pool.take(1_000_000);
+      big.fill(7);
+      pool.reset();
+      expect(grow).toHaveBeenCalled();
+      const again = pool.take(1_000_000);
+      expect(pool.inMemory(again)).toBe(false);
+      expect(again.length).toBe(1_000_000);
+      expect(again[0]).toBe(7);
+    } finally {
+      grow.mockRestore();
+    }
   });
 });

@@ -22,7 +22,7 @@ export class BufferPool {
   held = 0;
   /** The WebAssembly memory the buffers live in (`{ wasm: true }`), or null. */
   memory: WebAssembly.Memory | null = null;
-  private readonly wasm: boolean;
+  private wasm: boolean;
   /** Bytes of `memory` handed to buffers so far (16-byte aligned). */
   private top = 0;
   /** Floats taken as ordinary arrays since the last `reserve()` because `memory` was full. */
@@ -41,8 +41,14 @@ export class BufferPool {
   private reserve(): void {
     if (!this.wasm || this.overflow === 0 || this.used.length > 0) return;
     const need = this.top + this.overflow * 4;
-    if (need > maxPoolBytes) {
-      this.overflow = 0;
+    this.overflow = 0;
+    if (need > maxPoolBytes) return;
+    try {
+      if (this.memory === null) this.memory = new WebAssembly.Memory({ initial: Math.ceil(need / 65536) });
+      else if (need > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / 65536));
+    } catch {
+      // No memory to grow into (RangeError): the ordinary arrays stay, and the kernels copy them.
+      this.wasm = false;
       return;
     }
     // Ordinary arrays taken on overflow are dropped: their sizes come back inside the memory.
@@ -51,11 +57,8 @@ export class BufferPool {
       if (this.inMemory(b)) kept.push({ offset: b.byteOffset, length: b.length });
       else this.held -= b.length;
     }
-    if (this.memory === null) this.memory = new WebAssembly.Memory({ initial: Math.ceil(need / 65536) });
-    else if (need > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / 65536));
     const buffer = this.memory.buffer;
     this.free = kept.map((k) => new Float32Array(buffer, k.offset, k.length)).sort((a, b) => a.length - b.length);
-    this.overflow = 0;
   }
 
   /**

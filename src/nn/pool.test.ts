@@ -26,6 +26,7 @@ describe('BufferPool', () => {
     // The same step again lies wholly in the memory, each buffer 16-byte aligned and apart from the others.
     const again = [pool.take(1000), pool.take(5000), pool.take(3)];
     expect(again.every((b) => pool.inMemory(b) && b.byteOffset % 16 === 0)).toBe(true);
+    const offsets = again.map((b) => b.byteOffset);
     again[0]!.fill(1);
     again[1]!.fill(2);
     again[2]!.fill(3);
@@ -44,6 +45,19 @@ describe('BufferPool', () => {
     const grown = [pool.take(200_000), pool.take(5000), pool.take(1000), pool.take(3)];
     expect(grown.every((b) => pool.inMemory(b))).toBe(true);
     expect(new Set(grown.map((b) => b.byteOffset)).size).toBe(4);
+    // The buffers kept their places across the growth: the small ones are where they were.
+    expect(grown[1]!.byteOffset).toBe(offsets[1]);
+    expect(grown[2]!.byteOffset).toBe(offsets[0]);
+    expect(pool.held).toBe(sizeClass(200_000) + sizeClass(1000) + sizeClass(5000) + 3);
+    // Steady state: the same step again and again neither grows the memory nor adds buffers.
+    const size = pool.memory!.buffer.byteLength;
+    for (let i = 0; i < 5; i++) {
+      pool.reset();
+      const step = [pool.take(200_000), pool.take(5000), pool.take(1000), pool.take(3)];
+      expect(step.every((b) => pool.inMemory(b))).toBe(true);
+    }
+    expect(pool.memory!.buffer.byteLength).toBe(size);
+    expect(pool.held).toBe(sizeClass(200_000) + sizeClass(1000) + sizeClass(5000) + 3);
   });
 
   it('clear drops the memory too', () => {

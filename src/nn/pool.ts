@@ -43,6 +43,13 @@ export class BufferPool {
     const need = this.top + this.overflow * 4;
     this.overflow = 0;
     if (need > maxPoolBytes) return;
+    // Which free buffers lie in the memory: read before growing, which detaches their views.
+    const kept: { offset: number; length: number }[] = [];
+    let outside = 0;
+    for (const b of this.free) {
+      if (this.inMemory(b)) kept.push({ offset: b.byteOffset, length: b.length });
+      else outside += b.length;
+    }
     try {
       if (this.memory === null) this.memory = new WebAssembly.Memory({ initial: Math.ceil(need / 65536) });
       else if (need > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / 65536));
@@ -52,11 +59,7 @@ export class BufferPool {
       return;
     }
     // Ordinary arrays taken on overflow are dropped: their sizes come back inside the memory.
-    const kept: { offset: number; length: number }[] = [];
-    for (const b of this.free) {
-      if (this.inMemory(b)) kept.push({ offset: b.byteOffset, length: b.length });
-      else this.held -= b.length;
-    }
+    this.held -= outside;
     const buffer = this.memory.buffer;
     this.free = kept.map((k) => new Float32Array(buffer, k.offset, k.length)).sort((a, b) => a.length - b.length);
   }

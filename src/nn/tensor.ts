@@ -1,3 +1,5 @@
+import { addInto as plainAddInto } from './kernels.js';
+
 /**
  * Tensors and reverse-mode autodiff, kept as small as the model needs.
  *
@@ -41,7 +43,7 @@ export class Tensor {
   }
 
   /**
-   * Adds g into this tensor's gradient (with `addInto`, e.g. the kernels' SIMD one, where given).
+   * Adds g into this tensor's gradient (with `addInto`, e.g. the kernels' SIMD one, else the plain loop).
    * When there is none yet, g itself becomes the gradient (no copy): callers hand over a buffer
    * they no longer use.
    */
@@ -51,9 +53,7 @@ export class Tensor {
       this.grad = g;
       return;
     }
-    const d = this.grad;
-    if (addInto) return addInto(d, g);
-    for (let i = 0; i < d.length; i++) d[i]! += g[i]!;
+    (addInto ?? plainAddInto)(this.grad, g);
   }
 
   static zeros(shape: readonly number[], requiresGrad = false, name = ''): Tensor {

@@ -18,7 +18,9 @@ export function emitExp(c: Code): void {
   }
   // y·x² + x + 1
   c.get('x').get('x').v('f32x4.mul').v('f32x4.mul').get('x').v('f32x4.add').f32x4(1).v('f32x4.add');
-  // · 2^n, n = fx as an integer, placed in the exponent field.
+  // · 2^n: the float fx + 2^23 + 127 holds n + 127 in its low mantissa bits (n is a whole number
+  // in [-126, 128] after the clamp, so the sum is exact); shifted left by 23 they become the
+  // exponent field and the 2^23's own exponent bits leave the word.
   c.get('fx').f32x4(8388608 + 127).v('f32x4.add').i32(23).v('i32x4.shl');
   c.v('f32x4.mul');
 }

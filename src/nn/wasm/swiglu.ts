@@ -1,5 +1,5 @@
 import { emitExp } from './exp.js';
-import { Code, type FunctionDef, type ValType } from './wasm-builder.js';
+import { Code, unrolled, type FunctionDef, type ValType } from './wasm-builder.js';
 
 /**
  * SwiGLU activation (Shazeer 2020, as in Llama): out[r, f] = silu(g[r, f])·u[r, f] with
@@ -57,20 +57,3 @@ export function swigluFunction(): FunctionDef {
   return { name: 'swiglu', params, code: c };
 }
 
-/**
- * Runs `lanes(at)` over the 16-byte groups from the first pointer of `ptrs` up to the local
- * `end`, two groups a turn (at 0 and 16) while two remain, then one; every pointer advances with
- * it. Two independent groups a turn let the CPU overlap their dependency chains.
- */
-export function unrolled(c: Code, end: string, lanes: (at: number) => void, ptrs: readonly string[]): void {
-  const p = ptrs[0]!;
-  c.whileLoop((cc) => void cc.get(p).i32(16).op('i32.add').get(end).op('i32.lt_s'), () => {
-    lanes(0);
-    lanes(16);
-    for (const q of ptrs) c.inc(q, 32);
-  });
-  c.whileLoop((cc) => void cc.get(p).get(end).op('i32.lt_s'), () => {
-    lanes(0);
-    for (const q of ptrs) c.inc(q, 16);
-  });
-}

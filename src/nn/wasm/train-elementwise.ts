@@ -1,9 +1,9 @@
 import type { BufferPool } from '../pool.js';
 import { emitExp } from './exp.js';
-import { swigluFunction, unrolled } from './swiglu.js';
+import { swigluFunction } from './swiglu.js';
 import { addInto as plainAddInto, addTo, ropeTo, type Kernels } from '../kernels.js';
 import { addFunction, fillRopeTables, ropeFunction } from './residual-rope.js';
-import { buildModule, Code, type FunctionDef, type ValType } from './wasm-builder.js';
+import { buildModule, Code, unrolled, type FunctionDef, type ValType } from './wasm-builder.js';
 
 /**
  * The training step's SwiGLU and RMSNorm, forward and backward, as WebAssembly SIMD kernels over

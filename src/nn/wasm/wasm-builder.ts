@@ -230,6 +230,24 @@ export class Code {
   }
 }
 
+/**
+ * Runs `lanes(at)` over the 16-byte groups from the first pointer of `ptrs` up to the local
+ * `end`, two groups a turn (at 0 and 16) while two remain, then one; every pointer advances with
+ * it. Two independent groups a turn let the CPU overlap their dependency chains.
+ */
+export function unrolled(c: Code, end: string, lanes: (at: number) => void, ptrs: readonly string[]): void {
+  const p = ptrs[0]!;
+  c.whileLoop((cc) => void cc.get(p).i32(16).op('i32.add').get(end).op('i32.lt_s'), () => {
+    lanes(0);
+    lanes(16);
+    for (const q of ptrs) c.inc(q, 32);
+  });
+  c.whileLoop((cc) => void cc.get(p).get(end).op('i32.lt_s'), () => {
+    lanes(0);
+    for (const q of ptrs) c.inc(q, 16);
+  });
+}
+
 /** A `whileLoop` condition: local a < local b (signed i32). */
 export function lt(a: string, b: string): (c: Code) => void {
   return (c) => void c.get(a).get(b).op('i32.lt_s');

@@ -33,6 +33,7 @@ export { createRemotePrm, defaultRemotePrmConfig, qwenPrmFormat, type RemotePrmC
 export { createLogprobPrm, defaultLogprobPrmConfig, mathShepherdFormat, rlhflowFormat, type LogprobPrmConfig } from './reward/logprob-prm.js';
 export { createJudge, defaultJudgeConfig, type JudgeConfig } from './reward/judge.js';
 export { createConfidenceReward, createSelfVerdictReward } from './reward/self-eval.js';
+export { geometricMix, defaultGeometricMixConfig, type GeometricMixConfig } from './reward/geometric-mix.js';
 
 // Search: one signature for every algorithm, the registry that maps a budget N to a config.
 export { NO_PARENT, ROOT_INDEX, type Budget, type SearchContext, type SearchFn, type SearchResult, type SearchTree } from './search/search.js';

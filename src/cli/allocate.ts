@@ -35,7 +35,7 @@ const schema = z.object({
 export const allocateCommand: Command = {
   name: 'allocate',
   summary: 'compute-optimal allocation (Snell et al. 2024): sweep parallel vs sequential splits per difficulty bin, then allocate by predicted difficulty',
-  usage: 'allocate --checkpoint DIR --task T [--reward verifier|step-check|prm:DIR|orm:DIR|self-verdict|confidence[:POLICY]] [--difficulty digits|agreement|reward] [--budgets 4,16] [--splits majority,hybrid,revision] [--calibration-problems K] [--problems K] [--json]',
+  usage: 'allocate --checkpoint DIR --task T [--reward verifier|step-check|prm:DIR|orm:DIR|self-verdict|confidence[:POLICY]|SPEC+confidence[=λ]] [--difficulty digits|agreement|reward] [--budgets 4,16] [--splits majority,hybrid,revision] [--calibration-problems K] [--problems K] [--json]',
   async run(argv) {
     const a = parseCommand('allocate', argv, options, schema);
     const task = taskFromFlag(a.task, a['task-option']);

@@ -50,7 +50,7 @@ export const evalCommand: Command = {
   name: 'eval',
   summary: 'held-out accuracy: greedy, or a table of search algorithms × budgets (accuracy, measured tokens, reward calls; oracle rewards labelled)',
   usage:
-    'eval (--checkpoint DIR | --policy SPEC [--model NAME]) --task T [--task-option k=v ...] [--problems K] [--samples N [--temperature T (1)]] [--algos a[:key=value...],b,c --budgets 1,4,16,64 --reward verifier|step-check|prm:DIR|orm:DIR|self-verdict|confidence[:POLICY]|pooling:URL|logprob-prm:URL|judge:URL|judge-sample:URL [--temperature T (0.8)] [--aggregation min|prod|last|mean] [--dedupe true|false] [--concurrency C (4 with a second core, else 1)]] [--workers N] [--out DIR] [--json]',
+    'eval (--checkpoint DIR | --policy SPEC [--model NAME]) --task T [--task-option k=v ...] [--problems K] [--samples N [--temperature T (1)]] [--algos a[:key=value...],b,c --budgets 1,4,16,64 --reward verifier|step-check|prm:DIR|orm:DIR|self-verdict|confidence[:POLICY]|pooling:URL|logprob-prm:URL|judge:URL|judge-sample:URL|SPEC+confidence[=λ] [--temperature T (0.8)] [--aggregation min|prod|last|mean] [--dedupe true|false] [--concurrency C (4 with a second core, else 1)]] [--workers N] [--out DIR] [--json]',
   async run(argv) {
     const a = parseCommand('eval', argv, options, schema);
     const task = taskFromFlag(a.task, a['task-option']);

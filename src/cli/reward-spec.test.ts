@@ -172,3 +172,38 @@ describe('--reward step-check', () => {
     await expect(parseRewardSpec('step-check', task)).rejects.toThrow(/^step-check: task gsm8k has no step checker \(valid: verifier, step-check, /);
   });
 });
+
+describe('--reward SPEC+confidence[=λ]', () => {
+  it("mixes the named reward with the searching policy's confidence, step by step", async () => {
+    const { policyFromSpec } = await import('../policy/factory.js');
+    const { createConfidenceReward } = await import('../reward/self-eval.js');
+    const { createStepCheckReward } = await import('../reward/step-check.js');
+    const dir = mkdtempSync(join(tmpdir(), 'sl-mix-'));
+    writeTinyCheckpoint(dir, { seed: 4 });
+    const arith = getTask('arith');
+    const [problem] = arith.problems('test', 1, 0);
+    const item: RewardItem = { problem: problem!, prompt: arith.formatPrompt(problem!), steps: ['1+2=3 w3', 'Answer: 3'], complete: true };
+    const policy = await policyFromSpec(dir);
+    const reward = await parseRewardSpec('step-check+confidence=0.25', arith, policy);
+    expect(reward.id).toBe('step-check:arith+confidence=0.25');
+    expect(reward.oracle).toBe(true);
+    const got = (await reward.score([item])).scores[0]!;
+    const conf = (await createConfidenceReward(policy, arith.stepDelimiter).score([item])).scores[0]!.stepScores!;
+    const checks = (await createStepCheckReward(arith).score([item])).scores[0]!.stepScores!;
+    expect(got.stepScores).toEqual(conf.map((c, k) => expect.closeTo(c ** 0.25 * checks[k]! ** 0.75, 12)));
+    expect((await parseRewardSpec('step-check+confidence', arith, policy)).id).toBe('step-check:arith+confidence=0.5');
+  });
+
+  it('says in one line what is wrong: the weight, a missing policy, confidence twice, the inner spec', async () => {
+    const arith = getTask('arith');
+    const dir = mkdtempSync(join(tmpdir(), 'sl-mix-'));
+    writeTinyCheckpoint(dir, { seed: 4 });
+    const { policyFromSpec } = await import('../policy/factory.js');
+    const policy = await policyFromSpec(dir);
+    await expect(parseRewardSpec('step-check+confidence=2', arith, policy)).rejects.toThrow('step-check+confidence=2: the confidence weight λ must be a number in [0, 1]');
+    await expect(parseRewardSpec('step-check+confidence=', arith, policy)).rejects.toThrow(/weight λ must be a number in \[0, 1\]/);
+    await expect(parseRewardSpec('step-check+confidence', arith)).rejects.toThrow(/^step-check\+confidence reads the policy's own confidence: this command has no policy/);
+    await expect(parseRewardSpec('confidence+confidence', arith, policy)).rejects.toThrow(/^confidence\+confidence: mix confidence with another reward/);
+    await expect(parseRewardSpec('prm:/no/such+confidence', arith, policy)).rejects.toThrow(/^no such directory \/no\/such \(valid: /);
+  });
+});

@@ -5,11 +5,12 @@ import type { RewardModel } from '../reward/reward.js';
 import { createStepCheckReward } from '../reward/step-check.js';
 import { createVerifierReward } from '../reward/verifier.js';
 import { createConfidenceReward, createSelfVerdictReward } from '../reward/self-eval.js';
+import { defaultGeometricMixConfig, geometricMix } from '../reward/geometric-mix.js';
 import type { Policy } from '../policy/policy.js';
 import type { Task } from '../tasks/task.js';
 
 /** The reward specs a command accepts (`--reward`). */
-export const rewardSpecs = ['verifier', 'step-check', 'prm:DIR', 'orm:DIR', 'self-verdict', 'confidence', 'confidence:POLICY', 'pooling:URL[#MODEL]', 'logprob-prm:URL[#MODEL]', 'judge:URL[#MODEL]', 'judge-sample:URL[#MODEL]'] as const;
+export const rewardSpecs = ['verifier', 'step-check', 'prm:DIR', 'orm:DIR', 'self-verdict', 'confidence', 'confidence:POLICY', 'pooling:URL[#MODEL]', 'logprob-prm:URL[#MODEL]', 'judge:URL[#MODEL]', 'judge-sample:URL[#MODEL]', 'SPEC+confidence[=λ]'] as const;
 
 const VALID = `valid: ${rewardSpecs.join(', ')}`;
 
@@ -27,6 +28,8 @@ const VALID = `valid: ${rewardSpecs.join(', ')}`;
  *                     (internal guidance, src/reward/self-eval.ts; they need the policy)
  *   confidence:POLICY the same confidence read from another policy (a checkpoint directory, gguf:FILE):
  *                     e.g. the loop's initial policy, a reward left stale while the policy learned
+ *   SPEC+confidence[=λ] any of the above mixed step by step with the policy's confidence,
+ *                     conf^λ · score^(1−λ) (Xie et al. 2023; src/reward/geometric-mix.ts; λ 0.5)
  * DIR is a reward checkpoint or the train-prm run directory holding it. A missing directory, a
  * model of the other kind or one trained for another task is one Error line saying what is valid
  * (callers such as common.ts's rewardFromFlag prefix the flag). URL is one server or several
@@ -34,6 +37,8 @@ const VALID = `valid: ${rewardSpecs.join(', ')}`;
  * more than one. Remote rewards need no gold answer: they are deployable, never oracle.
  */
 export async function parseRewardSpec(spec: string, task: Task, policy?: Policy): Promise<RewardModel> {
+  const mixed = /^(.+)\+confidence(?:=(.*))?$/.exec(spec);
+  if (mixed) return withConfidence(mixed[1]!, mixed[2], task, policy);
   if (spec === 'verifier') return createVerifierReward(task);
   if (spec === 'step-check') {
     if (!task.checkSteps) throw new Error(`step-check: task ${task.name} has no step checker (${VALID})`);
@@ -70,6 +75,18 @@ export async function parseRewardSpec(spec: string, task: Task, policy?: Policy)
     throw new Error(`${loaded.dir} splits steps on ${JSON.stringify(meta.stepDelimiter)}, task "${task.name}" on ${JSON.stringify(task.stepDelimiter)}`);
   }
   return loaded.reward;
+}
+
+/** `SPEC+confidence[=λ]`: the evaluator SPEC mixed with the searching policy's confidence. */
+async function withConfidence(inner: string, weight: string | undefined, task: Task, policy?: Policy): Promise<RewardModel> {
+  const lambda = weight === undefined ? defaultGeometricMixConfig.lambda : Number(weight);
+  if (weight !== undefined && (weight.trim() === '' || !(lambda >= 0 && lambda <= 1))) {
+    throw new Error(`${inner}+confidence=${weight}: the confidence weight λ must be a number in [0, 1]`);
+  }
+  if (!policy) throw new Error(`${inner}+confidence reads the policy's own confidence: this command has no policy to ask`);
+  if (inner === 'confidence' || inner.startsWith('confidence:')) throw new Error(`${inner}+confidence: mix confidence with another reward (${VALID})`);
+  const evaluator = await parseRewardSpec(inner, task, policy);
+  return geometricMix(evaluator, createConfidenceReward(policy, task.stepDelimiter), { lambda });
 }
 
 /** `confidence:POLICY`: the confidence reward computed by a policy other than the one searching. */

@@ -30,7 +30,7 @@ const schema = z.object({
 export const searchCommand: Command = {
   name: 'search',
   summary: 'run one search algorithm on held-out problems; writes each search (trajectories, tree, compute) as JSONL',
-  usage: `search (--checkpoint DIR | --policy SPEC [--model NAME]) --task T [--task-option k=v ...] --algo ${searchNames.join('|')}[:key=value...] [--reward verifier|step-check|prm:DIR|orm:DIR|self-verdict|confidence[:POLICY]|pooling:URL|logprob-prm:URL|judge:URL|judge-sample:URL] [--budget N] [--problems K] [--temperature T (0.8)] [--aggregation min|prod|last|mean] [--dedupe true|false] [--workers N] [--out FILE.jsonl] [--json]`,
+  usage: `search (--checkpoint DIR | --policy SPEC [--model NAME]) --task T [--task-option k=v ...] --algo ${searchNames.join('|')}[:key=value...] [--reward verifier|step-check|prm:DIR|orm:DIR|self-verdict|confidence[:POLICY]|pooling:URL|logprob-prm:URL|judge:URL|judge-sample:URL|SPEC+confidence[=λ]] [--budget N] [--problems K] [--temperature T (0.8)] [--aggregation min|prod|last|mean] [--dedupe true|false] [--workers N] [--out FILE.jsonl] [--json]`,
   async run(argv) {
     const a = parseCommand('search', argv, options, schema);
     const task = taskFromFlag(a.task, a['task-option']);

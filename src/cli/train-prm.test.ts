@@ -61,6 +61,11 @@ describe('train-prm', () => {
     expect(r.selection).toMatchObject({ k: 2, problems: 2 });
     for (const key of ['single', 'bestOfK', 'majorityAtK', 'weightedAtK', 'passAtK']) expect(typeof (r.selection as Record<string, unknown>)[key]).toBe('number');
     expect((r.selection as { bestOfK: number; passAtK: number }).bestOfK).toBeLessThanOrEqual((r.selection as { passAtK: number }).passAtK);
+    // The PRM mixed with the policy's confidence, per weight: λ 0 is the PRM alone (its own ranking above).
+    const byWeight = r.by_confidence_weight as { lambda: number; per_problem_auc: number | null; best_of_k: number | null }[];
+    expect(byWeight.map((w) => w.lambda)).toEqual([0, 0.25, 0.5, 0.75, 1]);
+    expect(byWeight[0]!.best_of_k).toBe((r.selection as { bestOfK: number }).bestOfK);
+    expect(byWeight[0]!.per_problem_auc).toBe(r.per_problem_auc);
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { labelling: { temperature: number } };
     expect(config.labelling.temperature).toBe(0.8);
     for (const f of ['config.json', 'metrics.jsonl', 'labels.jsonl', 'checkpoint/model.safetensors']) expect(existsSync(join(out, f))).toBe(true);
@@ -114,7 +119,7 @@ describe('parseRewardSpec', () => {
     expect(v.id).toBe('verifier:arith');
   });
   it('names what is valid when the spec is wrong', async () => {
-    await expect(parseRewardSpec('judge', arith)).rejects.toThrow('unknown reward (valid: verifier, step-check, prm:DIR, orm:DIR, self-verdict, confidence, confidence:POLICY, pooling:URL[#MODEL], logprob-prm:URL[#MODEL], judge:URL[#MODEL], judge-sample:URL[#MODEL])');
+    await expect(parseRewardSpec('judge', arith)).rejects.toThrow('unknown reward (valid: verifier, step-check, prm:DIR, orm:DIR, self-verdict, confidence, confidence:POLICY, pooling:URL[#MODEL], logprob-prm:URL[#MODEL], judge:URL[#MODEL], judge-sample:URL[#MODEL], SPEC+confidence[=λ])');
     await expect(parseRewardSpec('confidence', arith)).rejects.toThrow("confidence is the policy's own judgement: this command has no policy to ask");
     await expect(parseRewardSpec(`prm:${join(dir, 'nowhere')}`, arith)).rejects.toThrow(/no such directory .*nowhere \(valid: verifier, step-check, prm:DIR, orm:DIR/);
     await expect(parseRewardSpec(`prm:${policyDir}`, arith)).rejects.toThrow(/not a reward model .*policy checkpoint/);

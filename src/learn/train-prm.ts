@@ -5,10 +5,12 @@ import { saveModel } from '../nn/model-io.js';
 import { valueModelFromPolicy } from '../nn/value-model.js';
 import type { BuiltinPolicy } from '../policy/builtin.js';
 import { LearnedRewardModel, type RewardMeta } from '../reward/prm.js';
-import type { Aggregation } from '../reward/reward.js';
+import { aggregate, type Aggregation } from '../reward/reward.js';
+import { mixScore } from '../reward/geometric-mix.js';
+import { createConfidenceReward } from '../reward/self-eval.js';
 import type { Task } from '../tasks/task.js';
 import { fromTrlStepwise, mcStepLabels, toTrlStepwise, type StepLabelRow } from './mc-labels.js';
-import { evaluateReward, RewardTrainer, splitByProblem, type RankingEval, type RewardEval } from './reward-train.js';
+import { evaluateReward, rankingEval, RewardTrainer, splitByProblem, type RankingEval, type RewardEval } from './reward-train.js';
 import { RunDir } from './run-dir.js';
 
 /**
@@ -90,6 +92,12 @@ export interface TrainPrmResult {
   per_problem_auc: number | null;
   /** Held-out k-sample selection accuracies under `aggregation`: single sample, best-of-k, majority@k, weighted@k, pass@k (oracle). */
   selection: RankingEval | null;
+  /**
+   * Process models: the held-out within-problem ranking of the PRM mixed step by step with the
+   * policy's confidence, per weight λ (0 is the PRM alone, 1 the confidence alone), to choose λ
+   * for `--reward prm:DIR+confidence=λ` (reward/geometric-mix.ts).
+   */
+  by_confidence_weight: { lambda: number; per_problem_auc: number | null; best_of_k: number | null; weighted_at_k: number | null }[] | null;
   /** Per aggregation: solution AUC, per-problem AUC and best-of-k (to choose the aggregation search uses). */
   by_aggregation: Record<string, { solution_auc: number | null; per_problem_auc: number | null; best_of_k: number | null }> | null;
   final_loss: number | null;
@@ -217,6 +225,10 @@ export async function trainPrm(o: TrainPrmOptions): Promise<TrainPrmResult> {
         }
       : {}),
   });
+  const byWeight = ev && o.kind === 'process' ? await confidenceMixRanking(reward, policy, task, heldOut, answers, o.aggregation) : null;
+  if (byWeight) {
+    log(`held-out ranking mixed with the policy's confidence (--reward prm:DIR+confidence=λ): ${byWeight.map((r) => `λ ${r.lambda}: per-problem AUC ${r.per_problem_auc ?? '-'}, best-of-k ${r.best_of_k ?? '-'}`).join('; ')}`);
+  }
   const byAggregation = ev?.byAggregation
     ? Object.fromEntries(Object.entries(ev.byAggregation).map(([k, v]) => [k, { solution_auc: round(v.solutionAuc), per_problem_auc: round(v.ranking?.perProblemAuc), best_of_k: round(v.ranking?.bestOfK) }]))
     : null;
@@ -233,6 +245,7 @@ export async function trainPrm(o: TrainPrmOptions): Promise<TrainPrmResult> {
     solution_auc: round(ev?.solutionAuc),
     per_problem_auc: round(sel?.perProblemAuc),
     selection: sel ? (Object.fromEntries(Object.entries(sel).map(([k, v]) => [k, round(v) ?? v])) as unknown as RankingEval) : null,
+    by_confidence_weight: byWeight,
     by_aggregation: byAggregation,
     final_loss: round(loss),
     steps,
@@ -240,4 +253,32 @@ export async function trainPrm(o: TrainPrmOptions): Promise<TrainPrmResult> {
     seconds: Math.round((performance.now() - t0) / 1000),
     checkpoint: run.checkpointDir,
   };
+}
+
+/** Weights reported by `confidenceMixRanking`. */
+const mixWeights = [0, 0.25, 0.5, 0.75, 1];
+
+/**
+ * Within-problem ranking of held-out solutions scored by the PRM mixed with the policy's
+ * confidence, for each weight in `mixWeights`: both rewards score every solution once, and each
+ * weight mixes their step scores as `--reward prm:DIR+confidence=λ` does, then aggregates.
+ */
+async function confidenceMixRanking(
+  reward: LearnedRewardModel,
+  policy: BuiltinPolicy,
+  task: Task,
+  rows: readonly StepLabelRow[],
+  answers: readonly (string | null)[],
+  aggregation: Aggregation,
+): Promise<NonNullable<TrainPrmResult['by_confidence_weight']>> {
+  const kept = rows.map((_, i) => i).filter((i) => rows[i]!.steps.length > 0);
+  const problem = { id: '', prompt: '', answer: '' };
+  const items = kept.map((i) => ({ problem, prompt: rows[i]!.prompt, steps: rows[i]!.steps, complete: true }));
+  const prm = (await reward.score(items)).scores.map((s) => s.stepScores!);
+  const conf = (await createConfidenceReward(policy, task.stepDelimiter).score(items)).scores.map((s) => s.stepScores!);
+  return mixWeights.map((lambda) => {
+    const scored = kept.map((i, j) => ({ problemId: rows[i]!.problemId, outcome: rows[i]!.outcome, answer: answers[i] ?? null, score: aggregate(prm[j]!.map((e, k) => mixScore(conf[j]![k] ?? 1, e, lambda)), aggregation) }));
+    const r = rankingEval(scored);
+    return { lambda, per_problem_auc: round(r.perProblemAuc), best_of_k: round(r.bestOfK), weighted_at_k: round(r.weightedAtK) };
+  });
 }

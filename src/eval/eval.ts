@@ -65,6 +65,12 @@ export interface EvalRow {
    * that generation out. Absent when none.
    */
   reused_calls?: number;
+  /**
+   * Reward calls this row was served from the scores an earlier row of its table computed for
+   * the same samples (eval/score-cache.ts). Counted as measured when computed; the wall time
+   * leaves that scoring out. Absent when none.
+   */
+  reused_reward_calls?: number;
 }
 
 export type EvalResult = SearchResult & { correct: boolean };

@@ -1,12 +1,14 @@
 import { getSearch } from '../search/registry.js';
 import { runSearch, type EvalResult, type EvalRow, type SearchRunOptions } from './eval.js';
 import { withSampleCache } from './sample-cache.js';
+import { withScoreCache } from './score-cache.js';
 
 /**
  * A test-time scaling table: every algorithm at every budget (greedy once, at 1) on the same
  * problems. Cells run budget by budget, and the cells of one budget share their samples (see
  * sample-cache.ts): best-of-n, majority and weighted-majority at N draw one set of N samples per
- * problem instead of three, and are compared on identical samples. Rows come back in the order
+ * problem instead of three, and are compared on identical samples; best-of-n and weighted-majority
+ * also share the reward model's scores of them (score-cache.ts). Rows come back in the order
  * asked for (algorithms as listed, each over its budgets); `onRow` sees them as they finish.
  */
 export interface TableOptions extends Omit<SearchRunOptions, 'algo' | 'budget' | 'onResult'> {
@@ -33,17 +35,21 @@ export async function runTable(o: TableOptions): Promise<EvalRow[]> {
   // without them: draw every shared request with them then.
   const readsLogprobs = algos.some((a) => ((getSearch(a).budgetToConfig(1) as { kl?: number }).kl ?? 0) > 0);
   const policy = shareSamples ? withSampleCache(o.policy, { logprobs: readsLogprobs }) : null;
+  const reward = shareSamples ? withScoreCache(o.reward) : null;
   const rows: EvalRow[] = [];
   let lastBudget: number | null = null;
   for (const { algo, budget } of tableCells(algos, budgets)) {
     // Memory holds one budget's samples: later budgets never repeat an earlier one's requests.
     if (policy && budget !== lastBudget) policy.clear();
+    if (reward && budget !== lastBudget) reward.clear();
     lastBudget = budget;
     onCellStart?.(algo, budget);
     const reusedBefore = policy?.reused ?? 0;
-    const { row } = await runSearch({ ...run, policy: policy ?? o.policy, algo, budget, onResult: (r, i, done) => onResult?.(algo, budget, r, i, done) });
+    const scoresBefore = reward?.reused ?? 0;
+    const { row } = await runSearch({ ...run, policy: policy ?? o.policy, reward: reward ?? o.reward, algo, budget, onResult: (r, i, done) => onResult?.(algo, budget, r, i, done) });
     const reused = (policy?.reused ?? 0) - reusedBefore;
-    const full: EvalRow = reused > 0 ? { ...row, reused_calls: reused } : row;
+    const reusedScores = (reward?.reused ?? 0) - scoresBefore;
+    const full: EvalRow = { ...row, ...(reused > 0 ? { reused_calls: reused } : {}), ...(reusedScores > 0 ? { reused_reward_calls: reusedScores } : {}) };
     rows.push(full);
     onRow?.(full);
   }

@@ -78,7 +78,9 @@ export const loopConfigSchema = z
      * than its round; they are far below what selection needs. Measured on the demo's final policy
      * (1,000 held-out problems): a PRM on 160,000 labelled solutions (20,000 problems × 8, 5,000
      * steps, about an hour here) made PRM-weighted voting beat majority@16 by 2.6 points, where one
-     * on 16,000 (2,000 × 8, 1,000 steps) fell 0.6 below it.
+     * on 16,000 (2,000 × 8, 1,000 steps) fell 0.6 below it. On the five-round seed-1 demo's final
+     * policy (64% greedy) `{ problems: 5000, samples: 8, steps: 2000 }` (40,000 solutions, 9 min)
+     * put weighted voting 4.1 points above majority@16 and led beam search past it (README).
      */
     prmRefresh: z
       .object({

@@ -200,8 +200,8 @@ describe('--reward SPEC+confidence[=λ]', () => {
     writeTinyCheckpoint(dir, { seed: 4 });
     const { policyFromSpec } = await import('../policy/factory.js');
     const policy = await policyFromSpec(dir);
-    await expect(parseRewardSpec('step-check+confidence=2', arith, policy)).rejects.toThrow('step-check+confidence=2: the confidence weight λ must be a number in [0, 1]');
-    await expect(parseRewardSpec('step-check+confidence=', arith, policy)).rejects.toThrow(/weight λ must be a number in \[0, 1\]/);
+    await expect(parseRewardSpec('step-check+confidence=2', arith, policy)).rejects.toThrow('confidence weight λ = "2": expected a number in [0, 1] (step-check+confidence=0.5)');
+    await expect(parseRewardSpec('step-check+confidence=', arith, policy)).rejects.toThrow(/^confidence weight λ = "": expected a number in \[0, 1\]/);
     await expect(parseRewardSpec('step-check+confidence', arith)).rejects.toThrow(/^step-check\+confidence reads the policy's own confidence: this command has no policy/);
     await expect(parseRewardSpec('confidence+confidence', arith, policy)).rejects.toThrow(/^confidence\+confidence: mix confidence with another reward/);
     await expect(parseRewardSpec('prm:/no/such+confidence', arith, policy)).rejects.toThrow(/^no such directory \/no\/such \(valid: /);

@@ -81,7 +81,7 @@ export async function parseRewardSpec(spec: string, task: Task, policy?: Policy)
 async function withConfidence(inner: string, weight: string | undefined, task: Task, policy?: Policy): Promise<RewardModel> {
   const lambda = weight === undefined ? defaultGeometricMixConfig.lambda : Number(weight);
   if (weight !== undefined && (weight.trim() === '' || !(lambda >= 0 && lambda <= 1))) {
-    throw new Error(`${inner}+confidence=${weight}: the confidence weight λ must be a number in [0, 1]`);
+    throw new Error(`confidence weight λ = ${JSON.stringify(weight)}: expected a number in [0, 1] (${inner}+confidence=0.5)`);
   }
   if (!policy) throw new Error(`${inner}+confidence reads the policy's own confidence: this command has no policy to ask`);
   if (inner === 'confidence' || inner.startsWith('confidence:')) throw new Error(`${inner}+confidence: mix confidence with another reward (${VALID})`);

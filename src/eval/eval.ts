@@ -25,6 +25,11 @@ export const rewardFreeAlgos: ReadonlySet<string> = new Set(['greedy', 'majority
 /** Algorithms whose trajectories are independent samples (their mean correctness is pass@1 at T). */
 const independentSamplers: ReadonlySet<string> = new Set(['best-of-n', 'majority', 'weighted-majority']);
 
+/** True for the algorithms that draw N independent samples per problem (one request, the same for each of them at a budget). */
+export function isIndependentSampler(algo: string): boolean {
+  return independentSamplers.has(searchBaseName(algo));
+}
+
 export function usesReward(algo: string): boolean {
   return !rewardFreeAlgos.has(searchBaseName(algo));
 }
@@ -178,7 +183,7 @@ export async function runSearch(o: SearchRunOptions): Promise<{ row: EvalRow; re
     policy_calls: mean(total.policyCalls, 1),
     reward_calls: mean(total.rewardCalls, 1),
     reward_tokens: mean(total.rewardTokens),
-    ...(independentSamplers.has(searchBaseName(o.algo)) && samples > 0 ? { sample_accuracy: Math.round((rightSamples / samples) * 1000) / 1000 } : {}),
+    ...(isIndependentSampler(o.algo) && samples > 0 ? { sample_accuracy: Math.round((rightSamples / samples) * 1000) / 1000 } : {}),
     // Elapsed, not the sum of the problems' search times: those overlap when C > 1.
     wall_ms: Math.round(performance.now() - started),
   };

@@ -1,5 +1,5 @@
 import { getSearch } from '../search/registry.js';
-import { runSearch, type EvalResult, type EvalRow, type SearchRunOptions } from './eval.js';
+import { isIndependentSampler, runSearch, type EvalResult, type EvalRow, type SearchRunOptions } from './eval.js';
 import { withSampleCache } from './sample-cache.js';
 import { withScoreCache } from './score-cache.js';
 
@@ -46,7 +46,10 @@ export async function runTable(o: TableOptions): Promise<EvalRow[]> {
     onCellStart?.(algo, budget);
     const reusedBefore = policy?.reused ?? 0;
     const scoresBefore = reward?.reused ?? 0;
-    const { row } = await runSearch({ ...run, policy: policy ?? o.policy, reward: reward ?? o.reward, algo, budget, onResult: (r, i, done) => onResult?.(algo, budget, r, i, done) });
+    // Only independent samplers score calls that another row repeats; a tree search's calls on
+    // partial solutions never repeat, and the cache would only hold them until the budget ends.
+    const scorer = reward && isIndependentSampler(algo) ? reward : o.reward;
+    const { row } = await runSearch({ ...run, policy: policy ?? o.policy, reward: scorer, algo, budget, onResult: (r, i, done) => onResult?.(algo, budget, r, i, done) });
     const reused = (policy?.reused ?? 0) - reusedBefore;
     const reusedScores = (reward?.reused ?? 0) - scoresBefore;
     const full: EvalRow = { ...row, ...(reused > 0 ? { reused_calls: reused } : {}), ...(reusedScores > 0 ? { reused_reward_calls: reusedScores } : {}) };

@@ -6,7 +6,7 @@ import { valueModelFromPolicy } from '../nn/value-model.js';
 import type { BuiltinPolicy } from '../policy/builtin.js';
 import { LearnedRewardModel, type RewardMeta } from '../reward/prm.js';
 import { aggregate, type Aggregation } from '../reward/reward.js';
-import { mixScore } from '../reward/geometric-mix.js';
+import { mixStepScores } from '../reward/geometric-mix.js';
 import { createConfidenceReward } from '../reward/self-eval.js';
 import type { Task } from '../tasks/task.js';
 import { fromTrlStepwise, mcStepLabels, toTrlStepwise, type StepLabelRow } from './mc-labels.js';
@@ -277,7 +277,7 @@ async function confidenceMixRanking(
   const prm = (await reward.score(items)).scores.map((s) => s.stepScores!);
   const conf = (await createConfidenceReward(policy, task.stepDelimiter).score(items)).scores.map((s) => s.stepScores!);
   return mixWeights.map((lambda) => {
-    const scored = kept.map((i, j) => ({ problemId: rows[i]!.problemId, outcome: rows[i]!.outcome, answer: answers[i] ?? null, score: aggregate(prm[j]!.map((e, k) => mixScore(conf[j]![k] ?? 1, e, lambda)), aggregation) }));
+    const scored = kept.map((i, j) => ({ problemId: rows[i]!.problemId, outcome: rows[i]!.outcome, answer: answers[i] ?? null, score: aggregate(mixStepScores(conf[j]!, prm[j]!, lambda), aggregation) }));
     const r = rankingEval(scored);
     return { lambda, per_problem_auc: round(r.perProblemAuc), best_of_k: round(r.bestOfK), weighted_at_k: round(r.weightedAtK) };
   });

@@ -26,11 +26,15 @@ export function mixScore(confidence: number, evaluator: number, lambda: number):
   return Math.pow(Math.max(confidence, 0), lambda) * Math.pow(Math.max(evaluator, 0), 1 - lambda);
 }
 
+/** Step k of the evaluator mixed with step k of the confidence (a step it did not score counts as 1). */
+export function mixStepScores(confidence: readonly number[], evaluator: readonly number[], lambda: number): number[] {
+  return evaluator.map((e, k) => mixScore(confidence[k] ?? 1, e, lambda));
+}
+
 export function geometricMix(evaluator: RewardModel, confidence: RewardModel, config: Partial<GeometricMixConfig> = {}): RewardModel & { readonly oracle: boolean } {
   const { lambda } = { ...defaultGeometricMixConfig, ...config };
   if (!(lambda >= 0 && lambda <= 1)) throw new Error(`confidence weight must be in [0, 1], got ${lambda}`);
   const aggregation: Aggregation = evaluator.aggregation ?? 'min';
-  const mix = (c: number, e: number): number => mixScore(c, e, lambda);
   return {
     id: `${evaluator.id}+confidence=${lambda}`,
     kind: evaluator.kind,
@@ -43,8 +47,8 @@ export function geometricMix(evaluator: RewardModel, confidence: RewardModel, co
         const es = e.scores[i]!;
         const cs = c.scores[i]!;
         const conf = cs.stepScores ?? [cs.score];
-        if (!es.stepScores) return { score: mix(aggregate(conf, 'min'), es.score) };
-        const stepScores = es.stepScores.map((s, k) => mix(conf[k] ?? 1, s));
+        if (!es.stepScores) return { score: mixScore(aggregate(conf, 'min'), es.score, lambda) };
+        const stepScores = mixStepScores(conf, es.stepScores, lambda);
         return { score: aggregate(stepScores, aggregation), stepScores };
       });
       return { scores, usage };

@@ -19,6 +19,14 @@
 // --mode continuous keeps 16 requests in flight: each client sends its next request as soon as
 // its last is answered (vLLM's benchmark_serving with --max-concurrency 16), which is the load a
 // deployed server sees; the engine's own rounds then run before and after, half each.
+// --rounds (default 40: 640 requests, as vLLM's benchmark_serving runs hundreds) and --warmup
+// (default 300 rounds, 4,800 requests, before anything is timed): the figures are the server's
+// steady state. The start and the drain of a run are fixed costs of a few ms (the first requests'
+// way in, the last clients' round trips while the engine has little left), about 2% of a
+// 10-round run on their own; and V8 optimizes the engine thread's per-request code only after a
+// few thousand requests (session 32, continuous mode, same build: 3.2% after one warm-up round,
+// about 1.9% after 100, about 1.2% after 300; 1.3% after 100 with V8's --interrupt-budget=8192,
+// which optimizes sooner: so it is the JIT's warm-up, not the server's state).
 // Without --checkpoint a random model (d128 x 4 layers, context 512) is written to a temp dir.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,7 +38,7 @@ import { parseArgs } from 'node:util';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const distRoot = process.env.SEARCHLEARN_BENCH_DIST ?? join(root, 'dist');
 const dist = (p) => import(join(distRoot, p));
-const { values: a } = parseArgs({ options: { checkpoint: { type: 'string' }, rounds: { type: 'string', default: '10' }, 'max-tokens': { type: 'string', default: '64' }, concurrency: { type: 'string', default: '16' }, 'engine-thread': { type: 'string' }, 'steps-per-turn': { type: 'string' }, mode: { type: 'string', default: 'lockstep' } } });
+const { values: a } = parseArgs({ options: { checkpoint: { type: 'string' }, rounds: { type: 'string', default: '40' }, warmup: { type: 'string', default: '300' }, 'max-tokens': { type: 'string', default: '64' }, concurrency: { type: 'string', default: '16' }, 'engine-thread': { type: 'string' }, 'steps-per-turn': { type: 'string' }, mode: { type: 'string', default: 'lockstep' } } });
 if (a.mode !== 'lockstep' && a.mode !== 'continuous') throw new Error(`--mode: expected lockstep or continuous, got ${a.mode}`);
 const rounds = Number(a.rounds);
 const maxTokens = Number(a['max-tokens']);
@@ -57,6 +65,8 @@ if (!dir) {
 // SEARCHLEARN_SERVE_NODE_ARGS passes node flags to the server (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
 const nodeArgs = (process.env.SEARCHLEARN_SERVE_NODE_ARGS ?? '').split(' ').filter((x) => x.length > 0);
 const child = spawn(process.execPath, [...nodeArgs, join(distRoot, 'cli/main.js'), 'serve', '--checkpoint', dir, '--port', '0', '--model-name', 'bench', ...(a['engine-thread'] ? ['--engine-thread', a['engine-thread']] : []), ...(a['steps-per-turn'] ? ['--steps-per-turn', a['steps-per-turn']] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+// The machine's load before this bench adds its own (its warm-up keeps both cores busy).
+const loadBefore = loadavg()[0];
 const url = await new Promise((resolve, reject) => {
   let out = '';
   child.stdout.on('data', (d) => {
@@ -83,9 +93,12 @@ try {
   const req = (k, r) => ({ prefixes: [prompts[k]], n: 1, maxTokens, temperature: 1, seed: 1000 * r + k });
   const serverRound = async (r) => (await Promise.all(prompts.map((_, k) => policy.generate(req(k, r))))).reduce((s, x) => s + x.usage.outputTokens, 0);
   const engineRound = (r) => local.generator.generate(prompts, { n: 1, maxTokens, temperature: 1, stop: [], seed: 0, sampleKey: (i) => `${1000 * r + i}/0/0` }).stats.outputTokens;
-  // Warm-up: one round each side.
-  await serverRound(999);
-  engineRound(999);
+  // Warm-up: each client sends `warmup` requests back to back; the engine's own side, a few rounds.
+  const warmup = Number(a.warmup);
+  await Promise.all(prompts.map(async (_, k) => {
+    for (let r = 0; r < warmup; r++) await policy.generate(req(k, 5000 + r));
+  }));
+  for (let r = 0; r < Math.min(warmup, 5); r++) engineRound(5000 + r);
 
   // Rounds alternate between the two sides, so that load from elsewhere falls on both alike.
   const h0 = await health();
@@ -129,11 +142,12 @@ try {
   const h1 = await health();
   const gen = h1.generation_ms - h0.generation_ms;
 
-  const load = loadavg()[0];
+  const load = loadBefore;
   const result = {
     concurrency: C,
     mode: a.mode,
     rounds,
+    warmup,
     max_tokens: maxTokens,
     server_batches: h1.batches - h0.batches,
     server_steps: h1.steps - h0.steps,
@@ -150,7 +164,7 @@ try {
     server_cpu_ms: Math.round(h1.process_cpu_ms - h0.process_cpu_ms),
     client_cpu_ms: Math.round(clientCpu),
     engine_cpu_ms: Math.round(engineCpu),
-    load_average_1m: Number(load.toFixed(2)),
+    load_average_1m_before: Number(load.toFixed(2)),
     cpus: cpus().length,
   };
   result.throughput_ratio = Number((result.server_tokens_per_s / result.engine_tokens_per_s).toFixed(3));
@@ -161,7 +175,7 @@ try {
   console.log(`throughput, server at concurrency ${C} / engine's own batch-${C} generate: ${(result.throughput_ratio * 100).toFixed(1)}% (target >= 80%)`);
   console.log(`CPU view (less sensitive to load than wall time): engine CPU / (server + client CPU) for the same tokens ${(result.cpu_efficiency_ratio * 100).toFixed(1)}% (server ${result.server_cpu_ms} ms, client ${result.client_cpu_ms} ms, engine ${result.engine_cpu_ms} ms)`);
   console.log(`same tokens on both sides: ${result.same_tokens} (${tokens} and ${engineTokens})`);
-  if (load > 0.5 * result.cpus) console.log(`WARNING: 1-minute load average ${load.toFixed(2)} on ${result.cpus} CPUs: the machine is busy, so these figures are not results (rerun on a quiet machine)`);
+  if (load > 0.5 * result.cpus) console.log(`WARNING: 1-minute load average ${load.toFixed(2)} before the bench on ${result.cpus} CPUs: the machine is busy, so these figures are not results (rerun on a quiet machine)`);
 } finally {
   child.kill('SIGTERM');
   if (tmp) rmSync(tmp, { recursive: true, force: true });

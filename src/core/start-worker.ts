@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { Worker, type Transferable } from 'node:worker_threads';
 
 /**
  * Starts a worker thread from the module `name` beside `from` (an import.meta.url): the compiled
@@ -10,11 +10,11 @@ import { Worker } from 'node:worker_threads';
  * `name.ts` loaded through tsx's API inside the worker (no build needed for tests, and no loader
  * flags for users).
  */
-export function startWorker(from: string, name: string, workerData: unknown): Worker {
-  if (!from.endsWith('.ts')) return new Worker(new URL(`./${name}.js`, from), { workerData });
+export function startWorker(from: string, name: string, workerData: unknown, transferList: Transferable[] = []): Worker {
+  if (!from.endsWith('.ts')) return new Worker(new URL(`./${name}.js`, from), { workerData, transferList });
   const entry = new URL(`./${name}.ts`, from).href;
   const code = `import(${JSON.stringify(tsxEsmApi(from))}).then((api) => api.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}));`;
-  return new Worker(code, { eval: true, workerData });
+  return new Worker(code, { eval: true, workerData, transferList });
 }
 
 /**

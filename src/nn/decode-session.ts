@@ -18,7 +18,8 @@ import type { SamplingParams } from './sampler.js';
  * (decode-session.test.ts checks this against generate).
  */
 export interface DecodeRequest extends SamplingParams {
-  prefix: string;
+  /** The prompt: its text, or its token ids with BOS already in front (encoded on another thread). */
+  prefix: string | readonly number[];
   /** Maximum new tokens. */
   maxTokens: number;
   /** Stop strings (kept in the text, as generate does). */
@@ -107,7 +108,7 @@ export class DecodeSession {
     const g = this.generator;
     const ctx = g.model.config.contextLength;
     const encoded = requests.map((r) => {
-      const ids = g.tokenizer.encode(r.prefix, { bos: true });
+      const ids = typeof r.prefix === 'string' ? g.tokenizer.encode(r.prefix, { bos: true }) : r.prefix.slice();
       if (ids.length >= ctx) throw new Error(`prompt of ${ids.length} tokens does not fit the context length ${ctx}`);
       return ids;
     });

@@ -279,13 +279,19 @@ interface ScratchOffsets {
   table: number;
 }
 
-/** Logits rows [R,V] (in `outputRows` order) → one array per sequence (copies). */
+/**
+ * Logits rows [R,V] (in `outputRows` order) → one array per sequence: views of one copy (one
+ * allocation a call, not one a sequence; the prefix cache copies the rows it keeps).
+ */
 function splitLogits(logits: Float32Array, tokens: number[][], allRows: boolean, V: number): Float32Array[] {
   const out: Float32Array[] = [];
+  let rows = 0;
+  for (const toks of tokens) rows += allRows ? toks.length : toks.length > 0 ? 1 : 0;
+  const copy = logits.slice(0, rows * V);
   let i = 0;
   for (const toks of tokens) {
     const n = allRows ? toks.length : toks.length > 0 ? 1 : 0;
-    out.push(logits.slice(i * V, (i + n) * V));
+    out.push(copy.subarray(i * V, (i + n) * V));
     i += n;
   }
   return out;

@@ -260,7 +260,9 @@ export class PrefixCache {
     const key = PrefixCache.key(ids, ids.length);
     if (this.entries.has(key)) return;
     const held = seq.share();
-    this.entries.set(key, { seq: held, nextLogits, lastUsed: ++this.clock });
+    // A row of a batch's logits is a view (splitLogits): keep a copy, not the whole batch's buffer.
+    const own = nextLogits.byteLength === nextLogits.buffer.byteLength ? nextLogits : nextLogits.slice();
+    this.entries.set(key, { seq: held, nextLogits: own, lastUsed: ++this.clock });
     for (const seg of segmentsOf(held)) {
       const h = this.holders.get(seg);
       if (h) h.entries++;

@@ -21,13 +21,24 @@ export function logSoftmaxAt(logits: Float32Array, id: number): number {
   return logits[id]! - max - Math.log(s);
 }
 
+// Scratch rows reused across calls: fresh ones were two buffers outside the heap a sequence a
+// step, and the serving engine thread's young-generation collections ran for "external memory
+// pressure" (session 32, --trace-gc).
+let workRow = new Float64Array(0);
+let probRow = new Float64Array(0);
+
 /**
  * Picks the next token. `banned` ids (PAD, BOS) get probability 0. Returns the id and its
  * log-probability under the untempered model distribution (what PPO, DPO and MCTS priors use).
  */
 export function sampleToken(logits: Float32Array, p: SamplingParams, rng: Rng, banned: readonly number[] = []): { id: number; logprob: number } {
   const V = logits.length;
-  const work = Float64Array.from(logits);
+  if (workRow.length < V) {
+    workRow = new Float64Array(V);
+    probRow = new Float64Array(V);
+  }
+  const work = workRow;
+  for (let i = 0; i < V; i++) work[i] = logits[i]!;
   for (const b of banned) work[b] = -Infinity;
   let id = 0;
   if (p.temperature <= 0) {
@@ -36,7 +47,7 @@ export function sampleToken(logits: Float32Array, p: SamplingParams, rng: Rng, b
   }
   let max = -Infinity;
   for (let i = 0; i < V; i++) if (work[i]! > max) max = work[i]!;
-  const probs = new Float64Array(V);
+  const probs = probRow;
   let sum = 0;
   for (let i = 0; i < V; i++) {
     const e = work[i] === -Infinity ? 0 : Math.exp((work[i]! - max) / p.temperature);

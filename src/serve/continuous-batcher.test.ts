@@ -72,38 +72,6 @@ describe('continuous batching (built-in model)', () => {
     expect(order).toEqual(['short', 'long']);
   });
 
-  it('with an inbox the loop decodes without event-loop turns, takes jobs and cancellations between steps, and draws the same samples, also several steps per turn', async () => {
-    for (const stepsPerTurn of [1, 3]) {
-      const mail: (() => void)[] = [];
-      const b = new ContinuousBatcher(policy, { stepsPerTurn }, { inbox: () => mail.splice(0).forEach((m) => m()) });
-      const first = job({ prompts: ['1+2=', '3*4='], n: 2, maxTokens: 120, seed: 31 });
-      const late = job({ prompts: ['9-5='], n: 2, maxTokens: 50, seed: 32 });
-      const gone = new AbortController();
-      let lateResult: Promise<JobResult> | undefined;
-      let goneResult: Promise<JobResult> | undefined;
-      let streamed = 0;
-      const firstResult = b.submit({
-        ...first,
-        onText: () => {
-          // The messages arrive mid-batch; the loop reads them at its next turn.
-          if (++streamed === 12) mail.push(() => (lateResult = b.submit(late)), () => (goneResult = b.submit(job({ maxTokens: 200, seed: 33, signal: gone.signal }))));
-          if (streamed === 40) mail.push(() => gone.abort(new Error('the client left')));
-        },
-      });
-      // Queued behind the loop's start: it runs only when the loop yields a turn, which it does not until it is idle.
-      let stepsAtTurn = -1;
-      setImmediate(() => (stepsAtTurn = b.stats.steps));
-      const [r1, r2] = [await firstResult, await lateResult!];
-      await expect(goneResult!).rejects.toThrow('the client left');
-      expect(texts(r1)).toEqual(await alone(first));
-      expect(texts(r2)).toEqual(await alone(late));
-      expect(b.stats.joinedMidBatch).toBe(2);
-      expect(b.stats.cancelled).toBe(1);
-      expect(stepsAtTurn).toBe(b.stats.steps);
-    }
-    expect(() => new ContinuousBatcher(policy, { stepsPerTurn: 0 })).toThrow('stepsPerTurn 0: expected an integer >= 1');
-  });
-
   it('a job whose stream fails leaves the batch; the job beside it completes with its own samples', async () => {
     const b = new ContinuousBatcher(policy);
     const neighbour = job({ n: 1, maxTokens: 30, seed: 21 });

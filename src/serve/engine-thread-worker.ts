@@ -1,43 +1,94 @@
-import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
 import { kernelsFor } from '../nn/engine.js';
 import { Transformer } from '../nn/model.js';
 import { CharTokenizer } from '../nn/tokenizer.js';
 import { BuiltinPolicy } from '../policy/builtin.js';
-import { ContinuousBatcher } from './continuous-batcher.js';
-import type { EngineThreadData, FromEngine, ToEngine } from './engine-thread.js';
+import { defaultContinuousBatcherConfig } from './continuous-batcher.js';
+import { EngineLoop, type LoopJob } from './engine-loop.js';
+import { CANCEL, DONE, ERROR, readSubmit, statKeys, SUBMIT, TEXT, writeDone, type EngineThreadData } from './engine-thread.js';
+import { ChannelReader, ChannelWriter, RecordReader, RecordWriter } from './word-channel.js';
 
-/** The engine thread (engine-thread.ts): a ContinuousBatcher over its own copy of the model. */
+/**
+ * The engine thread (engine-thread.ts): an EngineLoop over its own copy of the model, driven
+ * without an event loop. Between turns it reads new jobs and cancellations from its channel;
+ * with nothing to do it sleeps on the channel until a job comes.
+ */
 const data = workerData as EngineThreadData;
 const model = new Transformer(data.config, kernelsFor(data.kernels));
 model.params.set(data.weights);
-const port = parentPort!;
-// No engine pool of its own: this thread is the engine. While it decodes it reads new jobs and
-// cancellations from its port between steps, without yielding to the event loop; when idle, the
-// port's 'message' event wakes it.
-const batcher = new ContinuousBatcher(new BuiltinPolicy(model, new CharTokenizer(data.alphabet), { workers: 0 }), data.batcher, {
-  inbox: () => {
-    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) receive(m.message as ToEngine);
-  },
-});
-const jobs = new Map<number, AbortController>();
-const post = (m: FromEngine): void => port.postMessage(m);
+// No engine pool of its own: this thread is the engine.
+const policy = new BuiltinPolicy(model, new CharTokenizer(data.alphabet), { workers: 0 });
+const windowMs = data.batcher.windowMs ?? defaultContinuousBatcherConfig.windowMs;
+const loop = new EngineLoop(policy.generator, { stepsPerTurn: data.batcher.stepsPerTurn ?? defaultContinuousBatcherConfig.stepsPerTurn });
+const inbox = new ChannelReader(data.toEngine, data.toEnginePort);
+const outbox = new ChannelWriter(data.fromEngine, data.fromEnginePort);
+const stats = new Float64Array(data.stats);
+const record = new RecordWriter();
+const jobs = new Map<number, LoopJob>();
+/** Results written since the server's thread was last woken (it reads them on a timer while jobs are out). */
+let unannounced = false;
 
-port.on('message', receive);
+const publish = (): void => {
+  for (let i = 0; i < statKeys.length; i++) stats[i] = loop.stats[statKeys[i]!];
+};
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-function receive(m: ToEngine): void {
-  if (m.type === 'cancel') {
-    jobs.get(m.id)?.abort(new Error('the client left'));
+function receive(words: Int32Array): void {
+  const r = new RecordReader(words);
+  const kind = r.int();
+  if (kind === CANCEL) {
+    const id = r.int();
+    const j = jobs.get(id);
+    if (j) loop.cancel(j, new Error('the client left'));
     return;
   }
-  const { id, job } = m;
-  const ac = new AbortController();
-  jobs.set(id, ac);
-  const { stream, ...rest } = job;
-  batcher
-    .submit({ ...rest, signal: ac.signal, ...(stream ? { onText: (prompt: number, sample: number, delta: string) => post({ type: 'text', id, prompt, sample, delta }) } : {}) })
-    .then(
-      (result) => post({ type: 'done', id, result, stats: { ...batcher.stats } }),
-      (e: unknown) => post({ type: 'error', id, message: e instanceof Error ? e.message : String(e), stats: { ...batcher.stats } }),
-    )
-    .finally(() => jobs.delete(id));
+  if (kind !== SUBMIT) throw new Error(`engine thread: unknown record kind ${kind}`);
+  const { id, job, stream } = readSubmit(r);
+  jobs.set(
+    id,
+    loop.add(job, {
+      ...(stream ? { text: (p: number, j: number, delta: string) => outbox.write(record.reset().int(TEXT).int(id).int(p).int(j).str(delta).words()) } : {}),
+      done: (seqs) => {
+        jobs.delete(id);
+        // The counters first: whoever reads this response then reads them with its generation in.
+        publish();
+        outbox.write(writeDone(record, id, seqs));
+        unannounced = true;
+      },
+      fail: (e) => {
+        jobs.delete(id);
+        publish();
+        // A cancelled job's end is written too; that side has forgotten the job and skips it.
+        outbox.write(record.reset().int(ERROR).int(id).str(message(e)).words());
+        unannounced = true;
+      },
+    }),
+  );
+}
+
+const drain = (): void => {
+  for (let w = inbox.read(); w; w = inbox.read()) receive(w);
+};
+
+for (;;) {
+  drain();
+  if (!loop.busy) {
+    publish();
+    // Out of work: wake the server's thread for the last results instead of letting them wait for its timer.
+    if (unannounced) data.wakePort.postMessage(0);
+    unannounced = false;
+    inbox.wait(60_000);
+    drain();
+    // A job that finds the engine idle waits `windowMs` for company (0 by default: start at once).
+    if (loop.busy && windowMs > 0) {
+      const until = performance.now() + windowMs;
+      for (let left = windowMs; left > 0; left = until - performance.now()) {
+        inbox.wait(left);
+        drain();
+      }
+    }
+    continue;
+  }
+  loop.turn();
+  publish();
 }

@@ -86,10 +86,9 @@ export interface BuiltinBackendOptions {
    * Run the engine on a thread of its own (engine-thread.ts), so that HTTP work overlaps decode
    * steps. Default: with a second core (os.availableParallelism() > 1). On the 2-core
    * development VM, with the benchmark's client on the same machine (three busy threads on two
-   * cores), it served 3,088 and 3,005 tokens/s against 3,024 and 2,939 in the server's own thread
-   * (`bench/serve-overhead.mjs --rounds 20 --mode continuous`, quiet, alternating) once the
-   * engine thread stopped yielding an event-loop turn after each step; before that it was the
-   * slower one (2,206 against 2,893).
+   * cores), the engine waited 1.5, 1.5 and 1.4% of the clients' wall time against 12.3, 12.0
+   * and 12.2% in the server's own thread (`bench/serve-overhead.mjs --mode continuous`, quiet,
+   * alternating; session 32).
    */
   engineThread: boolean;
   /** Decode steps between turns (ContinuousBatcherConfig.stepsPerTurn). Default 1. */

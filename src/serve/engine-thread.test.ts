@@ -86,8 +86,11 @@ describe('engine thread', () => {
       await new Promise((r) => setTimeout(r, 50));
       expectSame([await there.submit(beside)], [alone]);
       await expect(there.submit(job({ prompts: ['\u00e9'] }))).rejects.toThrow(/unknown character/);
-      for (let t = 0; t < 100 && there.stats.cancelled === 0; t++) await new Promise((r) => setTimeout(r, 10));
-      expect(there.stats.cancelled).toBe(1);
+      // A stream that throws fails its own job; the engine drops it and answers the next.
+      await expect(there.submit(job({ maxTokens: 200, seed: 3, onText: () => { throw new Error('socket gone'); } }))).rejects.toThrow('socket gone');
+      expectSame([await there.submit(beside)], [alone]);
+      for (let t = 0; t < 100 && there.stats.cancelled < 2; t++) await new Promise((r) => setTimeout(r, 10));
+      expect(there.stats.cancelled).toBe(2);
     } finally {
       await there.close();
     }

@@ -251,7 +251,15 @@ export class EngineThreadScheduler implements JobScheduler {
       if (kind === TEXT) {
         const prompt = r.int();
         const sample = r.int();
-        p.job.onText?.(prompt, sample, r.str());
+        try {
+          p.job.onText?.(prompt, sample, r.str());
+        } catch (e) {
+          // A stream that cannot be written to: that job fails and leaves the batch; the others go on.
+          this.pending.delete(id);
+          p.job.signal.removeEventListener('abort', p.onAbort);
+          t.toEngine.write(this.record.reset().int(CANCEL).int(id).words());
+          p.reject(e);
+        }
         continue;
       }
       this.pending.delete(id);

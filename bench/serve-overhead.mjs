@@ -25,7 +25,7 @@
 // way in, the last clients' round trips while the engine has little left), about 2% of a
 // 10-round run on their own; and V8 optimizes the engine thread's per-request code only after a
 // few thousand requests (session 32, continuous mode, same build: 3.2% after one warm-up round,
-// about 1.9% after 100, about 1.2% after 300; 1.3% after 100 with V8's --interrupt-budget=8192,
+// about 1.9% after 100, 1.2–1.7% after 300; 1.3% after 100 with V8's --interrupt-budget=8192,
 // which optimizes sooner: so it is the JIT's warm-up, not the server's state).
 // Without --checkpoint a random model (d128 x 4 layers, context 512) is written to a temp dir.
 import { spawn } from 'node:child_process';

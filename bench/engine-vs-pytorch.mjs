@@ -1,7 +1,8 @@
 // `npm run bench`: our engine and its peer measured side by side in one run on this machine,
-// printed as ratios: ours on one core (workers 0) and two (workers 1) against PyTorch with one
-// intra-op thread and two (the better of the two is the peer for each figure), every figure the
-// median of 3 repeats; fast vs reference kernels; MFU against numpy/OpenBLAS's GEMM limit.
+// printed as ratios: ours on one core (workers 0) and two (workers 1) against PyTorch in three
+// settings of its intra-op threads and its OpenBLAS's threads (1/1: one core; 1/2; 2/2; the best
+// is the peer for each figure), every figure the median of 3 repeats; fast vs reference kernels;
+// MFU against numpy/OpenBLAS's GEMM limit.
 // `node bench/engine-vs-pytorch.mjs [REPEATS]` after `npx tsc -p tsconfig.json`.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -34,11 +35,15 @@ if (existsSync(python)) {
   const { relaunchPlan } = await import(join(root, 'dist/cli/relaunch.js'));
   Object.assign(env, relaunchPlan(env, process.platform, true)?.env ?? {});
   if (env.GLIBC_TUNABLES) mallocNote = `GLIBC_TUNABLES=${env.GLIBC_TUNABLES}`;
-  for (const threads of [1, 2]) {
+  // PyTorch's settings: its intra-op threads and its BLAS's threads, which torch.set_num_threads
+  // does not set (with one torch thread OpenBLAS still ran GEMMs on both cores: cpu/wall 1.97).
+  // One core is 1/1; the peer for each figure is the best of the three.
+  for (const { threads, blas } of [{ threads: 1, blas: 1 }, { threads: 1, blas: 2 }, { threads: 2, blas: 2 }]) {
     try {
-      peers.push(lastLine(execFileSync(python, [join(root, 'bench/pytorch_baseline.py'), String(threads), repeats], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env })));
+      const p = lastLine(execFileSync(python, [join(root, 'bench/pytorch_baseline.py'), String(threads), repeats], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, OPENBLAS_NUM_THREADS: String(blas) } }));
+      peers.push({ ...p, setting: `${threads}t/blas ${p.blas_threads ?? blas}` });
     } catch (e) {
-      console.error(`PyTorch baseline (${threads} threads) skipped: ${String(e.stderr || e.message).trim().split('\n').pop()} (needs python3-torch python3-numpy libopenblas0-pthread)`);
+      console.error(`PyTorch baseline (${threads} threads, BLAS ${blas}) skipped: ${String(e.stderr || e.message).trim().split('\n').pop()} (needs python3-torch python3-numpy libopenblas0-pthread)`);
       if (/not OpenBLAS/.test(String(e.stderr ?? ''))) break;
     }
   }
@@ -48,7 +53,7 @@ const x = (a, b) => (a && b ? (a / b).toFixed(2) + '×' : 'n/a');
 const pct = (a) => (a * 100).toFixed(1) + '%';
 const col = (s, w) => String(s).padStart(w);
 console.log(`engine: ${JSON.stringify(ours)}`);
-for (const p of peers) console.log(`pytorch (${p.threads} threads): ${JSON.stringify(p)}`);
+for (const p of peers) console.log(`pytorch (${p.setting}): ${JSON.stringify(p)}`);
 console.log(`malloc (ours and PyTorch's alike): ${mallocNote}`);
 
 // The peer for each figure: the better PyTorch setting.
@@ -56,25 +61,26 @@ const peerOf = (name) => {
   let best = null;
   for (const p of peers) {
     const v = p.figures?.[name]?.median;
-    if (v && (!best || v > best.value)) best = { value: v, threads: p.threads };
+    if (v && (!best || v > best.value)) best = { value: v, setting: p.setting };
   }
   return best;
 };
-const torchAt = (threads, name) => peers.find((p) => p.threads === threads)?.figures?.[name]?.median ?? 'n/a';
+const torchAt = (k, name) => peers[k]?.figures?.[name]?.median ?? 'n/a';
 
-console.log(`\ntokens/s, median of ${ours.repeats} (same machine, same run; ours: workers 0 / 1, PyTorch: 1 / 2 threads):`);
-console.log(`  ${'figure'.padEnd(18)}${col('ours 1c', 9)}${col('ours 2c', 9)}${col('2c/1c', 7)}${col('torch 1t', 10)}${col('torch 2t', 10)}${col('ours 1c/peer', 14)}${col('ours 2c/peer', 14)}`);
-for (const [name, f] of Object.entries(ours.figures)) {
+// A row: ours on one and two cores, PyTorch in each setting, ours on one core against PyTorch on
+// one core (1t/blas 1), and ours on two against the best setting.
+const row = (label, f, name) => {
   const peer = peerOf(name);
-  console.log(`  ${name.padEnd(18)}${col(f.one, 9)}${col(f.two, 9)}${col(f.speedup.toFixed(2) + '×', 7)}${col(torchAt(1, name), 10)}${col(torchAt(2, name), 10)}${col(x(f.one, peer?.value), 14)}${col(x(f.two, peer?.value), 14)}`);
-}
+  const oneCore = peers.find((p) => p.threads === 1 && p.blas_threads === 1)?.figures?.[name]?.median;
+  return `  ${label.padEnd(24)}${col(f.one, 9)}${col(f.two, 9)}${col(f.speedup.toFixed(2) + '×', 7)}${peers.map((_, k) => col(torchAt(k, name), 17)).join('')}${col(x(f.one, oneCore), 13)}${col(x(f.two, peer?.value), 14)}`;
+};
+console.log(`\ntokens/s, median of ${ours.repeats} (same machine, same run; ours: workers 0 / 1; PyTorch: torch threads / OpenBLAS threads):`);
+console.log(`  ${'figure'.padEnd(24)}${col('ours 1c', 9)}${col('ours 2c', 9)}${col('2c/1c', 7)}${peers.map((p) => col(`torch ${p.setting}`, 17)).join('')}${col('1c/torch 1c', 13)}${col('ours 2c/peer', 14)}`);
+for (const [name, f] of Object.entries(ours.figures)) console.log(row(name, f, name));
 const fills = Object.entries(ours.figures).filter(([, f]) => f.fill !== undefined);
 if (fills.length) console.log(`  (our samples stop at EOS: output tokens / (batch × 112) = ${fills.map(([n, f]) => `${n} ${f.fill}`).join(', ')}; PyTorch's never stop)`);
 // Like for like: our model made never to emit EOS (fill 1), every sample exactly 112 tokens, as PyTorch's.
-for (const [name, f] of Object.entries(ours.fixed_length ?? {})) {
-  const peer = peerOf(name);
-  console.log(`  ${(name + ' fixed').padEnd(18)}${col(f.one, 9)}${col(f.two, 9)}${col(f.speedup.toFixed(2) + '×', 7)}${col(torchAt(1, name), 10)}${col(torchAt(2, name), 10)}${col(x(f.one, peer?.value), 14)}${col(x(f.two, peer?.value), 14)}`);
-}
+for (const [name, f] of Object.entries(ours.fixed_length ?? {})) console.log(row(name + ' fixed', f, name));
 if (ours.fixed_length) console.log(`  (fixed: no sample stops early, fill ${Object.values(ours.fixed_length).map((f) => f.fill).join(', ')}: the like-for-like sampling ratio)`);
 
 console.log('\nratios (same machine, same run):');
@@ -87,7 +93,7 @@ const best = (name) => Math.max(ours.figures[name].one, ours.figures[name].two);
 const target = (label, name, goal) => {
   const peer = peerOf(name);
   const r = peer ? best(name) / peer.value : NaN;
-  console.log(`  ${label.padEnd(46)}${peer ? `${r.toFixed(2)}× (ours ${best(name)} vs PyTorch ${peer.threads}t ${peer.value})` : 'n/a'}  target ≥ ${goal}× ${peer ? (r >= goal ? 'met' : 'not met') : ''}`);
+  console.log(`  ${label.padEnd(46)}${peer ? `${r.toFixed(2)}× (ours ${best(name)} vs PyTorch ${peer.setting} ${peer.value})` : 'n/a'}  target ≥ ${goal}× ${peer ? (r >= goal ? 'met' : 'not met') : ''}`);
 };
 console.log('\nissue 12 targets (ours: the better of one and two cores):');
 target('batch-64 sampling vs PyTorch, demo', 'demo.sample_b64', 2);
@@ -109,7 +115,7 @@ const fixedTarget = (label, name, goal) => {
   if (!f) return;
   const b = Math.max(f.one, f.two);
   const r = peer ? b / peer.value : NaN;
-  console.log(`  ${label.padEnd(46)}${peer ? `${r.toFixed(2)}× (ours ${b} vs PyTorch ${peer.threads}t ${peer.value})` : 'n/a'}  target ≥ ${goal}× ${peer ? (r >= goal ? 'met' : 'not met') : ''}`);
+  console.log(`  ${label.padEnd(46)}${peer ? `${r.toFixed(2)}× (ours ${b} vs PyTorch ${peer.setting} ${peer.value})` : 'n/a'}  target ≥ ${goal}× ${peer ? (r >= goal ? 'met' : 'not met') : ''}`);
 };
 fixedTarget('batch-64 sampling, fixed length, demo', 'demo.sample_b64', 2);
 fixedTarget('batch-64 sampling, fixed length, small', 'small.sample_b64', 1.5);

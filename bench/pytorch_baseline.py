@@ -5,6 +5,7 @@ numpy/OpenBLAS's 1024^3 GEMM (the machine's practical limit). Prints one JSON li
 "figures" carry the names of `bench engine --json`'s, each the median of REPEATS timed runs.
 Run with Debian's python3-torch and python3-numpy (`/usr/bin/python3`):
     pytorch_baseline.py [THREADS (torch.set_num_threads, default 1)] [REPEATS (default 3)]
+OPENBLAS_NUM_THREADS sets the threads of its GEMMs (and numpy's); without it OpenBLAS takes every core.
 """
 import json, math, os, sys, time
 
@@ -114,6 +115,20 @@ def blas_libraries():
         return []
 
 
+def blas_threads():
+    """Threads OpenBLAS runs a GEMM on. torch.set_num_threads does not set them: with one torch
+    thread, Debian's OpenBLAS (pthreads) still ran GEMMs on both cores of the 2-vCPU VM (cpu/wall
+    1.97 on 1024^3, session 32); OPENBLAS_NUM_THREADS does."""
+    import ctypes
+    for path in blas_libraries():
+        if "openblas" in os.path.basename(path):
+            try:
+                return ctypes.CDLL(path).openblas_get_num_threads()
+            except (OSError, AttributeError):
+                return None
+    return None
+
+
 def gemm_peak():
     a = np.random.rand(1024, 1024).astype(np.float32)
     b = np.random.rand(1024, 1024).astype(np.float32)
@@ -208,7 +223,7 @@ for name, size, measure in PLAN:
 
 demo_tps = figures["demo.train"]["median"]
 print(json.dumps({
-    "torch": torch.__version__, "threads": torch.get_num_threads(), "repeats": REPEATS, "numpy_gemm_gflops": round(peak, 1),
+    "torch": torch.__version__, "threads": torch.get_num_threads(), "blas_threads": blas_threads(), "repeats": REPEATS, "numpy_gemm_gflops": round(peak, 1),
     "blas": blas_libraries(),
     "parameters": params["demo"], "train_tokens_per_s": demo_tps, "train_model_gflops": round(demo_tps * flops["demo"] / 1e9, 1),
     "train_mfu_vs_numpy": round(demo_tps * flops["demo"] / 1e9 / peak, 3),

@@ -78,14 +78,20 @@ export function stopHoldBack(text: string, stop: readonly string[]): number {
   return hold;
 }
 
-/** A finished job's samples as the server answers them (token strings: '' for end of sequence). */
+/** A sample's token strings as the server answers them: '' for end of sequence. */
+export function servedTokens(ids: readonly number[], tokenizer: CharTokenizer): string[] {
+  return ids.map((id) => (id === tokenizer.eos ? '' : tokenizer.tokenString(id)));
+}
+
+/** A finished job's prompt tokens and those the prefix cache held: per prompt, not per sample (its n samples share one prefill). */
+export function promptTokenCounts(seqs: DecodeSequence[][]): { promptTokens: number; cachedPromptTokens: number } {
+  return { promptTokens: seqs.reduce((t, row) => t + row[0]!.promptTokens, 0), cachedPromptTokens: seqs.reduce((t, row) => t + row[0]!.cachedPromptTokens, 0) };
+}
+
+/** A finished job's samples as the server answers them. */
 export function jobResult(seqs: DecodeSequence[][], tokenizer: CharTokenizer): JobResult {
-  const tokenString = (id: number): string => (id === tokenizer.eos ? '' : tokenizer.tokenString(id));
-  const samples: ServedSample[][] = seqs.map((row) => row.map(({ sample: s }) => ({ text: s.text, tokens: s.tokenIds.map(tokenString), logprobs: s.logprobs, finishReason: s.finishReason })));
-  // Per prompt, not per sample: its n samples share one prefill.
-  const promptTokens = seqs.reduce((t, row) => t + row[0]!.promptTokens, 0);
-  const cachedPromptTokens = seqs.reduce((t, row) => t + row[0]!.cachedPromptTokens, 0);
-  return { samples, promptTokens, cachedPromptTokens };
+  const samples: ServedSample[][] = seqs.map((row) => row.map(({ sample: s }) => ({ text: s.text, tokens: servedTokens(s.tokenIds, tokenizer), logprobs: s.logprobs, finishReason: s.finishReason })));
+  return { samples, ...promptTokenCounts(seqs) };
 }
 
 export class EngineLoop {

@@ -8,7 +8,7 @@ import type { CharTokenizer } from '../nn/tokenizer.js';
 import type { BuiltinPolicy } from '../policy/builtin.js';
 import type { JobResult, JobScheduler, SampleJob, SchedulerStats } from './batcher.js';
 import type { ContinuousBatcherConfig } from './continuous-batcher.js';
-import type { EngineJob } from './engine-loop.js';
+import { promptTokenCounts, servedTokens, type EngineJob } from './engine-loop.js';
 import { ChannelReader, ChannelWriter, channelMemory, RecordReader, RecordWriter, type ChannelMemory } from './word-channel.js';
 
 /**
@@ -99,7 +99,8 @@ export function readSubmit(r: RecordReader): { id: number; job: EngineJob; strea
  */
 export function writeDone(w: RecordWriter, id: number, seqs: DecodeSequence[][]): Int32Array {
   w.reset().int(DONE).int(id);
-  w.int(seqs.reduce((t, row) => t + row[0]!.promptTokens, 0)).int(seqs.reduce((t, row) => t + row[0]!.cachedPromptTokens, 0));
+  const { promptTokens, cachedPromptTokens } = promptTokenCounts(seqs);
+  w.int(promptTokens).int(cachedPromptTokens);
   w.int(seqs.length).int(seqs[0]?.length ?? 0);
   for (const row of seqs) {
     for (const { sample: s } of row) w.int(finishReasons.indexOf(s.finishReason)).ints(s.tokenIds).nums(s.logprobs);
@@ -108,7 +109,6 @@ export function writeDone(w: RecordWriter, id: number, seqs: DecodeSequence[][])
 }
 
 export function readDone(r: RecordReader, tokenizer: CharTokenizer): JobResult {
-  const tokenString = (id: number): string => (id === tokenizer.eos ? '' : tokenizer.tokenString(id));
   const promptTokens = r.int();
   const cachedPromptTokens = r.int();
   const prompts = r.int();
@@ -116,7 +116,7 @@ export function readDone(r: RecordReader, tokenizer: CharTokenizer): JobResult {
   const samples = Array.from({ length: prompts }, () =>
     Array.from({ length: n }, () => {
       const finishReason = finishReasons[r.int()]!;
-      const tokens = r.ints().map(tokenString);
+      const tokens = servedTokens(r.ints(), tokenizer);
       return { text: tokens.join(''), tokens, logprobs: r.nums(), finishReason };
     }),
   );

@@ -62,6 +62,36 @@ describe('attention in chunks of sequences', () => {
   });
 });
 
+describe('attention with the SIMD layout changes', () => {
+  it('gives exactly the floats of the graphs’ Transpose/Split/Concat layout, forward and backward, whole and in chunks', () => {
+    const [B, T, H, D] = [5, 12, 3, 8];
+    const rng = new Rng(17);
+    const qkv = rand(B * T * 3 * H * D, rng);
+    const dOut = rand(B * T * H * D, rng);
+    const graph = createOrtKernels({ threads: 1, attentionLayout: 'graph' });
+    const g = graph.attentionForward(qkv, B, T, H, D);
+    const gd = graph.attentionBackward(qkv, g.probs, g.out, dOut, B, T, H, D);
+    expect(graph.attentionChunks.simd).toBe(0);
+    for (const perChunk of [1, 2, 5]) {
+      const k = createOrtKernels({ threads: 1, attentionChunkBytes: perChunk * H * T * T * 4 });
+      // The kernels work in place on the pool's WebAssembly memory, which a first step sizes.
+      const pooled = (): Float32Array[] => [k.pool.copy(qkv), k.pool.copy(dOut)];
+      pooled();
+      k.attentionBackward(qkv, g.probs, g.out, dOut, B, T, H, D);
+      k.attentionForward(qkv, B, T, H, D);
+      k.pool.reset();
+      const [q, d] = pooled() as [Float32Array, Float32Array];
+      expect(k.pool.inMemory(q) && k.pool.inMemory(d)).toBe(true);
+      const before = k.attentionChunks.simd;
+      const f = k.attentionForward(q, B, T, H, D);
+      expect(f.out).toEqual(g.out);
+      expect(f.probs).toEqual(g.probs);
+      expect(k.attentionBackward(q, f.probs, f.out, d, B, T, H, D)).toEqual(gd);
+      expect(k.attentionChunks.simd - before).toBe(2 * Math.ceil(B / perChunk));
+    }
+  });
+});
+
 describe('fast kernels agree with the reference kernels', () => {
   const fast = createOrtKernels({ threads: 1 });
   const ref = referenceKernels;

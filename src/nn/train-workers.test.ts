@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { initCommand } from '../cli/init.js';
 import { Rng } from '../core/rng.js';
 import { parameterCount, type ModelConfig } from './config.js';
+import { accumulateGradients } from './microbatch.js';
 import { Transformer } from './model.js';
 import { createOrtKernels } from './ort/ort-kernels.js';
 import { CharTokenizer } from './tokenizer.js';
@@ -111,9 +112,12 @@ describe('data-parallel training (worker threads)', () => {
       const span = { inputs: new Int32Array(2 * T2).fill(3), targets: new Int32Array(2 * T2).fill(4), mask: new Float32Array(2 * T2).fill(1), chunks: [{ B: 2, T: T2 }] };
       pool.publish();
       pool.dispatch(0, span, 2 * T2);
+      const r = pool.collect(0);
+      expect(r.lossSum).toBeGreaterThan(0);
       m.zeroGrad();
-      expect(pool.collect(0)).toBeGreaterThan(0);
+      expect(accumulateGradients(m, span, 2 * T2)).toBeCloseTo(r.lossSum, 5);
       expect(m.grads.some((g) => g !== 0)).toBe(true);
+      for (let i = 0; i < m.grads.length; i++) expect(Math.abs(r.grads[i]! - m.grads[i]!)).toBeLessThan(1e-6);
     } finally {
       void pool.close();
     }

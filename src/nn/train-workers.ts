@@ -56,8 +56,8 @@ interface Slot {
  * Worker threads for data-parallel training, each with its own copy of a main-thread model (same
  * config, its own kernels on one onnxruntime thread). The main thread posts each worker its rows
  * of a step's batch, computes its own rows, then `collect`s: it blocks (Atomics.wait) until the
- * worker is done and adds the worker's gradient into `model.grads`. The trainer's step stays
- * synchronous, so callers see no change.
+ * worker is done and takes the worker's gradient, which the trainer hands to AdamW (the update
+ * adds it to `model.grads`). The trainer's step stays synchronous, so callers see no change.
  *
  * Parameters reach the workers through one SharedArrayBuffer that the main thread overwrites
  * before each step (4 MB for the demo size: about a millisecond); onnxruntime-node refuses typed
@@ -100,10 +100,12 @@ export class TrainWorkerPool {
   }
 
   /**
-   * Waits for worker `w`'s job, adds its gradient into `model.grads` and returns its loss sum
-   * (Σ microbatch mean loss × loss tokens). Throws, ending the workers, if the worker failed.
+   * Waits for worker `w`'s job and returns its loss sum (Σ microbatch mean loss × loss tokens) and
+   * its gradient (a view, valid until the next dispatch to this worker: the trainer hands it to
+   * AdamW, which adds it to the main thread's in one SIMD pass). Throws, ending the workers, if
+   * the worker failed.
    */
-  collect(w: number): number {
+  collect(w: number): { lossSum: number; grads: Float32Array } {
     const slot = this.slots[w];
     if (!slot || slot.pending < 0) throw new Error(`train worker ${w}: no job out`);
     const seq = slot.pending;
@@ -112,12 +114,9 @@ export class TrainWorkerPool {
       const reply = receiveMessageOnPort(slot.port)?.message as TrainReply | undefined;
       if (!reply || reply.seq !== seq) throw new Error(`train worker ${w}: no reply to job ${seq}`);
       if ('error' in reply) throw new Error(`train worker ${w}: ${reply.error}`);
-      const g = this.model.grads;
-      const wg = slot.grads;
-      for (let i = 0; i < g.length; i++) g[i]! += wg[i]!;
       slot.pending = -1;
       if (this.slots.every((s) => !s || s.pending < 0)) this.armIdleTimer();
-      return reply.lossSum;
+      return { lossSum: reply.lossSum, grads: slot.grads };
     } catch (e) {
       void this.close();
       throw e;

@@ -194,8 +194,8 @@ export class LmTrainer {
    * One optimizer step. The batch's rows are sorted by length and cut into chunks padded to
    * their own longest (src/nn/pack-rows.ts), whose gradients accumulate with weights by their
    * share of the batch's loss tokens. With workers, the rows are dealt between the main thread
-   * and the workers in like shares of long and short rows; the main thread adds the workers'
-   * gradients in worker order, then takes the AdamW step.
+   * and the workers in like shares of long and short rows; AdamW adds the workers' gradients to
+   * the main thread's in worker order, then takes its step.
    */
   trainStep(): StepInfo {
     const t0 = performance.now();
@@ -211,13 +211,14 @@ export class LmTrainer {
     const parallel = this.pool !== null && rows.length > 1 && 6 * this.model.params.length * rows.length * longest >= this.config.parallelMinFlops;
     const shares = packRows(rows, this.tokenizer.pad, { ...pack, threads: parallel ? this.pool!.workers + 1 : 1 });
     for (const sh of shares) for (const ch of sh.chunks) padded += ch.B * ch.T;
-    const { lossSum, threads } = parallel ? this.parallelGradients(this.pool!, shares, total) : { lossSum: accumulateGradients(this.model, shares[0]!, total), threads: 1 };
+    const { lossSum, threads, more } = parallel ? this.parallelGradients(this.pool!, shares, total) : { lossSum: accumulateGradients(this.model, shares[0]!, total), threads: 1, more: [] };
     const lr = cosineSchedule(step, this.config.steps, this.config.optimizer.lr, this.config.warmupSteps, this.config.minLrRatio);
-    const gradNorm = this.optimizer.update(lr);
+    const gradNorm = this.optimizer.update(lr, more);
     return { step: step + 1, loss: total > 0 ? lossSum / total : 0, lr, gradNorm, tokens: padded, realTokens, ms: performance.now() - t0, threads };
   }
 
-  private parallelGradients(pool: TrainWorkerPool, shares: PackedRows[], total: number): { lossSum: number; threads: number } {
+  /** The main thread's rows into `model.grads`; the workers' gradients (in worker order) are returned for AdamW to add. */
+  private parallelGradients(pool: TrainWorkerPool, shares: PackedRows[], total: number): { lossSum: number; threads: number; more: Float32Array[] } {
     const out: number[] = [];
     pool.publish();
     for (let w = 0; w < pool.workers; w++) {
@@ -241,8 +242,13 @@ export class LmTrainer {
       }
       throw e;
     }
-    for (const w of out) lossSum += pool.collect(w);
-    return { lossSum, threads: 1 + out.length };
+    const more: Float32Array[] = [];
+    for (const w of out) {
+      const r = pool.collect(w);
+      lossSum += r.lossSum;
+      more.push(r.grads);
+    }
+    return { lossSum, threads: 1 + out.length, more };
   }
 
   /** Mean masked loss over examples (no gradient), in batches. */

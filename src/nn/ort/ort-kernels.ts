@@ -100,6 +100,69 @@ function attentionBackwardGraph(D: number): OnnxGraph {
   };
 }
 
+const HEADS = ['B', 'H', 'T', 'D'];
+
+/**
+ * Attention forward over head-major q, k, v [n,H,T,D] (laid out by the SIMD kernels of
+ * wasm/heads.ts, which also lay its output back): the graph above without its layout nodes.
+ */
+function attentionForwardHeadsGraph(D: number): OnnxGraph {
+  return {
+    name: 'attention_forward_heads',
+    nodes: [
+      fusedMatMul('q', 'k', 's0', 0, 1, 1 / Math.sqrt(D)),
+      { op: 'Add', inputs: ['s0', 'mask'], outputs: ['s1'] },
+      { op: 'Softmax', inputs: ['s1'], outputs: ['probs'], attrs: { axis: -1 } },
+      { op: 'MatMul', inputs: ['probs', 'v'], outputs: ['o'] },
+    ],
+    inputs: [
+      { name: 'q', shape: HEADS },
+      { name: 'k', shape: HEADS },
+      { name: 'v', shape: HEADS },
+      { name: 'mask', shape: ['T', 'T'] },
+    ],
+    outputs: [
+      { name: 'o', shape: HEADS },
+      { name: 'probs', shape: ['B', 'H', 'T', 'T'] },
+    ],
+  };
+}
+
+/** Attention backward over head-major q, k, v and dO [n,H,T,D]: dQ, dK, dV head-major, as attentionBackwardGraph computes them. */
+function attentionBackwardHeadsGraph(D: number): OnnxGraph {
+  const scale = 1 / Math.sqrt(D);
+  return {
+    name: 'attention_backward_heads',
+    nodes: [
+      fusedMatMul('probs', 'dO', 'dV', 1, 0),
+      fusedMatMul('dO', 'v', 'dP', 0, 1),
+      // Σ_s P·dP = dO·O per token and head, from the token-major dout and out ([n,T,H,1], then [n,H,T,1]).
+      { op: 'Mul', inputs: ['dout', 'out'], outputs: ['dOO'] },
+      { op: 'Constant', inputs: [], outputs: ['lastAxis'], attrs: { value: { tensor: { dtype: 'int64', dims: [1], values: [-1] } } } },
+      { op: 'ReduceSum', inputs: ['dOO', 'lastAxis'], outputs: ['rowsumT'], attrs: { keepdims: 1 } },
+      { op: 'Transpose', inputs: ['rowsumT'], outputs: ['rowsum'], attrs: { perm: [0, 2, 1, 3] } },
+      { op: 'Sub', inputs: ['dP', 'rowsum'], outputs: ['centered'] },
+      { op: 'Mul', inputs: ['centered', 'probs'], outputs: ['dS'] },
+      fusedMatMul('dS', 'k', 'dQ', 0, 0, scale),
+      fusedMatMul('dS', 'q', 'dK', 1, 0, scale),
+    ],
+    inputs: [
+      { name: 'q', shape: HEADS },
+      { name: 'k', shape: HEADS },
+      { name: 'v', shape: HEADS },
+      { name: 'probs', shape: ['B', 'H', 'T', 'T'] },
+      { name: 'dO', shape: HEADS },
+      { name: 'dout', shape: ['B', 'T', 'H', 'D'] },
+      { name: 'out', shape: ['B', 'T', 'H', 'D'] },
+    ],
+    outputs: [
+      { name: 'dQ', shape: HEADS },
+      { name: 'dK', shape: HEADS },
+      { name: 'dV', shape: HEADS },
+    ],
+  };
+}
+
 export interface OrtKernelsOptions {
   /** onnxruntime intra-op threads (default: every core). */
   threads?: number;
@@ -127,6 +190,12 @@ export interface OrtKernelsOptions {
    * same floats.
    */
   attentionChunkBytes?: number;
+  /**
+   * Where attention's layout changes run: 'simd' (default where the SIMD kernels run and the pool
+   * keeps its buffers in WebAssembly memory): wasm/heads.ts, around graphs without layout nodes;
+   * 'graph': Transpose, Split and Concat nodes inside the graphs. The same bits either way.
+   */
+  attentionLayout?: 'simd' | 'graph';
 }
 
 export const defaultGemmRowBlock = 1024;
@@ -138,13 +207,17 @@ function sequenceViews(b0: number, n: number, T: number, H: number, D: number) {
   return { qkv: view(T * 3 * H * D), out: view(T * H * D), probs: view(H * T * T) };
 }
 
-export function createOrtKernels(opts: OrtKernelsOptions = {}): Kernels {
+/** The fast kernels, and how many attention chunks ran with each layout path (for tests). */
+export type OrtKernels = Kernels & { readonly attentionChunks: { simd: number; graph: number } };
+
+export function createOrtKernels(opts: OrtKernelsOptions = {}): OrtKernels {
   const rowBlock = opts.gemmRowBlock ?? defaultGemmRowBlock;
   if (!(rowBlock >= 8)) throw new Error(`gemmRowBlock ${rowBlock}: expected a number >= 8`);
   const chunkBytes = opts.attentionChunkBytes ?? defaultAttentionChunkBytes;
   /** Runs `f` over consecutive chunks of the B sequences, each holding at most chunkBytes of scores (at least one sequence). */
+  const chunkSequences = (scoresPerSequence: number): number => Math.max(1, Math.floor(chunkBytes / (4 * scoresPerSequence)));
   const forChunks = (B: number, scoresPerSequence: number, f: (b0: number, n: number) => void): void => {
-    const per = Math.max(1, Math.floor(chunkBytes / (4 * scoresPerSequence)));
+    const per = chunkSequences(scoresPerSequence);
     for (let b0 = 0; b0 < B; b0 += per) f(b0, Math.min(per, B - b0));
   };
   const sessions = new Map<string, OrtSession>();
@@ -174,6 +247,8 @@ export function createOrtKernels(opts: OrtKernelsOptions = {}): Kernels {
   const pool = new BufferPool({ wasm: simdAvailable() });
   const simd = simdAvailable() ? wasmTrainElementwise(pool) : null;
   const { add, addInto, rope } = simd ?? referenceElementwise(pool);
+  const heads = opts.attentionLayout !== 'graph' ? simd : null;
+  const attentionChunks = { simd: 0, graph: 0 };
 
   const blockInputs = (att: Float32Array, x: Float32Array, w: DecodeBlockWeights, N: number, C: number, F: number): Record<string, [Float32Array, number[]]> => ({
     att: [att, [N, C]],
@@ -204,6 +279,7 @@ export function createOrtKernels(opts: OrtKernelsOptions = {}): Kernels {
 
   return {
     name: 'onnxruntime',
+    attentionChunks,
     pool,
     fusedDecode,
     add,
@@ -237,13 +313,28 @@ export function createOrtKernels(opts: OrtKernelsOptions = {}): Kernels {
     },
 
     attentionForward(qkv, B, T, H, D) {
-      const s = session(`attnF${D}`, () => attentionForwardGraph(D));
       const out = pool.take(B * T * H * D);
       const probs = pool.take(B * H * T * T);
       const mask = causalMask(T);
+      // One chunk's head-major q, k, v and output, reused chunk after chunk.
+      const most = Math.min(B, chunkSequences(H * T * T));
+      const hm = heads ? pool.take(4 * most * T * H * D) : null;
       forChunks(B, H * T * T, (b0, n) => {
         const v = sequenceViews(b0, n, T, H, D);
-        s.run(
+        const per = n * H * T * D;
+        const part = (i: number): [Float32Array, number[]] => [hm!.subarray(i * per, (i + 1) * per), [n, H, T, D]];
+        if (hm && heads!.splitHeads(v.qkv(qkv), n, T, 3, H, D, hm)) {
+          session(`attnFh${D}`, () => attentionForwardHeadsGraph(D)).run(
+            { q: part(0), k: part(1), v: part(2), mask: [mask, [T, T]] },
+            { o: part(3), probs: [v.probs(probs), [n, H, T, T]] },
+          );
+          if (heads!.mergeHeads(part(3)[0], n, T, 1, H, D, v.out(out))) {
+            attentionChunks.simd++;
+            return;
+          }
+        }
+        attentionChunks.graph++;
+        session(`attnF${D}`, () => attentionForwardGraph(D)).run(
           { qkv: [v.qkv(qkv), [n, T, 3, H, D]], mask: [mask, [T, T]] },
           { out: [v.out(out), [1, n, T, H, D]], probs: [v.probs(probs), [1, n, H, T, T]] },
         );
@@ -252,11 +343,26 @@ export function createOrtKernels(opts: OrtKernelsOptions = {}): Kernels {
     },
 
     attentionBackward(qkv, probs, out, dOut, B, T, H, D) {
-      const s = session(`attnB${D}`, () => attentionBackwardGraph(D));
       const dqkv = pool.take(B * T * 3 * H * D);
+      // One chunk's head-major q, k, v, dO and dQ, dK, dV, reused chunk after chunk.
+      const most = Math.min(B, chunkSequences(H * T * T));
+      const hm = heads ? pool.take(7 * most * T * H * D) : null;
       forChunks(B, H * T * T, (b0, n) => {
         const v = sequenceViews(b0, n, T, H, D);
-        s.run(
+        const per = n * H * T * D;
+        const part = (i: number): [Float32Array, number[]] => [hm!.subarray(i * per, (i + 1) * per), [n, H, T, D]];
+        if (hm && heads!.splitHeads(v.qkv(qkv), n, T, 3, H, D, hm) && heads!.splitHeads(v.out(dOut), n, T, 1, H, D, part(3)[0])) {
+          session(`attnBh${D}`, () => attentionBackwardHeadsGraph(D)).run(
+            { q: part(0), k: part(1), v: part(2), probs: [v.probs(probs), [n, H, T, T]], dO: part(3), dout: [v.out(dOut), [n, T, H, D]], out: [v.out(out), [n, T, H, D]] },
+            { dQ: part(4), dK: part(5), dV: part(6) },
+          );
+          if (heads!.mergeHeads(hm.subarray(4 * per, 7 * per), n, T, 3, H, D, v.qkv(dqkv))) {
+            attentionChunks.simd++;
+            return;
+          }
+        }
+        attentionChunks.graph++;
+        session(`attnB${D}`, () => attentionBackwardGraph(D)).run(
           { qkv: [v.qkv(qkv), [n, T, 3, H, D]], probs: [v.probs(probs), [1, n, H, T, T]], out: [v.out(out), [1, n, T, H, D]], dout: [v.out(dOut), [1, n, T, H, D]] },
           { dqkv: [v.qkv(dqkv), [n, T, 3, H, D]] },
         );

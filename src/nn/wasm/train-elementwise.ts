@@ -3,6 +3,7 @@ import { emitExp } from './exp.js';
 import { swigluFunction } from './swiglu.js';
 import { addInto as plainAddInto, addTo, ropeTo, type Kernels } from '../kernels.js';
 import { addFunction, fillRopeTables, ropeFunction } from './residual-rope.js';
+import { headsFunction } from './heads.js';
 import { buildModule, Code, unrolled, type FunctionDef, type ValType } from './wasm-builder.js';
 
 /**
@@ -169,9 +170,22 @@ type Exports = {
   rmsnorm_backward: (x: number, w: number, rstd: number, dy: number, dx: number, dw: number, N: number, C: number, invC: number) => void;
   add: (a: number, b: number, out: number, n4: number) => void;
   rope: (x: number, out: number, rows: number, C: number, D: number, T: number, cc: number, ss: number) => void;
+  heads: (tok: number, hm: number, n: number, T: number, S: number, H: number, D: number, toHeads: number) => void;
 };
 
 export type TrainElementwiseKernels = Pick<Kernels, 'swigluForward' | 'swigluBackward' | 'rmsnormForward' | 'rmsnormBackward' | 'add' | 'addInto' | 'rope'>;
+
+/** Attention's layout changes (heads.ts), for kernels whose batched products want each head's T×D block contiguous. */
+export interface HeadLayoutKernels {
+  /**
+   * Token-major x [n, T, S, H, D] → head-major `out` [S, n, H, T, D]. False (nothing written)
+   * when either lies outside the pool's WebAssembly memory or D is not a multiple of 4: the
+   * caller then changes the layout its own way.
+   */
+  splitHeads(x: Float32Array, n: number, T: number, S: number, H: number, D: number, out: Float32Array): boolean;
+  /** Head-major hm [S, n, H, T, D] → token-major `out` [n, T, S, H, D]; false as splitHeads. */
+  mergeHeads(hm: Float32Array, n: number, T: number, S: number, H: number, D: number, out: Float32Array): boolean;
+}
 
 /**
  * SIMD SwiGLU, RMSNorm, residual adds and RoPE for the training step (F, C and D multiples of 4),
@@ -180,8 +194,8 @@ export type TrainElementwiseKernels = Pick<Kernels, 'swigluForward' | 'swigluBac
  * the pool has no room, SwiGLU and RMSNorm copy through a scratch memory of their own, and the
  * adds and RoPE run as their plain-TS loops, which give the same bits (residual-rope.ts).
  */
-export function wasmTrainElementwise(pool: BufferPool): TrainElementwiseKernels {
-  compiled ??= new WebAssembly.Module(buildModule([swigluFunction(), swigluBackwardFunction(), rmsnormForwardFunction(), rmsnormBackwardFunction(), addFunction(), ropeFunction()]));
+export function wasmTrainElementwise(pool: BufferPool): TrainElementwiseKernels & HeadLayoutKernels {
+  compiled ??= new WebAssembly.Module(buildModule([swigluFunction(), swigluBackwardFunction(), rmsnormForwardFunction(), rmsnormBackwardFunction(), addFunction(), ropeFunction(), headsFunction()]));
   const instance = (memory: WebAssembly.Memory): Exports => new WebAssembly.Instance(compiled!, { env: { memory } }).exports as Exports;
   const scratch = new WebAssembly.Memory({ initial: 1 });
   const e = instance(scratch);
@@ -306,6 +320,18 @@ export function wasmTrainElementwise(pool: BufferPool): TrainElementwiseKernels 
       const n4 = dst.length >> 2;
       d.add(dst.byteOffset, src.byteOffset, dst.byteOffset, n4);
       for (let i = 4 * n4; i < dst.length; i++) dst[i]! += src[i]!;
+    },
+    splitHeads(x, n, T, S, H, D, out) {
+      const d = inPool();
+      if (!d || D % 4 !== 0 || !pool.inMemory(x) || !pool.inMemory(out)) return false;
+      d.heads(x.byteOffset, out.byteOffset, n, T, S, H, D, 1);
+      return true;
+    },
+    mergeHeads(hm, n, T, S, H, D, out) {
+      const d = inPool();
+      if (!d || D % 4 !== 0 || !pool.inMemory(hm) || !pool.inMemory(out)) return false;
+      d.heads(out.byteOffset, hm.byteOffset, n, T, S, H, D, 0);
+      return true;
     },
     rope(x, B, T, H, D, cos, sin, sign) {
       const out = pool.take(x.length);

@@ -7,8 +7,8 @@
  * Only 128-bit SIMD: Node 20 runs it by default; relaxed SIMD is behind a flag.
  */
 
-export type ValType = 'i32' | 'f32' | 'v128';
-const valTypeByte: Record<ValType, number> = { i32: 0x7f, f32: 0x7d, v128: 0x7b };
+export type ValType = 'i32' | 'f32' | 'f64' | 'v128';
+const valTypeByte: Record<ValType, number> = { i32: 0x7f, f32: 0x7d, f64: 0x7c, v128: 0x7b };
 
 /** Unsigned LEB128. */
 export function uleb(n: number): number[] {
@@ -48,6 +48,7 @@ const simd = {
   'v128.const': 0x0c,
   'i8x16.shuffle': 0x0d,
   'f32x4.splat': 0x13,
+  'f64x2.splat': 0x14,
   'f32x4.demote_f64x2_zero': 0x5e,
   'f64x2.promote_low_f32x4': 0x5f,
   'f32x4.extract_lane': 0x1f,
@@ -64,8 +65,11 @@ const simd = {
   'f32x4.max': 0xe9,
   'f32x4.pmin': 0xea,
   'f32x4.pmax': 0xeb,
+  'f64x2.sqrt': 0xef,
   'f64x2.add': 0xf0,
+  'f64x2.sub': 0xf1,
   'f64x2.mul': 0xf2,
+  'f64x2.div': 0xf3,
   'i32x4.trunc_sat_f32x4_s': 0xf8,
 } as const;
 

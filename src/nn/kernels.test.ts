@@ -157,6 +157,37 @@ describe('element-wise kernels: onnxruntime agrees with the reference', () => {
     expect(relErr(fast.swigluBackward(gu, dy, N, F), ref.swigluBackward(gu, dy, N, F))).toBeLessThan(1e-5);
   });
 
+  // Rows of 53 floats start anywhere in a group of four; 8 and 3 cover whole groups only and the scalar tail only.
+  for (const V of [53, 8, 3]) it(`cross-entropy's log-sum-exp and softmax rows (V=${V}), in the pool's memory and outside it`, () => {
+    const N = 11;
+    const k = createOrtKernels({ threads: 1 });
+    // Logits of a trained model's spread, one row with a dominant logit, one far below the rest.
+    const x = rand(N * V, rng).map((v) => 3 * v);
+    x[2 * V + 1] = 40;
+    for (let v = 0; v < V; v++) x[5 * V + v] -= 80;
+    const coef = Float32Array.from({ length: N }, (_, n) => (n % 4 === 1 ? 0 : n % 3 === 0 ? -0.5 : 1 / 32));
+    const rl = ref.logSumExpRows(x, N, V);
+    const rg = ref.softmaxRows(x, rl, coef, N, V);
+    k.pool.copy(x);
+    k.pool.copy(coef);
+    k.logSumExpRows(x, N, V);
+    k.softmaxRows(x, rl, coef, N, V);
+    k.pool.reset();
+    const px = k.pool.copy(x);
+    const pc = k.pool.copy(coef);
+    expect(k.pool.inMemory(px)).toBe(true);
+    for (const [xs, cs] of [[px, pc], [x, coef]] as const) {
+      const fl = k.logSumExpRows(xs, N, V);
+      expect(k.pool.inMemory(fl)).toBe(true);
+      for (let n = 0; n < N; n++) expect(Math.abs(fl[n]! - rl[n]!)).toBeLessThan(1e-5 * Math.max(1, Math.abs(rl[n]!)));
+      const fg = k.softmaxRows(xs, fl, cs, N, V);
+      expect(relErr(fg, rg)).toBeLessThan(1e-5);
+      for (let n = 0; n < N; n++) if (coef[n] === 0) expect(fg.subarray(n * V, n * V + V).every((v) => v === 0)).toBe(true);
+      // Each row with coef k sums to k (a softmax times k).
+      for (let n = 0; n < N; n++) expect(fg.subarray(n * V, n * V + V).reduce((a, b) => a + b, 0)).toBeCloseTo(coef[n]!, 5);
+    }
+  });
+
   for (const C of [16, 10]) it(`rmsnorm forward and backward (C=${C})`, () => {
     const N = 9;
     const x = rand(N * C, rng);

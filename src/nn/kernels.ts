@@ -53,6 +53,14 @@ export interface Kernels {
    */
   rope(qkv: Float32Array, B: number, T: number, H: number, D: number, cos: Float32Array, sin: Float32Array, sign: 1 | -1): Float32Array;
   /**
+   * Softmax cross-entropy's forward pass over the logits [N,V]: lse [N] = log Σ_v e^(x[n,v]), per
+   * row (pooled). As JavaScript loops (Math.exp on every logit, here and in `softmaxRows`) the
+   * loss was about 5% of a demo-size training step; the fast kernels run both in SIMD.
+   */
+  logSumExpRows(logits: Float32Array, N: number, V: number): Float32Array;
+  /** Its backward pass: g [N,V] = e^(x[n,v] − lse[n])·coef[n], rows whose coef is 0 all zeros (pooled; the caller subtracts coef[n] at row n's target). */
+  softmaxRows(logits: Float32Array, lse: Float32Array, coef: Float32Array, N: number, V: number): Float32Array;
+  /**
    * The decode step's dense work fused into one call per half block (ort/decode-graphs.ts), where
    * the kernels have it; without it the engine runs the same ops one by one through the methods above.
    */
@@ -94,6 +102,8 @@ export function referenceElementwise(pool: BufferPool): Pick<Kernels, Elementwis
     add: (a, b) => addTo(pool.take(a.length), a, b),
     addInto,
     rope: (x, B, T, H, D, cos, sin, sign) => ropeTo(pool.take(x.length), x, B, T, H, D, cos, sin, sign),
+    logSumExpRows: (logits, N, V) => logSumExpRowsTo(pool.take(N), logits, N, V),
+    softmaxRows: (logits, lse, coef, N, V) => softmaxRowsTo(pool.take(N * V), logits, lse, coef, N, V),
 
     swigluForward(gu, N, F) {
       const out = pool.take(N * F);
@@ -158,7 +168,31 @@ export function referenceElementwise(pool: BufferPool): Pick<Kernels, Elementwis
   };
 }
 
-type ElementwiseName = 'swigluForward' | 'swigluBackward' | 'rmsnormForward' | 'rmsnormBackward' | 'add' | 'addInto' | 'rope';
+type ElementwiseName = 'swigluForward' | 'swigluBackward' | 'rmsnormForward' | 'rmsnormBackward' | 'add' | 'addInto' | 'rope' | 'logSumExpRows' | 'softmaxRows';
+
+/** out[n] = log Σ_v e^(x[n,v]) (`Kernels.logSumExpRows`), in doubles with the row's max taken out first; returns out. */
+export function logSumExpRowsTo(out: Float32Array, x: Float32Array, N: number, V: number): Float32Array {
+  for (let n = 0; n < N; n++) {
+    const o = n * V;
+    let max = -Infinity;
+    for (let v = 0; v < V; v++) if (x[o + v]! > max) max = x[o + v]!;
+    let s = 0;
+    for (let v = 0; v < V; v++) s += Math.exp(x[o + v]! - max);
+    out[n] = max + Math.log(s);
+  }
+  return out;
+}
+
+/** out[n,v] = e^(x[n,v] − lse[n])·coef[n], rows whose coef is 0 zeros (`Kernels.softmaxRows`); returns out. */
+export function softmaxRowsTo(out: Float32Array, x: Float32Array, lse: Float32Array, coef: Float32Array, N: number, V: number): Float32Array {
+  for (let n = 0; n < N; n++) {
+    const o = n * V;
+    const k = coef[n]!;
+    if (k === 0) out.fill(0, o, o + V);
+    else for (let v = 0; v < V; v++) out[o + v] = Math.exp(x[o + v]! - lse[n]!) * k;
+  }
+  return out;
+}
 
 /** out = a + b; returns out. */
 export function addTo(out: Float32Array, a: Float32Array, b: Float32Array): Float32Array {

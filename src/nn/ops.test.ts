@@ -27,6 +27,11 @@ describe('every op passes a finite-difference gradient check', () => {
     it(`swiglu (${k.name})`, () => {
       expect(gradcheck(([x]) => swiglu(x!, k), [param([3, 8])])).toBeLessThan(TOL);
     });
+    it(`cross-entropy with a loss mask and weights, logits from a product (${k.name})`, () => {
+      const targets = Int32Array.from([1, 0, 6, 2, 4]);
+      const mask = Float32Array.from([1, 0, 0.5, -0.25, 1]);
+      expect(gradcheck(([x, w]) => crossEntropy(linear(x!, w!, k), targets, mask, k), [param([5, 4]), param([7, 4])])).toBeLessThan(TOL);
+    });
     it(`attention (${k.name})`, () => {
       const B = 2, T = 4, H = 2, D = 4;
       expect(gradcheck(([qkv]) => attention(qkv!, B, T, H, D, k), [param([B * T, 3 * H * D])])).toBeLessThan(TOL);

@@ -148,30 +148,17 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, mask: Float32A
   let count = 0;
   for (let n = 0; n < N; n++) count += mask[n]!;
   const denom = Math.max(count, 1);
+  const lse = k.logSumExpRows(ld, N, V);
   let loss = 0;
-  const lse = k.pool.take(N);
-  for (let n = 0; n < N; n++) {
-    if (mask[n] === 0) continue;
-    const o = n * V;
-    let max = -Infinity;
-    for (let v = 0; v < V; v++) if (ld[o + v]! > max) max = ld[o + v]!;
-    let s = 0;
-    for (let v = 0; v < V; v++) s += Math.exp(ld[o + v]! - max);
-    lse[n] = max + Math.log(s);
-    loss += mask[n]! * (lse[n]! - ld[o + targets[n]!]!);
-  }
+  for (let n = 0; n < N; n++) if (mask[n] !== 0) loss += mask[n]! * (lse[n]! - ld[n * V + targets[n]!]!);
   const y: Tensor = new Tensor(new Float32Array([loss / denom]), [1], {
     parents: [logits],
     backward: () => {
       const scale = y.grad![0]! / denom;
-      const g = k.pool.zeros(logits.size);
-      for (let n = 0; n < N; n++) {
-        const m = mask[n]!;
-        if (m === 0) continue;
-        const o = n * V;
-        for (let v = 0; v < V; v++) g[o + v] = Math.exp(ld[o + v]! - lse[n]!) * m * scale;
-        g[o + targets[n]!]! -= m * scale;
-      }
+      const coef = k.pool.take(N);
+      for (let n = 0; n < N; n++) coef[n] = mask[n]! * scale;
+      const g = k.softmaxRows(ld, lse, coef, N, V);
+      for (let n = 0; n < N; n++) if (coef[n] !== 0) g[n * V + targets[n]!]! -= coef[n]!;
       logits.accumulateGrad(g);
     },
   });

@@ -246,7 +246,7 @@ export function createOrtKernels(opts: OrtKernelsOptions = {}): OrtKernels {
   // RoPE as SIMD kernels, else as plain loops.
   const pool = new BufferPool({ wasm: simdAvailable() });
   const simd = simdAvailable() ? wasmTrainElementwise(pool) : null;
-  const { add, addInto, rope } = simd ?? referenceElementwise(pool);
+  const { add, addInto, rope, logSumExpRows, softmaxRows } = simd ?? referenceElementwise(pool);
   const heads = opts.attentionLayout !== 'graph' ? simd : null;
   const attentionChunks = { simd: 0, graph: 0 };
 
@@ -285,6 +285,8 @@ export function createOrtKernels(opts: OrtKernelsOptions = {}): OrtKernels {
     add,
     addInto,
     rope,
+    logSumExpRows,
+    softmaxRows,
 
     gemm(a, b, M, K, N, transA, transB, accumulate) {
       const s = session(`gemm${+transA}${+transB}${accumulate ? 'c' : ''}`, () => gemmGraph(transA, transB, accumulate !== undefined));

@@ -1,7 +1,8 @@
 import type { BufferPool } from '../pool.js';
 import { emitExp } from './exp.js';
 import { swigluFunction } from './swiglu.js';
-import { addInto as plainAddInto, addTo, ropeTo, type Kernels } from '../kernels.js';
+import { addInto as plainAddInto, addTo, logSumExpRowsTo, ropeTo, softmaxRowsTo, type Kernels } from '../kernels.js';
+import { rowSumExpFunction, softmaxRowsFunction } from './cross-entropy.js';
 import { addFunction, fillRopeTables, ropeFunction } from './residual-rope.js';
 import { headsFunction } from './heads.js';
 import { buildModule, Code, unrolled, type FunctionDef, type ValType } from './wasm-builder.js';
@@ -171,9 +172,11 @@ type Exports = {
   add: (a: number, b: number, out: number, n4: number) => void;
   rope: (x: number, out: number, rows: number, C: number, D: number, T: number, cc: number, ss: number) => void;
   heads: (tok: number, hm: number, n: number, T: number, S: number, H: number, D: number, toHeads: number) => void;
+  row_sum_exp: (row: number, N: number, V: number, V4: number, maxOut: number, sumOut: number) => void;
+  softmax_rows: (logits: number, lse: number, coef: number, g: number, N: number, V: number, V4: number) => void;
 };
 
-export type TrainElementwiseKernels = Pick<Kernels, 'swigluForward' | 'swigluBackward' | 'rmsnormForward' | 'rmsnormBackward' | 'add' | 'addInto' | 'rope'>;
+export type TrainElementwiseKernels = Pick<Kernels, 'swigluForward' | 'swigluBackward' | 'rmsnormForward' | 'rmsnormBackward' | 'add' | 'addInto' | 'rope' | 'logSumExpRows' | 'softmaxRows'>;
 
 /** Attention's layout changes (heads.ts), for kernels whose batched products want each head's T×D block contiguous. */
 export interface HeadLayoutKernels {
@@ -195,7 +198,7 @@ export interface HeadLayoutKernels {
  * adds and RoPE run as their plain-TS loops, which give the same bits (residual-rope.ts).
  */
 export function wasmTrainElementwise(pool: BufferPool): TrainElementwiseKernels & HeadLayoutKernels {
-  compiled ??= new WebAssembly.Module(buildModule([swigluFunction(), swigluBackwardFunction(), rmsnormForwardFunction(), rmsnormBackwardFunction(), addFunction(), ropeFunction(), headsFunction()]));
+  compiled ??= new WebAssembly.Module(buildModule([swigluFunction(), swigluBackwardFunction(), rmsnormForwardFunction(), rmsnormBackwardFunction(), addFunction(), ropeFunction(), headsFunction(), rowSumExpFunction(), softmaxRowsFunction()]));
   const instance = (memory: WebAssembly.Memory): Exports => new WebAssembly.Instance(compiled!, { env: { memory } }).exports as Exports;
   const scratch = new WebAssembly.Memory({ initial: 1 });
   const e = instance(scratch);
@@ -320,6 +323,25 @@ export function wasmTrainElementwise(pool: BufferPool): TrainElementwiseKernels 
       const n4 = dst.length >> 2;
       d.add(dst.byteOffset, src.byteOffset, dst.byteOffset, n4);
       for (let i = 4 * n4; i < dst.length; i++) dst[i]! += src[i]!;
+    },
+    logSumExpRows(logits, N, V) {
+      const lse = pool.take(N);
+      const sum = pool.take(N);
+      const d = inPool();
+      const at = d && pool.inMemory(lse) && pool.inMemory(sum) ? stage(logits) : -1;
+      if (!d || at < 0) return logSumExpRowsTo(lse, logits, N, V);
+      d.row_sum_exp(at, N, V, V & ~3, lse.byteOffset, sum.byteOffset);
+      for (let n = 0; n < N; n++) lse[n] = lse[n]! + Math.log(sum[n]!);
+      return lse;
+    },
+    softmaxRows(logits, lse, coef, N, V) {
+      const g = pool.take(N * V);
+      const d = inPool();
+      let p = d && pool.inMemory(g) ? [stage(logits)] : [-1];
+      for (const a of [lse.subarray(0, N), coef.subarray(0, N)]) if (p[p.length - 1]! >= 0) p.push(stage(a));
+      if (!d || p.length !== 3 || p[2]! < 0) return softmaxRowsTo(g, logits, lse, coef, N, V);
+      d.softmax_rows(p[0]!, p[1]!, p[2]!, g.byteOffset, N, V, V & ~3);
+      return g;
     },
     splitHeads(x, n, T, S, H, D, out) {
       const d = inPool();

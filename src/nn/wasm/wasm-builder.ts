@@ -79,6 +79,8 @@ const plain = {
   'i32.lt_s': 0x48,
   'i32.gt_s': 0x4a,
   'i32.ge_s': 0x4e,
+  'f32.eq': 0x5b,
+  'f32.ne': 0x5c,
   'f32.gt': 0x5e,
   'i32.add': 0x6a,
   'i32.sub': 0x6b,

@@ -182,14 +182,20 @@ function trainingRows(T: number, count: number): LmExample[] {
 
 /**
  * Training tokens/s through LmTrainer (what `train-lm` and the loop run: forward, backward,
- * clipping, AdamW) with `workers` data-parallel worker threads: one warm-up step (it starts the
- * workers and onnxruntime's per-shape plans), then `repeats` timed runs of `steps` steps each.
+ * clipping, AdamW) with `workers` data-parallel worker threads: two warm-up steps, as the
+ * PyTorch peer takes, then `repeats` timed runs of `steps` steps each. Why two: the first starts
+ * the workers and onnxruntime's per-shape plans and takes its buffers as ordinary arrays; the
+ * buffer pool then grows its WebAssembly memory to hold them, and the second step touches that
+ * memory for the first time (for `small` about 750 MB: 2.0–3.8 s instead of 1.2, measured on the
+ * 2-vCPU VM, which made the first timed repeat of `small` a third of the others and the two-core
+ * median 4,067 tokens/s where the steps after ran at 6,000).
  */
 export function trainRepeats(cfg: ModelConfig, k: Kernels, tok: CharTokenizer, workers: number, B: number, T: number, steps: number, repeats: number): { rates: number[]; stepMs: number } {
   const m = new Transformer(cfg, k);
   m.init(new Rng(1));
   const trainer = new LmTrainer(m, tok, trainingRows(T, 2 * B), { steps: 10_000, batchSize: B, warmupSteps: 1, workers, seed: 1 });
   try {
+    trainer.trainStep();
     trainer.trainStep();
     const rates: number[] = [];
     const stepTimes: number[] = [];

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Rng } from '../core/rng.js';
 import { AdamW, adamwConstants, adamwRange, defaultAdamWConfig, sumOfSquares } from './adamw.js';
 
@@ -62,6 +62,28 @@ describe('AdamW', () => {
     adamwRange(p, sum, m, v, 0, n, false, k);
     expect(Array.from(opt.m)).toEqual(Array.from(m));
     expect(() => opt.update(1e-3, [new Float32Array(3)])).toThrow(/a gradient of 3 values for 64 parameters/);
+  });
+
+  it('adds the workers’ gradients as a plain loop, with the same bits, when its memory cannot grow for them', () => {
+    // 4,091 parameters: the four regions fill one 64 KiB page, so the staging area needs a second.
+    const n = 4091;
+    const { params, grad } = problem(n, 4);
+    const a = { params: params.slice(), grads: grad() };
+    const b = { params: params.slice(), grads: a.grads.slice() };
+    const simd = new AdamW(a.params, a.grads, [{ offset: 2, size: 4000 }], defaultAdamWConfig, { kernel: 'simd' });
+    const ref = new AdamW(b.params, b.grads, [{ offset: 2, size: 4000 }], defaultAdamWConfig, { kernel: 'reference' });
+    const grow = vi.spyOn(WebAssembly.Memory.prototype, 'grow').mockImplementation(() => {
+      throw new RangeError('WebAssembly.Memory.grow(): Maximum memory size exceeded');
+    });
+    try {
+      const more = [grad(), grad()];
+      expect(simd.update(1e-3, more)).toBe(ref.update(1e-3, more));
+      expect(grow).toHaveBeenCalled();
+    } finally {
+      grow.mockRestore();
+    }
+    expect(Array.from(a.params)).toEqual(Array.from(b.params));
+    expect(Array.from(a.grads)).toEqual(Array.from(b.grads));
   });
 
   it('matches a textbook AdamW step computed independently', () => {

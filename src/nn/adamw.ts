@@ -143,10 +143,18 @@ class SimdState {
     return this.views;
   }
 
-  /** The staging area for a worker's gradient (the memory grows to hold it on first use). */
-  staging(): Float32Array {
+  /**
+   * The staging area for a worker's gradient (the memory grows to hold it on first use), or null
+   * when the memory cannot grow that far (past 4 GiB: about 200M parameters).
+   */
+  staging(): Float32Array | null {
     const need = this.w + this.n4 * 16;
-    if (this.memory.buffer.byteLength < need) this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / 65536));
+    try {
+      if (this.memory.buffer.byteLength < need) this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / 65536));
+    } catch (e) {
+      if (e instanceof RangeError) return null;
+      throw e;
+    }
     return new Float32Array(this.memory.buffer, this.w, this.n);
   }
 
@@ -226,8 +234,11 @@ export class AdamW {
       f.p.set(this.params);
       f.g.set(this.grads);
       for (const w of more) {
-        s.staging().set(w);
-        s.e.add(s.g, s.w, s.g, s.n4);
+        const staging = s.staging();
+        if (staging) {
+          staging.set(w);
+          s.e.add(s.g, s.w, s.g, s.n4);
+        } else addInto(s.f.g, w); // the same float32 sums, as a plain loop
       }
       if (more.length > 0) this.grads.set(s.f.g);
       norm = Math.sqrt(s.sumOfSquares());

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 const started = performance.now();
 const repeats = process.argv[2] ?? '3';
 if (!/^([1-9]|1\d|20)$/.test(repeats)) {
-  console.error(`engine-vs-pytorch: repeats ${JSON.stringify(repeats)} is not valid (an integer 1-20)`);
+  console.error(`engine-vs-pytorch: rounds ${JSON.stringify(repeats)} is not valid (an integer 1-20)`);
   process.exit(2);
 }
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -120,7 +120,7 @@ class SimdState {
   readonly m: number;
   readonly v: number;
   readonly w: number;
-  private views: { buffer: ArrayBuffer; f32: Float32Array; m: Float32Array; v: Float32Array; p: Float32Array; g: Float32Array } | null = null;
+  private views: { buffer: ArrayBuffer; m: Float32Array; v: Float32Array; p: Float32Array; g: Float32Array } | null = null;
 
   constructor(readonly n: number) {
     this.n4 = Math.ceil(n / 4);
@@ -138,7 +138,7 @@ class SimdState {
     const buffer = this.memory.buffer;
     if (this.views === null || this.views.buffer !== buffer) {
       const view = (at: number): Float32Array => new Float32Array(buffer, at, this.n);
-      this.views = { buffer, f32: new Float32Array(buffer), m: view(this.m), v: view(this.v), p: view(this.p), g: view(this.g) };
+      this.views = { buffer, m: view(this.m), v: view(this.v), p: view(this.p), g: view(this.g) };
     }
     return this.views;
   }

@@ -1,4 +1,4 @@
-import type { Kernels } from './kernels.js';
+import { logSumExpRowsTo, type Kernels } from './kernels.js';
 import { Tensor } from './tensor.js';
 
 /**
@@ -39,32 +39,22 @@ export function tokenLogprobs(logits: Tensor, targets: Int32Array, k: Kernels): 
   const N = logits.size / V;
   if (targets.length !== N) throw new Error(`tokenLogprobs: ${targets.length} targets for ${N} rows`);
   const ld = logits.data;
-  const lse = new Float32Array(N);
-  const out = new Float32Array(N);
   for (let n = 0; n < N; n++) {
-    const o = n * V;
     const t = targets[n]!;
     if (t < 0 || t >= V) throw new Error(`tokenLogprobs: target ${t} at row ${n} outside [0, ${V})`);
-    let max = -Infinity;
-    for (let v = 0; v < V; v++) if (ld[o + v]! > max) max = ld[o + v]!;
-    let s = 0;
-    for (let v = 0; v < V; v++) s += Math.exp(ld[o + v]! - max);
-    lse[n] = max + Math.log(s);
-    out[n] = ld[o + t]! - lse[n]!;
   }
+  // The log-sum-exp and softmax passes are cross-entropy's (Kernels.logSumExpRows, softmaxRows).
+  const lse = k.logSumExpRows(ld, N, V);
+  const out = new Float32Array(N);
+  for (let n = 0; n < N; n++) out[n] = ld[n * V + targets[n]!]! - lse[n]!;
   const y: Tensor = new Tensor(out, [N], {
     parents: [logits],
     backward: () => {
       const gy = y.grad!;
-      const g = k.pool.zeros(logits.size);
-      for (let n = 0; n < N; n++) {
-        const gn = gy[n]!;
-        if (gn === 0) continue;
-        const o = n * V;
-        const l = lse[n]!;
-        for (let v = 0; v < V; v++) g[o + v] = -gn * Math.exp(ld[o + v]! - l);
-        g[o + targets[n]!]! += gn;
-      }
+      const coef = k.pool.take(N);
+      for (let n = 0; n < N; n++) coef[n] = -gy[n]!;
+      const g = k.softmaxRows(ld, lse, coef, N, V);
+      for (let n = 0; n < N; n++) if (gy[n] !== 0) g[n * V + targets[n]!]! += gy[n]!;
       logits.accumulateGrad(g);
     },
   });
@@ -74,15 +64,8 @@ export function tokenLogprobs(logits: Tensor, targets: Int32Array, k: Kernels): 
 /** Per-token log-probabilities without a graph (old and reference log-probs): logits [N·V] → [N]. */
 export function tokenLogprobsNoGrad(logits: Float32Array, targets: Int32Array, V: number): Float32Array {
   const N = targets.length;
-  const out = new Float32Array(N);
-  for (let n = 0; n < N; n++) {
-    const o = n * V;
-    let max = -Infinity;
-    for (let v = 0; v < V; v++) if (logits[o + v]! > max) max = logits[o + v]!;
-    let s = 0;
-    for (let v = 0; v < V; v++) s += Math.exp(logits[o + v]! - max);
-    out[n] = logits[o + targets[n]!]! - max - Math.log(s);
-  }
+  const out = logSumExpRowsTo(new Float32Array(N), logits, N, V);
+  for (let n = 0; n < N; n++) out[n] = logits[n * V + targets[n]!]! - out[n]!;
   return out;
 }
 

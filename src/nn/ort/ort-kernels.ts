@@ -46,17 +46,42 @@ function fusedMatMul(a: string, b: string, out: string, transA: 0 | 1, transB: 0
   return { op: 'FusedMatMul', domain: 'com.microsoft', inputs: [a, b], outputs: [out], attrs: { transA, transB, ...(alpha !== undefined ? { alpha: { float: alpha } } : {}) } };
 }
 
+/** Causal attention on head-major q, k, v (any leading dims): probs = softmax(q·kᵀ/√D + mask), o = probs·v. */
+function forwardCore(D: number): OnnxNode[] {
+  return [
+    fusedMatMul('q', 'k', 's0', 0, 1, 1 / Math.sqrt(D)),
+    { op: 'Add', inputs: ['s0', 'mask'], outputs: ['s1'] },
+    { op: 'Softmax', inputs: ['s1'], outputs: ['probs'], attrs: { axis: -1 } },
+    { op: 'MatMul', inputs: ['probs', 'v'], outputs: ['o'] },
+  ];
+}
+
+/**
+ * Its backward on head-major dO: dQ, dK, dV. softmax backward: dS = P ⊙ (dP − Σ_s P·dP), with
+ * Σ_s P[t,s]·dP[t,s] = dO[t]·O[t] (FlashAttention's D_i): a pass over B·T·H·D, not two over
+ * B·H·T·T, computed from the token-major dout and out, then laid out as the scores' rows by
+ * `perm`. The 1/√D scale is folded into dQ and dK.
+ */
+function backwardCore(D: number, perm: number[]): OnnxNode[] {
+  const scale = 1 / Math.sqrt(D);
+  return [
+    fusedMatMul('probs', 'dO', 'dV', 1, 0),
+    fusedMatMul('dO', 'v', 'dP', 0, 1),
+    { op: 'Mul', inputs: ['dout', 'out'], outputs: ['dOO'] },
+    { op: 'Constant', inputs: [], outputs: ['lastAxis'], attrs: { value: { tensor: { dtype: 'int64', dims: [1], values: [-1] } } } },
+    { op: 'ReduceSum', inputs: ['dOO', 'lastAxis'], outputs: ['rowsumT'], attrs: { keepdims: 1 } },
+    { op: 'Transpose', inputs: ['rowsumT'], outputs: ['rowsum'], attrs: { perm } },
+    { op: 'Sub', inputs: ['dP', 'rowsum'], outputs: ['centered'] },
+    { op: 'Mul', inputs: ['centered', 'probs'], outputs: ['dS'] },
+    fusedMatMul('dS', 'k', 'dQ', 0, 0, scale),
+    fusedMatMul('dS', 'q', 'dK', 1, 0, scale),
+  ];
+}
+
 function attentionForwardGraph(D: number): OnnxGraph {
   return {
     name: 'attention_forward',
-    nodes: [
-      ...splitHeads(),
-      fusedMatMul('q', 'k', 's0', 0, 1, 1 / Math.sqrt(D)),
-      { op: 'Add', inputs: ['s0', 'mask'], outputs: ['s1'] },
-      { op: 'Softmax', inputs: ['s1'], outputs: ['probs'], attrs: { axis: -1 } },
-      { op: 'MatMul', inputs: ['probs', 'v'], outputs: ['o'] },
-      { op: 'Transpose', inputs: ['o'], outputs: ['out'], attrs: { perm: [0, 1, 3, 2, 4] } },
-    ],
+    nodes: [...splitHeads(), ...forwardCore(D), { op: 'Transpose', inputs: ['o'], outputs: ['out'], attrs: { perm: [0, 1, 3, 2, 4] } }],
     inputs: [
       { name: 'qkv', shape: QKV_SHAPE },
       { name: 'mask', shape: ['T', 'T'] },
@@ -69,24 +94,12 @@ function attentionForwardGraph(D: number): OnnxGraph {
 }
 
 function attentionBackwardGraph(D: number): OnnxGraph {
-  const scale = 1 / Math.sqrt(D);
   return {
     name: 'attention_backward',
     nodes: [
       ...splitHeads(),
       { op: 'Transpose', inputs: ['dout'], outputs: ['dO'], attrs: { perm: [0, 1, 3, 2, 4] } },
-      fusedMatMul('probs', 'dO', 'dV', 1, 0),
-      fusedMatMul('dO', 'v', 'dP', 0, 1),
-      // softmax backward: dS = P ⊙ (dP − Σ_s P·dP); the 1/√D scale is folded into dQ and dK.
-      // Σ_s P[t,s]·dP[t,s] = dO[t]·O[t] (FlashAttention's D_i): a pass over B·T·H·D, not two over B·H·T·T.
-      { op: 'Mul', inputs: ['dout', 'out'], outputs: ['dOO'] },
-      { op: 'Constant', inputs: [], outputs: ['lastAxis'], attrs: { value: { tensor: { dtype: 'int64', dims: [1], values: [-1] } } } },
-      { op: 'ReduceSum', inputs: ['dOO', 'lastAxis'], outputs: ['rowsumT'], attrs: { keepdims: 1 } },
-      { op: 'Transpose', inputs: ['rowsumT'], outputs: ['rowsum'], attrs: { perm: [0, 1, 3, 2, 4] } },
-      { op: 'Sub', inputs: ['dP', 'rowsum'], outputs: ['centered'] },
-      { op: 'Mul', inputs: ['centered', 'probs'], outputs: ['dS'] },
-      fusedMatMul('dS', 'k', 'dQ', 0, 0, scale),
-      fusedMatMul('dS', 'q', 'dK', 1, 0, scale),
+      ...backwardCore(D, [0, 1, 3, 2, 4]),
       { op: 'Concat', inputs: ['dQ', 'dK', 'dV'], outputs: ['dqkvT'], attrs: { axis: 0 } },
       { op: 'Transpose', inputs: ['dqkvT'], outputs: ['dqkv'], attrs: { perm: [1, 3, 0, 2, 4] } },
     ],
@@ -109,12 +122,7 @@ const HEADS = ['B', 'H', 'T', 'D'];
 function attentionForwardHeadsGraph(D: number): OnnxGraph {
   return {
     name: 'attention_forward_heads',
-    nodes: [
-      fusedMatMul('q', 'k', 's0', 0, 1, 1 / Math.sqrt(D)),
-      { op: 'Add', inputs: ['s0', 'mask'], outputs: ['s1'] },
-      { op: 'Softmax', inputs: ['s1'], outputs: ['probs'], attrs: { axis: -1 } },
-      { op: 'MatMul', inputs: ['probs', 'v'], outputs: ['o'] },
-    ],
+    nodes: forwardCore(D),
     inputs: [
       { name: 'q', shape: HEADS },
       { name: 'k', shape: HEADS },
@@ -128,24 +136,11 @@ function attentionForwardHeadsGraph(D: number): OnnxGraph {
   };
 }
 
-/** Attention backward over head-major q, k, v and dO [n,H,T,D]: dQ, dK, dV head-major, as attentionBackwardGraph computes them. */
+/** Attention backward over head-major q, k, v and dO [n,H,T,D]: dQ, dK, dV head-major. */
 function attentionBackwardHeadsGraph(D: number): OnnxGraph {
-  const scale = 1 / Math.sqrt(D);
   return {
     name: 'attention_backward_heads',
-    nodes: [
-      fusedMatMul('probs', 'dO', 'dV', 1, 0),
-      fusedMatMul('dO', 'v', 'dP', 0, 1),
-      // Σ_s P·dP = dO·O per token and head, from the token-major dout and out ([n,T,H,1], then [n,H,T,1]).
-      { op: 'Mul', inputs: ['dout', 'out'], outputs: ['dOO'] },
-      { op: 'Constant', inputs: [], outputs: ['lastAxis'], attrs: { value: { tensor: { dtype: 'int64', dims: [1], values: [-1] } } } },
-      { op: 'ReduceSum', inputs: ['dOO', 'lastAxis'], outputs: ['rowsumT'], attrs: { keepdims: 1 } },
-      { op: 'Transpose', inputs: ['rowsumT'], outputs: ['rowsum'], attrs: { perm: [0, 2, 1, 3] } },
-      { op: 'Sub', inputs: ['dP', 'rowsum'], outputs: ['centered'] },
-      { op: 'Mul', inputs: ['centered', 'probs'], outputs: ['dS'] },
-      fusedMatMul('dS', 'k', 'dQ', 0, 0, scale),
-      fusedMatMul('dS', 'q', 'dK', 1, 0, scale),
-    ],
+    nodes: backwardCore(D, [0, 2, 1, 3]),
     inputs: [
       { name: 'q', shape: HEADS },
       { name: 'k', shape: HEADS },

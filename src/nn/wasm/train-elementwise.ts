@@ -226,6 +226,13 @@ export function wasmTrainElementwise(pool: BufferPool): TrainElementwiseKernels 
     if (f32.buffer !== scratch.buffer) f32 = new Float32Array(scratch.buffer);
     return f32;
   };
+  /** The layout copy between token-major `tok` and head-major `hm`, in place in the pool's memory (false when either lies outside it). */
+  const heads = (tok: Float32Array, hm: Float32Array, n: number, T: number, S: number, H: number, D: number, toHeads: 0 | 1): boolean => {
+    const d = inPool();
+    if (!d || D % 4 !== 0 || !pool.inMemory(tok) || !pool.inMemory(hm)) return false;
+    d.heads(tok.byteOffset, hm.byteOffset, n, T, S, H, D, toHeads);
+    return true;
+  };
   const check = (F: number): void => {
     if (F % 4 !== 0) throw new Error(`SIMD SwiGLU and RMSNorm need a width that is a multiple of 4, got ${F}`);
   };
@@ -343,18 +350,8 @@ export function wasmTrainElementwise(pool: BufferPool): TrainElementwiseKernels 
       d.softmax_rows(p[0]!, p[1]!, p[2]!, g.byteOffset, N, V, V & ~3);
       return g;
     },
-    splitHeads(x, n, T, S, H, D, out) {
-      const d = inPool();
-      if (!d || D % 4 !== 0 || !pool.inMemory(x) || !pool.inMemory(out)) return false;
-      d.heads(x.byteOffset, out.byteOffset, n, T, S, H, D, 1);
-      return true;
-    },
-    mergeHeads(hm, n, T, S, H, D, out) {
-      const d = inPool();
-      if (!d || D % 4 !== 0 || !pool.inMemory(hm) || !pool.inMemory(out)) return false;
-      d.heads(out.byteOffset, hm.byteOffset, n, T, S, H, D, 0);
-      return true;
-    },
+    splitHeads: (x, n, T, S, H, D, out) => heads(x, out, n, T, S, H, D, 1),
+    mergeHeads: (hm, n, T, S, H, D, out) => heads(out, hm, n, T, S, H, D, 0),
     rope(x, B, T, H, D, cos, sin, sign) {
       const out = pool.take(x.length);
       const d = inPool();

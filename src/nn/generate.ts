@@ -133,6 +133,10 @@ export class Generator {
   }
 
   generate(prefixes: readonly string[], options: Partial<GenerateOptions> & { maxTokens: number }): { samples: GeneratedSample[][]; stats: GenerateUsage } {
+    return this.engine.withFrozenWeights(() => this.generateNow(prefixes, options));
+  }
+
+  private generateNow(prefixes: readonly string[], options: Partial<GenerateOptions> & { maxTokens: number }): { samples: GeneratedSample[][]; stats: GenerateUsage } {
     const o: GenerateOptions = { ...defaultSamplingParams, n: 1, stop: [], seed: 0, ...options };
     if (o.counts && o.counts.length !== prefixes.length) throw new Error(`counts: ${o.counts.length} entries for ${prefixes.length} prefixes`);
     const perPrefix = prefixes.map(zeroStats);
@@ -243,6 +247,10 @@ export class Generator {
 
   /** Log-probability of each continuation token given the prefix and the tokens before it. */
   logprobsOf(items: { prefix: string; continuation: string }[]): { logprobs: number[]; stats: GenerateStats }[] {
+    return this.engine.withFrozenWeights(() => this.logprobsNow(items));
+  }
+
+  private logprobsNow(items: { prefix: string; continuation: string }[]): { logprobs: number[]; stats: GenerateStats }[] {
     return items.map(({ prefix, continuation }) => {
       const stats = zeroStats();
       const [root] = this.prefill([prefix], [stats]);

@@ -59,6 +59,62 @@ describe('InferenceEngine: SIMD decode kernels and fused dense graphs against th
   });
 });
 
+describe('InferenceEngine.withFrozenWeights: the weights compiled as constants', () => {
+  it('gives the reference logits, sees weights changed in place between calls, and compiles once per change', () => {
+    const m = model({ vocabSize: tok.vocabSize, dModel: 32, nLayers: 3, nHeads: 2, dFF: 40, contextLength: 64, ropeTheta: 10000, normEps: 1e-5 });
+    const fast = new InferenceEngine(m);
+    const ref = new InferenceEngine(m, { decodeKernels: 'reference', dense: 'op-by-op' });
+    const V = tok.vocabSize;
+    const run = (e: InferenceEngine): Float32Array[] => {
+      const r = new Rng(7);
+      const root = e.newSequence(1);
+      const got = e.append([root], [Array.from({ length: 9 }, () => r.int(3, V - 1))], true);
+      const seqs = [root.fork(), root.fork(), root.fork()];
+      for (let step = 0; step < 5; step++) got.push(...e.append(seqs, seqs.map((_, i) => Array.from({ length: i === step % 3 ? 3 : 1 }, () => r.int(3, V - 1)))));
+      for (const s of [root, ...seqs]) s.dispose();
+      return got;
+    };
+    const relErr = (a: Float32Array[], b: Float32Array[]): number => {
+      let worst = 0;
+      let scale = 0;
+      a.forEach((x, i) => x.forEach((v, j) => ((worst = Math.max(worst, Math.abs(v - b[i]![j]!))), (scale = Math.max(scale, Math.abs(b[i]![j]!))))));
+      return worst / scale;
+    };
+    expect(fast.dense).toBe('fused');
+    expect(fast.weightsFrozen).toBe(false);
+    const before = fast.withFrozenWeights(() => {
+      expect(fast.weightsFrozen).toBe(true);
+      return run(fast);
+    });
+    expect(fast.weightsFrozen).toBe(false);
+    expect(relErr(before, run(ref))).toBeLessThan(1e-5);
+    fast.withFrozenWeights(() => run(fast));
+    expect(fast.frozenCompiles).toBe(1);
+    // A training step changes the weights in place: one weight of the last block's MLP, and all of them a little.
+    const gate = m.named.get('blk.2.ffn_down.weight')!.offset;
+    m.params[gate + 5] = m.params[gate + 5]! + 3;
+    for (let i = 0; i < m.params.length; i++) m.params[i]! *= 1.01;
+    const after = fast.withFrozenWeights(() => run(fast));
+    expect(fast.frozenCompiles).toBe(2);
+    const want = run(ref);
+    expect(relErr(after, want)).toBeLessThan(1e-5);
+    expect(relErr(before, want)).toBeGreaterThan(1e-3);
+    // Outside, the live weights; and a released copy is compiled again.
+    expect(relErr(run(fast), want)).toBeLessThan(1e-5);
+    fast.releaseFrozenWeights();
+    fast.withFrozenWeights(() => run(fast));
+    expect(fast.frozenCompiles).toBe(3);
+  });
+
+  it('is a plain call where nothing is fused or freezing is off', () => {
+    const m = model({ vocabSize: tok.vocabSize, dModel: 16, nLayers: 1, nHeads: 2, dFF: 24, contextLength: 32, ropeTheta: 10000, normEps: 1e-5 });
+    for (const e of [new InferenceEngine(m, { dense: 'op-by-op' }), new InferenceEngine(m, { frozenWeights: false })]) {
+      expect(e.withFrozenWeights(() => e.weightsFrozen)).toBe(false);
+      expect(e.frozenCompiles).toBe(0);
+    }
+  });
+});
+
 describe('KV memory', () => {
   it('a 64-sample search step from one prefix on the demo size holds far less than maxTokens sizing, and returns it after', () => {
     const alphabet = '0123456789+-*=: \nabcdefghijklmnopqrstuvwxyzAPQ.,()';

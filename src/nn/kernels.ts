@@ -67,8 +67,12 @@ export interface Kernels {
   readonly fusedDecode?: FusedDecodeKernels;
 }
 
-/** One block's weights after its attention (row-major [out, in], as stored). */
+/** One block's decode weights (views into the model's parameters, row-major [out, in], as stored). */
 export interface DecodeBlockWeights {
+  /** attn_norm */
+  wan: Float32Array;
+  /** q, k and v projections one after another: [3C, C]. */
+  wqkv: Float32Array;
   wo: Float32Array;
   /** ffn_norm */
   wfn: Float32Array;
@@ -77,17 +81,46 @@ export interface DecodeBlockWeights {
   wd: Float32Array;
 }
 
-/** Inference-only fused ops of the decode step; outputs are written into the buffers given. */
-export interface FusedDecodeKernels {
-  /** qkv [N,3C] = rmsnorm(x; wn)·Wqkvᵀ. */
-  head(x: Float32Array, wn: Float32Array, wqkv: Float32Array, N: number, C: number, eps: number, qkv: Float32Array): void;
+/** A model's weights as the decode step reads them. */
+export interface DecodeModelWeights {
+  C: number;
+  F: number;
+  V: number;
+  eps: number;
+  blocks: DecodeBlockWeights[];
+  /** output_norm */
+  outputNorm: Float32Array;
+  /** output (the LM head): [V, C]. */
+  output: Float32Array;
+}
+
+/**
+ * A model's decode step as one kernel call per half block; outputs are written into the buffers
+ * given. Between calls the engine runs attention over the KV cache.
+ */
+export interface DecodeProgram {
+  /** qkv [N,3C] = rmsnorm(x; block 0's wan)·Wqkvᵀ. */
+  head(x: Float32Array, N: number, qkv: Float32Array): void;
   /**
-   * x1 = x + att·Woᵀ; x2 = x1 + swiglu(rmsnorm(x1; wfn)·[Wg;Wu]ᵀ)·Wdᵀ; then the next block's
-   * head: qkv = rmsnorm(x2; wn)·Wqkvᵀ.
+   * Block l after its attention: x1 = x + att·Woᵀ; x2 = x1 + swiglu(rmsnorm(x1; wfn)·[Wg;Wu]ᵀ)·Wdᵀ;
+   * then block l+1's head: qkv = rmsnorm(x2; wan)·Wqkvᵀ.
    */
-  block(att: Float32Array, x: Float32Array, w: DecodeBlockWeights, wn: Float32Array, wqkv: Float32Array, N: number, C: number, F: number, eps: number, x2: Float32Array, qkv: Float32Array): void;
-  /** The last block as `block`, then logits [R,V] = rmsnorm(x2[rows]; wn)·Woutᵀ. */
-  lastBlock(att: Float32Array, x: Float32Array, w: DecodeBlockWeights, rows: Int32Array, wn: Float32Array, wout: Float32Array, N: number, C: number, F: number, V: number, eps: number, logits: Float32Array): void;
+  block(l: number, att: Float32Array, x: Float32Array, N: number, x2: Float32Array, qkv: Float32Array): void;
+  /** The last block as `block`, then logits [R,V] = rmsnorm(x2[rows]; outputNorm)·Outputᵀ. */
+  lastBlock(att: Float32Array, x: Float32Array, rows: Int32Array, N: number, logits: Float32Array): void;
+  /** Frees what the program holds (native sessions); it is not called after. */
+  dispose(): void;
+}
+
+/** Inference-only fused ops of the decode step. */
+export interface FusedDecodeKernels {
+  /**
+   * The decode step over weights `w`. 'inputs': the arrays are read at every call, so training
+   * may change them in place between calls. 'constants': their values now are copied into the
+   * program (later changes are not seen), which lets onnxruntime pack them for its GEMMs once at
+   * load instead of at every call (InferenceEngine.withFrozenWeights measures what that saves).
+   */
+  program(w: DecodeModelWeights, weights: 'inputs' | 'constants'): DecodeProgram;
 }
 
 /** Plain-TypeScript reference kernels: straightforward loops, no tricks. */

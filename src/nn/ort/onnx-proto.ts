@@ -7,17 +7,45 @@
  * it a fast kernel library for our own autograd (MLAS GEMM, multithreaded).
  */
 
+/**
+ * Protobuf bytes as a list of chunks: small fields go into a growing byte list, large payloads
+ * (an initializer's raw floats: megabytes) are kept as views and copied once, by `finish`.
+ */
 class Writer {
+  private readonly parts: Uint8Array[] = [];
   private bytes: number[] = [];
+  private length = 0;
+
+  private flush(): void {
+    if (this.bytes.length === 0) return;
+    this.parts.push(Uint8Array.from(this.bytes));
+    this.bytes = [];
+  }
+
+  private push(b: number): void {
+    this.bytes.push(b);
+    this.length++;
+  }
+
+  /** Appends bytes without copying them (they are copied by `finish`). */
+  private raw(data: Uint8Array): void {
+    if (data.length < 64) {
+      for (const x of data) this.push(x);
+      return;
+    }
+    this.flush();
+    this.parts.push(data);
+    this.length += data.length;
+  }
 
   varint(v: number): void {
     // Non-negative integers below 2^53 only (enough for ONNX attribute ints we use, which are small).
     if (v < 0) throw new Error('protobuf varint: negative values are not used by this encoder');
     while (v >= 0x80) {
-      this.bytes.push((v % 0x80) | 0x80);
+      this.push((v % 0x80) | 0x80);
       v = Math.floor(v / 0x80);
     }
-    this.bytes.push(v);
+    this.push(v);
   }
 
   /** int64 field that may be negative (two's complement, 10 bytes). */
@@ -25,10 +53,10 @@ class Writer {
     if (v >= 0) return this.varint(v);
     let big = (1n << 64n) + BigInt(v);
     while (big >= 0x80n) {
-      this.bytes.push(Number(big & 0x7fn) | 0x80);
+      this.push(Number(big & 0x7fn) | 0x80);
       big >>= 7n;
     }
-    this.bytes.push(Number(big));
+    this.push(Number(big));
   }
 
   tag(field: number, wire: number): void {
@@ -42,14 +70,13 @@ class Writer {
 
   floatField(field: number, v: number): void {
     this.tag(field, 5);
-    const b = new Uint8Array(new Float32Array([v]).buffer);
-    for (const x of b) this.bytes.push(x);
+    this.raw(new Uint8Array(new Float32Array([v]).buffer));
   }
 
   bytesField(field: number, data: Uint8Array): void {
     this.tag(field, 2);
     this.varint(data.length);
-    for (const x of data) this.bytes.push(x);
+    this.raw(data);
   }
 
   stringField(field: number, s: string): void {
@@ -59,11 +86,23 @@ class Writer {
   messageField(field: number, build: (w: Writer) => void): void {
     const inner = new Writer();
     build(inner);
-    this.bytesField(field, inner.finish());
+    inner.flush();
+    this.tag(field, 2);
+    this.varint(inner.length);
+    this.flush();
+    this.parts.push(...inner.parts);
+    this.length += inner.length;
   }
 
   finish(): Uint8Array {
-    return Uint8Array.from(this.bytes);
+    this.flush();
+    const out = new Uint8Array(this.length);
+    let at = 0;
+    for (const p of this.parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
   }
 }
 
@@ -98,6 +137,24 @@ export interface OnnxGraph {
   nodes: OnnxNode[];
   inputs: OnnxValue[];
   outputs: OnnxValue[];
+  /**
+   * Constant float tensors (raw little-endian floats). onnxruntime packs constant weights for
+   * its GEMMs once, at load, where a weight given as an input is packed again on every call.
+   */
+  initializers?: OnnxInitializer[];
+}
+
+export interface OnnxInitializer {
+  name: string;
+  dims: number[];
+  data: Float32Array;
+}
+
+/** The graph with the named inputs turned into initializers of these values (constants). */
+export function withInitializers(graph: OnnxGraph, tensors: OnnxInitializer[]): OnnxGraph {
+  const names = new Set(tensors.map((t) => t.name));
+  for (const n of names) if (!graph.inputs.some((i) => i.name === n)) throw new Error(`graph ${graph.name} has no input "${n}"`);
+  return { ...graph, inputs: graph.inputs.filter((i) => !names.has(i.name)), initializers: [...(graph.initializers ?? []), ...tensors] };
 }
 
 const ATTR_FLOAT = 1;
@@ -166,6 +223,14 @@ export function encodeModel(graph: OnnxGraph, opset = 17): Uint8Array {
       });
     });
     g.stringField(2, graph.name);
+    for (const t of graph.initializers ?? []) {
+      g.messageField(5, (x) => {
+        for (const d of t.dims) x.intField(1, d);
+        x.intField(2, 1); // float
+        x.stringField(8, t.name);
+        x.bytesField(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)); // raw_data
+      });
+    }
     for (const v of graph.inputs) g.messageField(11, (x) => writeValueInfo(x, v));
     for (const v of graph.outputs) g.messageField(12, (x) => writeValueInfo(x, v));
   });

@@ -1,6 +1,6 @@
 import { referenceElementwise, type DecodeBlockWeights, type FusedDecodeKernels, type Kernels } from '../kernels.js';
 import { decodeBlockGraph, decodeHeadGraph, decodeLastBlockGraph } from './decode-graphs.js';
-import type { OnnxGraph, OnnxNode } from '../ort/onnx-proto.js';
+import { withInitializers, type OnnxGraph, type OnnxNode } from './onnx-proto.js';
 import { BufferPool } from '../pool.js';
 import { rmsnormBackwardGraph, rmsnormForwardGraph, swigluBackwardGraph, swigluForwardGraph } from './elementwise-graphs.js';
 import { OrtSession } from './session.js';
@@ -245,30 +245,43 @@ export function createOrtKernels(opts: OrtKernelsOptions = {}): OrtKernels {
   const heads = opts.attentionLayout !== 'graph' ? simd : null;
   const attentionChunks = { simd: 0, graph: 0 };
 
-  const blockInputs = (att: Float32Array, x: Float32Array, w: DecodeBlockWeights, N: number, C: number, F: number): Record<string, [Float32Array, number[]]> => ({
-    att: [att, [N, C]],
-    x: [x, [N, C]],
-    wo: [w.wo, [C, C]],
-    wfn: [w.wfn, [C]],
-    wg: [w.wg, [F, C]],
-    wu: [w.wu, [F, C]],
-    wd: [w.wd, [C, F]],
-  });
   const fusedDecode: FusedDecodeKernels = {
-    head(x, wn, wqkv, N, C, eps, qkv) {
-      session(`decHead${eps}`, () => decodeHeadGraph(eps)).run({ x: [x, [N, C]], wn: [wn, [C]], wqkv: [wqkv, [3 * C, C]] }, { qkv: [qkv, [N, 3 * C]] });
-    },
-    block(att, x, w, wn, wqkv, N, C, F, eps, x2, qkv) {
-      session(`decBlock${eps}`, () => decodeBlockGraph(eps)).run(
-        { ...blockInputs(att, x, w, N, C, F), wn: [wn, [C]], wqkv: [wqkv, [3 * C, C]] },
-        { x2: [x2, [N, C]], qkv: [qkv, [N, 3 * C]] },
-      );
-    },
-    lastBlock(att, x, w, rows, wn, wout, N, C, F, V, eps, logits) {
-      session(`decLast${eps}`, () => decodeLastBlockGraph(eps)).run(
-        { ...blockInputs(att, x, w, N, C, F), rows: [rows, [rows.length]], wn: [wn, [C]], wout: [wout, [V, C]] },
-        { logits: [logits, [rows.length, V]] },
-      );
+    program(w, weights) {
+      const { C, F, V, eps } = w;
+      const L = w.blocks.length;
+      const dims: Record<string, number[]> = { wn: [C], wqkv: [3 * C, C], wo: [C, C], wfn: [C], wg: [F, C], wu: [F, C], wd: [C, F], wout: [V, C] };
+      const tail = (b: DecodeBlockWeights): Record<string, Float32Array> => ({ wo: b.wo, wfn: b.wfn, wg: b.wg, wu: b.wu, wd: b.wd });
+      const owned: OrtSession[] = [];
+      // One graph with its weights: as inputs, a session shared by every program (its weights
+      // fed at each call); as constants, a session of this program's own.
+      const compile = (key: string, graph: () => OnnxGraph, ws: Record<string, Float32Array>) => {
+        if (weights === 'inputs') {
+          const feeds: Record<string, [Float32Array, number[]]> = {};
+          for (const [name, data] of Object.entries(ws)) feeds[name] = [data, dims[name]!];
+          return { s: session(key, graph), feeds };
+        }
+        const s = new OrtSession(withInitializers(graph(), Object.entries(ws).map(([name, data]) => ({ name, dims: dims[name]!, data }))), opts.threads);
+        owned.push(s);
+        return { s, feeds: {} };
+      };
+      const head = compile(`decHead${eps}`, () => decodeHeadGraph(eps), { wn: w.blocks[0]!.wan, wqkv: w.blocks[0]!.wqkv });
+      const blocks = w.blocks.slice(0, L - 1).map((b, l) => compile(`decBlock${eps}`, () => decodeBlockGraph(eps), { ...tail(b), wn: w.blocks[l + 1]!.wan, wqkv: w.blocks[l + 1]!.wqkv }));
+      const last = compile(`decLast${eps}`, () => decodeLastBlockGraph(eps), { ...tail(w.blocks[L - 1]!), wn: w.outputNorm, wout: w.output });
+      return {
+        head(x, N, qkv) {
+          head.s.run({ x: [x, [N, C]], ...head.feeds }, { qkv: [qkv, [N, 3 * C]] });
+        },
+        block(l, att, x, N, x2, qkv) {
+          const b = blocks[l]!;
+          b.s.run({ att: [att, [N, C]], x: [x, [N, C]], ...b.feeds }, { x2: [x2, [N, C]], qkv: [qkv, [N, 3 * C]] });
+        },
+        lastBlock(att, x, rows, N, logits) {
+          last.s.run({ att: [att, [N, C]], x: [x, [N, C]], rows: [rows, [rows.length]], ...last.feeds }, { logits: [logits, [rows.length, V]] });
+        },
+        dispose() {
+          for (const s of owned.splice(0)) s.dispose();
+        },
+      };
     },
   };
 

@@ -81,4 +81,9 @@ export class OrtSession {
     }
     this.session.run(feeds, fetches, {});
   }
+
+  /** Frees the native session (its packed weights); `run` must not be called after. */
+  dispose(): void {
+    this.session.dispose();
+  }
 }

@@ -70,25 +70,30 @@ const drain = (): void => {
   for (let w = inbox.read(); w; w = inbox.read()) receive(w);
 };
 
-for (;;) {
-  drain();
-  if (!loop.busy) {
-    publish();
-    // Out of work: wake the server's thread for the last results instead of letting them wait for its timer.
-    if (unannounced) data.wakePort.postMessage(0);
-    unannounced = false;
-    inbox.wait(60_000);
+// This thread's weights never change after the copy above, so the whole loop runs with them
+// compiled into the decode graphs as constants (InferenceEngine.withFrozenWeights: onnxruntime
+// packs them once, not at every step).
+policy.generator.engine.withFrozenWeights(() => {
+  for (;;) {
     drain();
-    // A job that finds the engine idle waits `windowMs` for company (0 by default: start at once).
-    if (loop.busy && windowMs > 0) {
-      const until = performance.now() + windowMs;
-      for (let left = windowMs; left > 0; left = until - performance.now()) {
-        inbox.wait(left);
-        drain();
+    if (!loop.busy) {
+      publish();
+      // Out of work: wake the server's thread for the last results instead of letting them wait for its timer.
+      if (unannounced) data.wakePort.postMessage(0);
+      unannounced = false;
+      inbox.wait(60_000);
+      drain();
+      // A job that finds the engine idle waits `windowMs` for company (0 by default: start at once).
+      if (loop.busy && windowMs > 0) {
+        const until = performance.now() + windowMs;
+        for (let left = windowMs; left > 0; left = until - performance.now()) {
+          inbox.wait(left);
+          drain();
+        }
       }
+      continue;
     }
-    continue;
+    loop.turn();
+    publish();
   }
-  loop.turn();
-  publish();
-}
+});

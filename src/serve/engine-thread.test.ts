@@ -12,7 +12,10 @@ import { writeTinyCheckpoint } from './testing.js';
  * The engine thread answers what the server's own thread answers for the same jobs: the same text
  * (rebuilt there from token ids), token strings, finish reasons, prompt tokens and streams, and
  * log-probabilities equal to float rounding (a row's logits move in the last bits with the
- * batch it shares a forward pass with, and the two runs batch differently). With a ring of 64
+ * batch it shares a forward pass with, and the two runs batch differently; the engine thread also
+ * decodes with its weights compiled as constants, whose packed GEMMs round otherwise: logprobs
+ * of up to 5.4 nats moved by up to 7e-5, where both paths' logits, of up to 32, lie within 8e-4
+ * of the plain-TS reference's). With a ring of 64
  * words most records go through the port instead, in order.
  */
 const dir = mkdtempSync(join(tmpdir(), 'searchlearn-engine-thread-'));
@@ -35,7 +38,7 @@ function expectSame(b: JobResult[], a: JobResult[]): void {
   expect(b.map(comparable)).toEqual(a.map(comparable));
   const [x, y] = [b.flatMap(logprobs), a.flatMap(logprobs)];
   expect(x.length).toBe(y.length);
-  expect(Math.max(...x.map((v, i) => Math.abs(v - y[i]!)))).toBeLessThan(1e-5);
+  expect(Math.max(...x.map((v, i) => Math.abs(v - y[i]!)))).toBeLessThan(2e-4);
 }
 
 async function runAll(s: { submit(j: SampleJob): Promise<JobResult> }, stream: boolean): Promise<{ results: JobResult[]; streamed: string[][][] }> {

@@ -18,6 +18,8 @@ export interface EngineWorkerData {
   weights: SharedArrayBuffer;
   /** Int32Array[1]: the weights' version, bumped after each publication of changed weights. */
   version: SharedArrayBuffer;
+  /** Int32Array[1]: jobs finished by all workers; a worker adds 1 after posting each reply. */
+  finished: SharedArrayBuffer;
 }
 
 /** One batched generate on a worker: the calls of one or more requests that share `sampling` (runBatched). */
@@ -70,6 +72,7 @@ export class EnginePool {
   private readonly opts: EnginePoolOptions;
   private readonly shared: Float32Array;
   private readonly version: Int32Array;
+  private readonly finished = new Int32Array(new SharedArrayBuffer(4));
   private readonly slots: (Slot | null)[];
   private nextId = 0;
   private inFlight = 0;
@@ -92,6 +95,14 @@ export class EnginePool {
     if (mine.equals(theirs)) return;
     this.shared.set(p);
     Atomics.add(this.version, 0, 1);
+  }
+
+  /**
+   * Jobs the workers have finished, counted as each posts its reply: read while the main thread
+   * is busy (before the reply's message is handled), it tells that a worker has gone idle.
+   */
+  finishedJobs(): number {
+    return Atomics.load(this.finished, 0);
   }
 
   /** Runs a job on worker `w` (started on first use); resolves with one result per part, per call. */
@@ -133,6 +144,7 @@ export class EnginePool {
       kernels: this.model.kernels.name === 'reference' ? 'reference' : 'fast',
       weights: this.shared.buffer as SharedArrayBuffer,
       version: this.version.buffer as SharedArrayBuffer,
+      finished: this.finished.buffer as SharedArrayBuffer,
     };
     const slot: Slot = { worker: startEngineWorker(data), pending: new Map() };
     slot.worker.unref();

@@ -21,6 +21,7 @@ const tokenizer = new CharTokenizer(data.alphabet);
 const model = new Transformer(data.config, kernelsFor(data.kernels, data.ortThreads));
 const shared = new Float32Array(data.weights);
 const version = new Int32Array(data.version);
+const finished = new Int32Array(data.finished);
 let loaded = -1;
 let generator: Generator | null = null;
 let generatorKey = '';
@@ -29,12 +30,14 @@ function generatorFor(opts: GeneratorOptions): Generator {
   // Atomics.load orders this read after the main thread's weight writes (it stores the version with Atomics.store).
   const v = Atomics.load(version, 0);
   const key = JSON.stringify(opts);
-  if (v !== loaded) {
+  const changed = v !== loaded;
+  if (changed) {
     model.params.set(shared);
     loaded = v;
-    generator = null;
   }
-  if (!generator || key !== generatorKey) {
+  if (changed || !generator || key !== generatorKey) {
+    // The old engine's weights compiled as constants (native sessions) go now, not at its collection.
+    generator?.engine.releaseFrozenWeights();
     generator = new Generator(model, tokenizer, opts);
     generatorKey = key;
   }
@@ -50,4 +53,5 @@ parentPort!.on('message', (job: EngineJob) => {
     reply = { id: job.id, error: (e as Error).message };
   }
   parentPort!.postMessage(reply);
+  Atomics.add(finished, 0, 1);
 });

@@ -76,6 +76,11 @@ export class Generator {
     this.banned = [tokenizer.pad, tokenizer.bos];
   }
 
+  /** Most sequences decoded together (GeneratorOptions.maxBatch). */
+  get maxBatch(): number {
+    return this.opts.maxBatch;
+  }
+
   /** Prefix cache hit rate and size (`hitTokens / lookupTokens` is the share of prompt tokens not recomputed). */
   get cacheStats(): PrefixCacheStats {
     return this.cache.stats;
@@ -90,7 +95,8 @@ export class Generator {
    * Encodes and computes a prefix (or reuses the cache); returns its sequence and next-token
    * logits. The caller owns the returned sequences (cache hits come as new handles) and disposes them.
    */
-  private prefill(prefixes: readonly string[], stats: GenerateStats[]): { ids: number[]; seq: CachedSequence; next: Float32Array }[] {
+  /** @internal */
+  prefill(prefixes: readonly string[], stats: GenerateStats[]): { ids: number[]; seq: CachedSequence; next: Float32Array }[] {
     const ctx = this.model.config.contextLength;
     const prepared = prefixes.map((p, i) => {
       const ids = this.tokenizer.encode(p, { bos: true });
@@ -133,72 +139,23 @@ export class Generator {
   }
 
   generate(prefixes: readonly string[], options: Partial<GenerateOptions> & { maxTokens: number }): { samples: GeneratedSample[][]; stats: GenerateUsage } {
-    return this.engine.withFrozenWeights(() => this.generateNow(prefixes, options));
+    // One check of the compiled weights for the whole call (advance's own is nested, so free).
+    return this.engine.withFrozenWeights(() => {
+      const run = new GenerationRun(this, prefixes, options);
+      run.advance();
+      return run.result();
+    });
   }
 
-  private generateNow(prefixes: readonly string[], options: Partial<GenerateOptions> & { maxTokens: number }): { samples: GeneratedSample[][]; stats: GenerateUsage } {
-    const o: GenerateOptions = { ...defaultSamplingParams, n: 1, stop: [], seed: 0, ...options };
-    if (o.counts && o.counts.length !== prefixes.length) throw new Error(`counts: ${o.counts.length} entries for ${prefixes.length} prefixes`);
-    const perPrefix = prefixes.map(zeroStats);
-    const roots = this.prefill(prefixes, perPrefix);
-    const maxStop = Math.max(0, ...o.stop.map((s) => s.length));
-
-    interface Active {
-      prefix: number;
-      seq: CachedSequence | null;
-      rng: Rng;
-      next: Float32Array;
-      out: GeneratedSample;
-      rootIds: number[];
-    }
-    const samples: GeneratedSample[][] = prefixes.map(() => []);
-    const all: Active[] = [];
-    roots.forEach((root, i) => {
-      for (let j = 0; j < (o.counts?.[i] ?? o.n); j++) {
-        const out: GeneratedSample = { text: '', tokenIds: [], logprobs: [], finishReason: 'length' };
-        samples[i]!.push(out);
-        all.push({ prefix: i, seq: null, rng: new Rng(o.sampleKey ? o.sampleKey(i, j) : `${o.seed}/${i}/${j}`), next: root.next, out, rootIds: root.ids });
-      }
-    });
-
-    // Continuous batching within the call (as vLLM schedules): up to maxBatch samples decode
-    // together, and a sample that ends frees its place (and its KV tail) for the next one waiting,
-    // so the batch stays full while samples of different lengths finish. A fixed window of
-    // maxBatch would shrink to its longest samples before the next window starts.
-    let waiting = 0;
-    let active: Active[] = [];
-    for (;;) {
-      while (active.length < this.opts.maxBatch && waiting < all.length) active.push(all[waiting++]!);
-      if (active.length === 0) break;
-      const toFeed: Active[] = [];
-      for (const a of active) {
-        perPrefix[a.prefix]!.outputTokens++;
-        if (this.decodeNext(a.out, a.next, a.rng, a.seq, a.rootIds, o, maxStop)) toFeed.push(a);
-        else {
-          a.seq?.dispose();
-          a.seq = null;
-        }
-      }
-      if (toFeed.length > 0) {
-        for (const a of toFeed) {
-          // Sized to need: the tail starts small and doubles (a short step holds a few KB, not maxTokens' worth).
-          if (!a.seq) a.seq = roots[a.prefix]!.seq.fork();
-        }
-        const logits = this.engine.append(toFeed.map((a) => a.seq!), toFeed.map((a) => [a.out.tokenIds[a.out.tokenIds.length - 1]!]));
-        toFeed.forEach((a, j) => (a.next = logits[j]!));
-      }
-      active = toFeed;
-    }
-    // KV memory back to the engine, except what the prefix cache keeps.
-    for (const r of roots) r.seq.dispose();
-    for (const row of samples) for (const s of row) cutAfterStop(s, o.stop);
-    const stats: GenerateUsage = { ...zeroStats(), perPrefix };
-    for (const p of perPrefix) {
-      stats.promptTokens += p.promptTokens;
-      stats.cachedPromptTokens += p.cachedPromptTokens;
-      stats.outputTokens += p.outputTokens;
-    }
-    return { samples, stats };
+  /**
+   * `generate` as a run that can be advanced in slices: `advance(pause)` decodes until every
+   * sample is done or `pause()` says stop after a step, so that a caller on an event loop can
+   * hand out other work between slices (ParallelGenerator's main-thread share pauses when a worker
+   * engine has finished, to give it more). The samples are those of `generate` (each keeps its own
+   * random stream); the prefill runs here.
+   */
+  start(prefixes: readonly string[], options: Partial<GenerateOptions> & { maxTokens: number }): GenerationRun {
+    return this.engine.withFrozenWeights(() => new GenerationRun(this, prefixes, options));
   }
 
   /**
@@ -271,6 +228,105 @@ export class Generator {
       if (cont.length > 0) stats.promptTokens += cont.length;
       return { logprobs, stats };
     });
+  }
+}
+
+interface ActiveSample {
+  prefix: number;
+  seq: CachedSequence | null;
+  rng: Rng;
+  next: Float32Array;
+  out: GeneratedSample;
+  rootIds: number[];
+}
+
+/** One `Generator.generate` call, advanced in slices (`Generator.start`). */
+export class GenerationRun {
+  private readonly o: GenerateOptions;
+  private readonly perPrefix: GenerateStats[];
+  private readonly roots: { ids: number[]; seq: CachedSequence; next: Float32Array }[];
+  private readonly maxStop: number;
+  private readonly samples: GeneratedSample[][];
+  private readonly all: ActiveSample[] = [];
+  private waiting = 0;
+  private active: ActiveSample[] = [];
+  private done = false;
+
+  /** Prefills (under the caller's withFrozenWeights: `Generator.start`). */
+  constructor(
+    private readonly g: Generator,
+    prefixes: readonly string[],
+    options: Partial<GenerateOptions> & { maxTokens: number },
+  ) {
+    const o: GenerateOptions = { ...defaultSamplingParams, n: 1, stop: [], seed: 0, ...options };
+    if (o.counts && o.counts.length !== prefixes.length) throw new Error(`counts: ${o.counts.length} entries for ${prefixes.length} prefixes`);
+    this.o = o;
+    this.perPrefix = prefixes.map(zeroStats);
+    this.roots = g.prefill(prefixes, this.perPrefix);
+    this.maxStop = Math.max(0, ...o.stop.map((s) => s.length));
+    this.samples = prefixes.map(() => []);
+    this.roots.forEach((root, i) => {
+      for (let j = 0; j < (o.counts?.[i] ?? o.n); j++) {
+        const out: GeneratedSample = { text: '', tokenIds: [], logprobs: [], finishReason: 'length' };
+        this.samples[i]!.push(out);
+        this.all.push({ prefix: i, seq: null, rng: new Rng(o.sampleKey ? o.sampleKey(i, j) : `${o.seed}/${i}/${j}`), next: root.next, out, rootIds: root.ids });
+      }
+    });
+  }
+
+  /** Decodes until every sample is done (returns true) or `pause()` is true after a step (false). */
+  advance(pause: () => boolean = () => false): boolean {
+    if (this.done) return true;
+    return this.g.engine.withFrozenWeights(() => this.steps(pause));
+  }
+
+  private steps(pause: () => boolean): boolean {
+    const { g, o, all, perPrefix, roots, maxStop } = this;
+    const maxBatch = g.maxBatch;
+    // Continuous batching within the call (as vLLM schedules): up to maxBatch samples decode
+    // together, and a sample that ends frees its place (and its KV tail) for the next one waiting,
+    // so the batch stays full while samples of different lengths finish. A fixed window of
+    // maxBatch would shrink to its longest samples before the next window starts.
+    for (;;) {
+      while (this.active.length < maxBatch && this.waiting < all.length) this.active.push(all[this.waiting++]!);
+      if (this.active.length === 0) break;
+      const toFeed: ActiveSample[] = [];
+      for (const a of this.active) {
+        perPrefix[a.prefix]!.outputTokens++;
+        if (g.decodeNext(a.out, a.next, a.rng, a.seq, a.rootIds, o, maxStop)) toFeed.push(a);
+        else {
+          a.seq?.dispose();
+          a.seq = null;
+        }
+      }
+      if (toFeed.length > 0) {
+        for (const a of toFeed) {
+          // Sized to need: the tail starts small and doubles (a short step holds a few KB, not maxTokens' worth).
+          if (!a.seq) a.seq = roots[a.prefix]!.seq.fork();
+        }
+        const logits = g.engine.append(toFeed.map((a) => a.seq!), toFeed.map((a) => [a.out.tokenIds[a.out.tokenIds.length - 1]!]));
+        toFeed.forEach((a, j) => (a.next = logits[j]!));
+      }
+      this.active = toFeed;
+      if (toFeed.length > 0 && pause()) return false;
+    }
+    // KV memory back to the engine, except what the prefix cache keeps.
+    for (const r of roots) r.seq.dispose();
+    for (const row of this.samples) for (const s of row) cutAfterStop(s, o.stop);
+    this.done = true;
+    return true;
+  }
+
+  /** The samples and usage (after `advance` returned true). */
+  result(): { samples: GeneratedSample[][]; stats: GenerateUsage } {
+    if (!this.done) throw new Error('generation run: result() before the run is done');
+    const stats: GenerateUsage = { ...zeroStats(), perPrefix: this.perPrefix };
+    for (const p of this.perPrefix) {
+      stats.promptTokens += p.promptTokens;
+      stats.cachedPromptTokens += p.cachedPromptTokens;
+      stats.outputTokens += p.outputTokens;
+    }
+    return { samples: this.samples, stats };
   }
 }
 

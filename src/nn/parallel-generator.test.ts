@@ -7,6 +7,7 @@ import { AdamW } from './adamw.js';
 import type { ModelConfig } from './config.js';
 import { Transformer } from './model.js';
 import { createOrtKernels } from './ort/ort-kernels.js';
+import { neverEndingModel } from './bench-engine.js';
 import { defaultParallelGenerateOptions } from './parallel-generator.js';
 import { planSplit } from './split-generate.js';
 import { backward } from './tensor.js';
@@ -129,20 +130,52 @@ describe('sampling on worker threads', () => {
     for (const r of reqs) alone.push(await solo.generate(r));
     const main = one.generator;
     const batches: number[] = [];
-    const generate = main.generate.bind(main);
-    main.generate = (prefixes, options) => {
+    const start = main.start.bind(main);
+    main.start = (prefixes, options) => {
       batches.push(prefixes.length);
-      return generate(prefixes, options);
+      return start(prefixes, options);
     };
     try {
       const together = await Promise.all(reqs.map((r) => one.generate(r)));
       together.forEach((t, i) => expectSame(t, alone[i]!));
     } finally {
-      main.generate = generate;
+      main.start = start;
     }
     // The main thread's share ran as one batch per kind of sampling, not one call per request.
     expect(batches.length).toBeLessThanOrEqual(2);
     expect(batches.reduce((a, b) => a + b, 0)).toBeGreaterThan(batches.length);
+  });
+
+  it('a worker that finishes while the main thread decodes gets the next request at once, not after the main batch', async () => {
+    const m2 = model(3);
+    neverEndingModel(m2, tok.eos);
+    const p = new BuiltinPolicy(m2, tok, { workers: 1, minSamplesPerEngine: 10_000 });
+    policies.push(p);
+    const tiny = (seed: number): GenerateRequest => ({ prefixes: ['1+'], n: 1, maxTokens: 2, seed });
+    // Start the worker first (its first job loads onnxruntime).
+    await Promise.all([p.generate(tiny(1)), p.generate(tiny(2))]);
+    // Together: the long request to the main thread, the short one to the worker; the short one's
+    // end queues another, which the worker must get while the main thread still decodes. Whole,
+    // the main thread's batch ended before either short one could (the old behaviour, always);
+    // in slices, they end first once the long one outlasts two round trips to the worker, so the
+    // long one doubles until it does (a loaded machine slows the worker's replies), up to 8×.
+    let order: string[] = [];
+    let long: GenerateRequest = { prefixes: [], n: 64, maxTokens: 80, seed: 5 };
+    let got: GenerateResult | undefined;
+    for (let size = 4; size <= 32 && order[1] !== 'second short'; size *= 2) {
+      order = [];
+      long = { ...long, prefixes: Array.from({ length: size }, (_, i) => String.fromCharCode(97 + (i % 10)) + i) };
+      const a = p.generate(long).then((r) => (order.push('long'), r));
+      const b = p.generate(tiny(3 + size)).then(async () => {
+        order.push('first short');
+        await p.generate(tiny(4 + size));
+        order.push('second short');
+      });
+      [got] = await Promise.all([a, b]);
+    }
+    expect(order).toEqual(['first short', 'second short', 'long']);
+    expect(got!.usage.outputTokens).toBe(long.prefixes.length * 64 * 80);
+    expectSame(got!, await policy(m2, 0).generate(long));
   });
 
   it('counts usage exactly: prompt tokens once per prefix, cached tokens on a repeat', async () => {

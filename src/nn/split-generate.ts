@@ -1,4 +1,4 @@
-import type { GenerateOptions, GenerateStats, GeneratedSample, Generator } from './generate.js';
+import type { GenerateOptions, GenerateStats, GenerateUsage, GeneratedSample, Generator } from './generate.js';
 
 /**
  * How one generate request (P prefixes × n samples) is cut into pieces for several engines
@@ -78,6 +78,26 @@ export interface RequestPart {
  * call gets its own usage. Results come per part, per call.
  */
 export function runBatched(generator: Generator, parts: readonly RequestPart[], sampling: Omit<CallSampling, 'seed'>): CallResult[][] {
+  const { prefixes, options } = batchedCall(parts, sampling);
+  const { samples, stats } = generator.generate(prefixes, options);
+  return perCall(parts, samples, stats);
+}
+
+/** `runBatched` as a run advanced in slices (Generator.start): `result()` once `advance` returned true. */
+export function startBatched(generator: Generator, parts: readonly RequestPart[], sampling: Omit<CallSampling, 'seed'>): { advance(pause: () => boolean): boolean; result(): CallResult[][] } {
+  const { prefixes, options } = batchedCall(parts, sampling);
+  const run = generator.start(prefixes, options);
+  return {
+    advance: (pause) => run.advance(pause),
+    result: () => {
+      const { samples, stats } = run.result();
+      return perCall(parts, samples, stats);
+    },
+  };
+}
+
+/** The parts' calls as one Generator call: every prefix with its own count and sample keys. */
+function batchedCall(parts: readonly RequestPart[], sampling: Omit<CallSampling, 'seed'>): { prefixes: string[]; options: Partial<GenerateOptions> & { maxTokens: number } } {
   const prefixes: string[] = [];
   const counts: number[] = [];
   const keys: { seed: number; prefix: number; from: number }[] = [];
@@ -90,13 +110,20 @@ export function runBatched(generator: Generator, parts: readonly RequestPart[], 
       }
     }
   }
-  const { samples, stats } = generator.generate(prefixes, {
-    ...sampling,
-    n: 1,
-    counts,
-    seed: parts[0]?.seed ?? 0,
-    sampleKey: (i, j) => `${keys[i]!.seed}/${keys[i]!.prefix}/${keys[i]!.from + j}`,
-  });
+  return {
+    prefixes,
+    options: {
+      ...sampling,
+      n: 1,
+      counts,
+      seed: parts[0]?.seed ?? 0,
+      sampleKey: (i, j) => `${keys[i]!.seed}/${keys[i]!.prefix}/${keys[i]!.from + j}`,
+    },
+  };
+}
+
+/** The batched call's samples and usage back per part, per call. */
+function perCall(parts: readonly RequestPart[], samples: GeneratedSample[][], stats: GenerateUsage): CallResult[][] {
   let at = 0;
   return parts.map((part) =>
     part.calls.map((call) => {

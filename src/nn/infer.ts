@@ -90,7 +90,7 @@ export class InferenceEngine {
    * once, where weights fed as inputs are packed again at every call. The dense call of a decode
    * step took 22–35% less time (a block of the demo size at 26 rows: 186 → 151 µs; of `small`:
    * 724 → 505 µs). The compiled copy is checked against the weights at each entry (a memcmp:
-   * ~0.1 ms for the demo size, ~1 ms for `small`) and compiled again when training changed them;
+   * 0.2 ms for the demo size, 1.5 ms for `small`) and compiled again when training changed them;
    * `fn` runs synchronously, so nothing can change them while it runs. The compiled copy costs
    * memory until `releaseFrozenWeights` or the next change: 6–8 MiB of RSS for the demo size and
    * 26–46 MiB for `small` (12 MiB of parameters), flat over repeated recompiles.

@@ -94,8 +94,8 @@ export class Generator {
   /**
    * Encodes and computes a prefix (or reuses the cache); returns its sequence and next-token
    * logits. The caller owns the returned sequences (cache hits come as new handles) and disposes them.
+   * @internal
    */
-  /** @internal */
   prefill(prefixes: readonly string[], stats: GenerateStats[]): { ids: number[]; seq: CachedSequence; next: Float32Array }[] {
     const ctx = this.model.config.contextLength;
     const prepared = prefixes.map((p, i) => {
@@ -139,9 +139,9 @@ export class Generator {
   }
 
   generate(prefixes: readonly string[], options: Partial<GenerateOptions> & { maxTokens: number }): { samples: GeneratedSample[][]; stats: GenerateUsage } {
-    // One check of the compiled weights for the whole call (advance's own is nested, so free).
+    // One check of the compiled weights for the whole call (start's and advance's are nested, so free).
     return this.engine.withFrozenWeights(() => {
-      const run = new GenerationRun(this, prefixes, options);
+      const run = this.start(prefixes, options);
       run.advance();
       return run.result();
     });

@@ -164,7 +164,8 @@ describe('sampling on worker threads', () => {
     let got: GenerateResult | undefined;
     for (let size = 4; size <= 32 && order[1] !== 'second short'; size *= 2) {
       order = [];
-      long = { ...long, prefixes: Array.from({ length: size }, (_, i) => String.fromCharCode(97 + (i % 10)) + i) };
+      // Prefixes new to each attempt, so that none comes from the prefix cache (usage is compared below).
+      long = { ...long, prefixes: Array.from({ length: size }, (_, i) => `${String.fromCharCode(97 + (i % 10))}${i}+${size}`) };
       const a = p.generate(long).then((r) => (order.push('long'), r));
       const b = p.generate(tiny(3 + size)).then(async () => {
         order.push('first short');

@@ -2,7 +2,7 @@
 // printed as ratios: ours on one core (workers 0) and two (workers 1) against PyTorch in three
 // settings of its intra-op threads and its OpenBLAS's threads (1/1: one core; 1/2; 2/2; the best
 // is the peer for each figure), every figure the median of 3 rounds that alternate ours and
-// PyTorch's runs; fast vs reference kernels;
+// PyTorch's runs, each after the same warm-up on both sides (bench-engine.ts benchWarmup); fast vs reference kernels;
 // MFU against numpy/OpenBLAS's GEMM limit.
 // `node bench/engine-vs-pytorch.mjs [ROUNDS]` (default 3) after `npx tsc -p tsconfig.json`.
 import { execFileSync } from 'node:child_process';

@@ -149,8 +149,13 @@ def median(xs):
     return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
 
 
+# Warm-up before the timed runs: src/nn/bench-engine.ts's benchWarmup (the same counts on both
+# sides; why there).
+WARMUP_STEPS, WARMUP_CALLS = 10, 4
+
+
 def train_rates(m, steps):
-    """Tokens/s of REPEATS timed runs of `steps` steps each, after two warm-up steps."""
+    """Tokens/s of REPEATS timed runs of `steps` steps each, after WARMUP_STEPS warm-up steps."""
     opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
     ids = torch.randint(3, V, (B, T))
     tg = torch.randint(3, V, (B, T))
@@ -161,7 +166,7 @@ def train_rates(m, steps):
         loss.backward()
         opt.step()
 
-    for _ in range(2):
+    for _ in range(WARMUP_STEPS):
         step()
     rates = []
     for _ in range(REPEATS):
@@ -186,8 +191,9 @@ def sample_once(m, batch):
 
 
 def sample_rates(m, batch, calls):
-    """Tokens/s of REPEATS timed runs of `calls` calls each, after one warm-up call."""
-    sample_once(m, batch)
+    """Tokens/s of REPEATS timed runs of `calls` calls each, after WARMUP_CALLS warm-up calls."""
+    for _ in range(WARMUP_CALLS):
+        sample_once(m, batch)
     rates = []
     for _ in range(REPEATS):
         t0 = time.perf_counter()

@@ -181,22 +181,36 @@ function trainingRows(T: number, count: number): LmExample[] {
 }
 
 /**
- * Training tokens/s through LmTrainer (what `train-lm` and the loop run: forward, backward,
- * clipping, AdamW) with `workers` data-parallel worker threads: two warm-up steps, as the
- * PyTorch peer takes, then `repeats` timed runs of `steps` steps each. Why two: the first starts
- * the workers and onnxruntime's per-shape plans and takes its buffers as ordinary arrays; the
- * buffer pool then grows its WebAssembly memory to hold them, and the second step touches that
- * memory for the first time (for `small` about 750 MB: 2.0–3.8 s instead of 1.2, measured on the
- * 2-vCPU VM, which made the first timed repeat of `small` a third of the others and the two-core
- * median 4,067 tokens/s where the steps after ran at 6,000).
+ * Warm-up before the timed repeats, the same on both sides of `npm run bench`
+ * (bench/pytorch_baseline.py takes these counts). Why this many: the engine reaches its steady
+ * rate only after several steps. On the 2-vCPU VM (session 36, quiet), demo-size training on two
+ * cores ran its 3rd to 12th steps at 56–104 ms and every step after at 52–60 (one core: 120 ms
+ * falling to 102–108 by the 5th); with two warm-up steps the bench timed steps 3–5 and reported
+ * 50–55k tokens/s where training runs at 70–77k. PyTorch's third step was also slow at times
+ * (demo 137–158 ms, then 103–111; `small` 919, then 503–545). Sampling through worker engines
+ * rose over its first calls too (demo, batch 64 on two cores, after one warm-up call: 33k, 64k,
+ * 83k tokens/s in three calls): each new engine meets its decode shapes for the first time.
+ * Both sides get the same counts: the timed figures are steady-state rates, which is what a run
+ * of hundreds of steps or calls sees.
  */
-export function trainRepeats(cfg: ModelConfig, k: Kernels, tok: CharTokenizer, workers: number, B: number, T: number, steps: number, repeats: number): { rates: number[]; stepMs: number } {
+export const benchWarmup = { trainSteps: 10, sampleCalls: 4 };
+
+/**
+ * Training tokens/s through LmTrainer (what `train-lm` and the loop run: forward, backward,
+ * clipping, AdamW) with `workers` data-parallel worker threads: `warmup` untimed steps
+ * (benchWarmup.trainSteps by default), then `repeats` timed runs of `steps` steps each. The first
+ * warm-up step starts the workers and onnxruntime's per-shape plans and takes its buffers as
+ * ordinary arrays; the buffer pool then grows its WebAssembly memory to hold them, and the second
+ * step touches that memory for the first time (for `small` about 750 MB: 2.0–3.8 s instead of
+ * 1.2, measured on the 2-vCPU VM, which made the first timed repeat of `small` a third of the
+ * others when there was one warm-up step).
+ */
+export function trainRepeats(cfg: ModelConfig, k: Kernels, tok: CharTokenizer, workers: number, B: number, T: number, steps: number, repeats: number, warmup = benchWarmup.trainSteps): { rates: number[]; stepMs: number } {
   const m = new Transformer(cfg, k);
   m.init(new Rng(1));
   const trainer = new LmTrainer(m, tok, trainingRows(T, 2 * B), { steps: 10_000, batchSize: B, warmupSteps: 1, workers, seed: 1 });
   try {
-    trainer.trainStep();
-    trainer.trainStep();
+    for (let i = 0; i < warmup; i++) trainer.trainStep();
     const rates: number[] = [];
     const stepTimes: number[] = [];
     for (let r = 0; r < repeats; r++) {
@@ -243,9 +257,10 @@ export interface SampleBenchOptions {
  * Sampling tokens/s with the KV cache (prompt 16 tokens, `tokens` new ones, no prefix reuse) on
  * the main thread alone (workers 0) or through ParallelGenerator with `workers` engine threads
  * (a lone request is cut between the engines from the split's batch floor up; below it, and at
- * batch 1, it stays on the main thread). One warm-up call, then `repeats` timed runs of `calls` calls each.
+ * batch 1, it stays on the main thread). `warmup` untimed calls (benchWarmup.sampleCalls by default),
+ * then `repeats` timed runs of `calls` calls each.
  */
-export async function sampleRepeats(cfg: ModelConfig, k: Kernels, tok: CharTokenizer, workers: number, batch: number, tokens: number, calls: number, repeats: number, opts: Partial<SampleBenchOptions> = {}): Promise<{ rates: number[]; fill: number }> {
+export async function sampleRepeats(cfg: ModelConfig, k: Kernels, tok: CharTokenizer, workers: number, batch: number, tokens: number, calls: number, repeats: number, opts: Partial<SampleBenchOptions> = {}, warmup = benchWarmup.sampleCalls): Promise<{ rates: number[]; fill: number }> {
   const m = new Transformer(cfg, k);
   m.init(new Rng(1));
   if (opts.fixedLength) neverEndingModel(m, tok.eos);
@@ -257,7 +272,8 @@ export async function sampleRepeats(cfg: ModelConfig, k: Kernels, tok: CharToken
   const prompts = Array.from({ length: batch }, () => Array.from({ length: 15 }, () => ALPHABET[rng.int(0, ALPHABET.length - 1)]).join(''));
   const run = async (seed: number): Promise<number> => (par ? await par.generate(prompts, { maxTokens: tokens, seed }) : gen.generate(prompts, { maxTokens: tokens, seed })).stats.outputTokens;
   try {
-    await run(1); // warm up (JIT, kernel sessions, buffers, the worker's start)
+    // Warm-up (JIT, kernel sessions, buffers, the workers' start and decode shapes), on seeds of its own.
+    for (let i = 0; i < warmup; i++) await run(1000 + i);
     const rates: number[] = [];
     let out = 0;
     for (let r = 0; r < repeats; r++) {

@@ -193,24 +193,23 @@ function trainingRows(T: number, count: number): LmExample[] {
  * Both sides get the same counts: the timed figures are steady-state rates, which is what a run
  * of hundreds of steps or calls sees.
  */
-export const benchWarmup = { trainSteps: 10, sampleCalls: 4 };
+export const benchWarmup = { trainSteps: 10, sampleCalls: 4 } as const;
 
 /**
  * Training tokens/s through LmTrainer (what `train-lm` and the loop run: forward, backward,
- * clipping, AdamW) with `workers` data-parallel worker threads: `warmup` untimed steps
- * (benchWarmup.trainSteps by default), then `repeats` timed runs of `steps` steps each. The first
- * warm-up step starts the workers and onnxruntime's per-shape plans and takes its buffers as
- * ordinary arrays; the buffer pool then grows its WebAssembly memory to hold them, and the second
+ * clipping, AdamW) with `workers` data-parallel worker threads: benchWarmup.trainSteps untimed
+ * steps, then `repeats` timed runs of `steps` steps each. The first warm-up step starts the
+ * workers and onnxruntime's per-shape plans and takes its buffers as ordinary arrays; the buffer pool then grows its WebAssembly memory to hold them, and the second
  * step touches that memory for the first time (for `small` about 750 MB: 2.0–3.8 s instead of
  * 1.2, measured on the 2-vCPU VM, which made the first timed repeat of `small` a third of the
  * others when there was one warm-up step).
  */
-export function trainRepeats(cfg: ModelConfig, k: Kernels, tok: CharTokenizer, workers: number, B: number, T: number, steps: number, repeats: number, warmup = benchWarmup.trainSteps): { rates: number[]; stepMs: number } {
+export function trainRepeats(cfg: ModelConfig, k: Kernels, tok: CharTokenizer, workers: number, B: number, T: number, steps: number, repeats: number): { rates: number[]; stepMs: number } {
   const m = new Transformer(cfg, k);
   m.init(new Rng(1));
   const trainer = new LmTrainer(m, tok, trainingRows(T, 2 * B), { steps: 10_000, batchSize: B, warmupSteps: 1, workers, seed: 1 });
   try {
-    for (let i = 0; i < warmup; i++) trainer.trainStep();
+    for (let i = 0; i < benchWarmup.trainSteps; i++) trainer.trainStep();
     const rates: number[] = [];
     const stepTimes: number[] = [];
     for (let r = 0; r < repeats; r++) {
@@ -257,10 +256,9 @@ export interface SampleBenchOptions {
  * Sampling tokens/s with the KV cache (prompt 16 tokens, `tokens` new ones, no prefix reuse) on
  * the main thread alone (workers 0) or through ParallelGenerator with `workers` engine threads
  * (a lone request is cut between the engines from the split's batch floor up; below it, and at
- * batch 1, it stays on the main thread). `warmup` untimed calls (benchWarmup.sampleCalls by default),
- * then `repeats` timed runs of `calls` calls each.
+ * batch 1, it stays on the main thread). benchWarmup.sampleCalls untimed calls, then `repeats` timed runs of `calls` calls each.
  */
-export async function sampleRepeats(cfg: ModelConfig, k: Kernels, tok: CharTokenizer, workers: number, batch: number, tokens: number, calls: number, repeats: number, opts: Partial<SampleBenchOptions> = {}, warmup = benchWarmup.sampleCalls): Promise<{ rates: number[]; fill: number }> {
+export async function sampleRepeats(cfg: ModelConfig, k: Kernels, tok: CharTokenizer, workers: number, batch: number, tokens: number, calls: number, repeats: number, opts: Partial<SampleBenchOptions> = {}): Promise<{ rates: number[]; fill: number }> {
   const m = new Transformer(cfg, k);
   m.init(new Rng(1));
   if (opts.fixedLength) neverEndingModel(m, tok.eos);
@@ -273,7 +271,7 @@ export async function sampleRepeats(cfg: ModelConfig, k: Kernels, tok: CharToken
   const run = async (seed: number): Promise<number> => (par ? await par.generate(prompts, { maxTokens: tokens, seed }) : gen.generate(prompts, { maxTokens: tokens, seed })).stats.outputTokens;
   try {
     // Warm-up (JIT, kernel sessions, buffers, the workers' start and decode shapes), on seeds of its own.
-    for (let i = 0; i < warmup; i++) await run(1000 + i);
+    for (let i = 0; i < benchWarmup.sampleCalls; i++) await run(1000 + i);
     const rates: number[] = [];
     let out = 0;
     for (let r = 0; r < repeats; r++) {

@@ -38,7 +38,7 @@ export interface AdamWOptions {
   kernel: 'simd' | 'reference';
 }
 
-/** The float64 constants of one update, computed once per step as both paths read them. */
+/** The constants of one update, rounded to float32 as both paths compute with them. */
 export interface AdamWConstants {
   clip: number;
   beta1: number;
@@ -56,25 +56,31 @@ export interface AdamWConstants {
   eps: number;
 }
 
+/** Each constant worked out in doubles, then rounded to float32 once. */
 export function adamwConstants(c: AdamWConfig, lr: number, step: number, clip: number): AdamWConstants {
-  return { clip, beta1: c.beta1, omb1: 1 - c.beta1, beta2: c.beta2, omb2: 1 - c.beta2, lr, lrwd: lr * c.weightDecay, bc1: 1 - Math.pow(c.beta1, step), bc2: 1 - Math.pow(c.beta2, step), eps: c.eps };
+  const f = Math.fround;
+  return { clip: f(clip), beta1: f(c.beta1), omb1: f(1 - c.beta1), beta2: f(c.beta2), omb2: f(1 - c.beta2), lr: f(lr), lrwd: f(lr * c.weightDecay), bc1: f(1 - Math.pow(c.beta1, step)), bc2: f(1 - Math.pow(c.beta2, step)), eps: f(c.eps) };
 }
 
 /**
  * The update of elements [from, to), with decoupled weight decay when `decay`: the readable
- * definition the SIMD kernel (wasm/adamw.ts) reproduces bit for bit. In doubles, one rounding to
- * float32 per stored value.
+ * definition the SIMD kernel (wasm/adamw.ts) reproduces bit for bit. Float32 arithmetic, as
+ * PyTorch's AdamW runs for float32 parameters: every operation rounded to float32 (Math.fround of
+ * the double result of two float32 operands is the correctly rounded float32 result for + − × ÷
+ * and √, since a double holds more than twice float32's precision), in the kernel's order.
  */
 export function adamwRange(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, from: number, to: number, decay: boolean, k: AdamWConstants): void {
+  const f = Math.fround;
   for (let i = from; i < to; i++) {
-    const gi = g[i]! * k.clip;
-    const mi = k.beta1 * m[i]! + k.omb1 * gi;
-    const vi = k.beta2 * v[i]! + k.omb2 * gi * gi;
+    const gi = f(g[i]! * k.clip);
+    const mi = f(f(k.beta1 * m[i]!) + f(k.omb1 * gi));
+    const vi = f(f(k.beta2 * v[i]!) + f(f(k.omb2 * gi) * gi));
     m[i] = mi;
     v[i] = vi;
     let pi = p[i]!;
-    if (decay) pi -= k.lrwd * pi;
-    p[i] = pi - (k.lr * (mi / k.bc1)) / (Math.sqrt(vi / k.bc2) + k.eps);
+    if (decay) pi = f(pi - f(k.lrwd * pi));
+    const step = f(f(k.lr * f(mi / k.bc1)) / f(f(Math.sqrt(f(vi / k.bc2))) + k.eps));
+    p[i] = f(pi - step);
   }
 }
 

@@ -3,79 +3,55 @@ import { buildModule, Code, type FunctionDef, type ValType } from './wasm-builde
 
 /**
  * AdamW's update as WebAssembly SIMD kernels, bit for bit what the plain-TS loops of ../adamw.ts
- * compute (`adamwRange`, `sumOfSquares`): float64 lanes as JavaScript computes in doubles, the
- * same operations in the same order, one rounding to float32 per stored value; the sum of squares
- * in the reference's four partial sums (element i into sum i mod 4). adamw.test.ts checks the
- * equality bit for bit.
+ * compute (`adamwRange`, `sumOfSquares`): the update in float32 lanes, the same operations in the
+ * same order (WebAssembly's f32x4 arithmetic is IEEE's, correctly rounded, with no fused
+ * multiply-add); the sum of squares in float64, in the reference's four partial sums (element i
+ * into sum i mod 4). adamw.test.ts checks the equality bit for bit.
  *
  * Why: the JavaScript loop took 49 ms a step for the `small` size's 3.2M parameters (15 ns a
  * parameter; V8 does not vectorize typed-array loops), 4% of a one-core step; with data-parallel
  * workers it runs on the main thread alone while the workers wait, and so did the JavaScript sum
- * of the workers' gradients (7–14 ms). Here the update itself takes 11 ms (float64 division and
- * square root, two lanes at a time) and the whole step 16–20 ms with the copies in and out.
+ * of the workers' gradients (7–14 ms). The first SIMD kernel computed in float64 lanes, two at a
+ * time, as the JavaScript reference did, and took 9 ms of the 13.5 ms that AdamW took in a
+ * two-core `small` step (session 37); in float32 lanes, four at a time, as PyTorch's AdamW
+ * computes for float32 parameters, it takes 3 ms.
  */
 
 const updateParams: [string, ValType][] = [
   ['p', 'i32'], ['g', 'i32'], ['m', 'i32'], ['v', 'i32'], ['n4', 'i32'], ['decay', 'i32'],
-  ['clip', 'f64'], ['beta1', 'f64'], ['omb1', 'f64'], ['beta2', 'f64'], ['omb2', 'f64'],
-  ['lr', 'f64'], ['lrwd', 'f64'], ['bc1', 'f64'], ['bc2', 'f64'], ['eps', 'f64'],
+  ['clip', 'f32'], ['beta1', 'f32'], ['omb1', 'f32'], ['beta2', 'f32'], ['omb2', 'f32'],
+  ['lr', 'f32'], ['lrwd', 'f32'], ['bc1', 'f32'], ['bc2', 'f32'], ['eps', 'f32'],
 ];
 const constants = ['clip', 'beta1', 'omb1', 'beta2', 'omb2', 'lr', 'lrwd', 'bc1', 'bc2', 'eps'] as const;
 /** Bytes 8–15 moved to 0–7: the upper two floats of a group, for f64x2.promote_low. */
 const HIGH = [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7];
-/** Two demoted halves (a0, a1, 0, 0) and (b0, b1, 0, 0) → (a0, a1, b0, b1). */
-const JOIN = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
 
 /**
  * One AdamW update over n4 groups of four parameters, with weight decay when `decay` is nonzero;
- * every constant as ../adamw.ts's `adamwConstants` makes it. Per element, in float64:
- * g' = g·clip; m' = β1·m + (1−β1)·g'; v' = β2·v + (1−β2)·g'·g'; p' = p − lr·wd·p (decay only);
- * p'' = p' − lr·(m'/bc1) / (√(v'/bc2) + ε); m', v', p'' stored as float32.
+ * every constant as ../adamw.ts's `adamwConstants` makes it (float32). Per element, each
+ * operation rounded to float32: g' = g·clip; m' = β1·m + (1−β1)·g'; v' = β2·v + ((1−β2)·g')·g';
+ * p' = p − (lr·wd)·p (decay only); p'' = p' − (lr·(m'/bc1)) / (√(v'/bc2) + ε).
  */
 export function adamwFunction(): FunctionDef {
   const c = new Code(updateParams);
   c.local('end', 'i32');
   for (const n of constants) c.local(`k_${n}`, 'v128');
-  for (const n of ['g4', 'm4', 'v4', 'p4', 'G', 'M', 'V', 'P', 'mlo', 'vlo', 'plo']) c.local(n, 'v128');
-  for (const n of constants) c.get(n).v('f64x2.splat').set(`k_${n}`);
+  for (const n of ['G', 'M', 'V', 'P']) c.local(n, 'v128');
+  for (const n of constants) c.get(n).v('f32x4.splat').set(`k_${n}`);
   c.get('p').get('n4').i32(4).op('i32.shl').op('i32.add').set('end');
-  /** Leaves the f64x2 results of one half (0: floats 0–1, 1: floats 2–3) in M, V, P. */
-  const half = (h: 0 | 1, decay: boolean): void => {
-    const promote = (x: string): void => {
-      c.get(x);
-      if (h === 1) c.get(x).shuffle(HIGH);
-      c.v('f64x2.promote_low_f32x4');
-    };
-    promote('g4');
-    c.get('k_clip').v('f64x2.mul').set('G');
-    c.get('k_beta1');
-    promote('m4');
-    c.v('f64x2.mul').get('k_omb1').get('G').v('f64x2.mul').v('f64x2.add').set('M');
-    c.get('k_beta2');
-    promote('v4');
-    c.v('f64x2.mul').get('k_omb2').get('G').v('f64x2.mul').get('G').v('f64x2.mul').v('f64x2.add').set('V');
-    promote('p4');
-    c.set('P');
-    if (decay) c.get('P').get('k_lrwd').get('P').v('f64x2.mul').v('f64x2.sub').set('P');
-    c.get('P');
-    c.get('k_lr').get('M').get('k_bc1').v('f64x2.div').v('f64x2.mul');
-    c.get('V').get('k_bc2').v('f64x2.div').v('f64x2.sqrt').get('k_eps').v('f64x2.add');
-    c.v('f64x2.div').v('f64x2.sub').set('P');
-  };
   const loop = (decay: boolean): void => {
     c.whileLoop((cc) => void cc.get('p').get('end').op('i32.lt_s'), () => {
-      c.get('g').vmem('v128.load').set('g4');
-      c.get('m').vmem('v128.load').set('m4');
-      c.get('v').vmem('v128.load').set('v4');
-      c.get('p').vmem('v128.load').set('p4');
-      half(0, decay);
-      c.get('M').v('f32x4.demote_f64x2_zero').set('mlo');
-      c.get('V').v('f32x4.demote_f64x2_zero').set('vlo');
-      c.get('P').v('f32x4.demote_f64x2_zero').set('plo');
-      half(1, decay);
-      c.get('m').get('mlo').get('M').v('f32x4.demote_f64x2_zero').shuffle(JOIN).vmem('v128.store');
-      c.get('v').get('vlo').get('V').v('f32x4.demote_f64x2_zero').shuffle(JOIN).vmem('v128.store');
-      c.get('p').get('plo').get('P').v('f32x4.demote_f64x2_zero').shuffle(JOIN).vmem('v128.store');
+      c.get('g').vmem('v128.load').get('k_clip').v('f32x4.mul').set('G');
+      c.get('m').get('k_beta1').get('m').vmem('v128.load').v('f32x4.mul');
+      c.get('k_omb1').get('G').v('f32x4.mul').v('f32x4.add').tee('M').vmem('v128.store');
+      c.get('v').get('k_beta2').get('v').vmem('v128.load').v('f32x4.mul');
+      c.get('k_omb2').get('G').v('f32x4.mul').get('G').v('f32x4.mul').v('f32x4.add').tee('V').vmem('v128.store');
+      c.get('p').vmem('v128.load').set('P');
+      if (decay) c.get('P').get('k_lrwd').get('P').v('f32x4.mul').v('f32x4.sub').set('P');
+      c.get('p').get('P');
+      c.get('k_lr').get('M').get('k_bc1').v('f32x4.div').v('f32x4.mul');
+      c.get('V').get('k_bc2').v('f32x4.div').v('f32x4.sqrt').get('k_eps').v('f32x4.add');
+      c.v('f32x4.div').v('f32x4.sub').vmem('v128.store');
       c.inc('p', 16).inc('g', 16).inc('m', 16).inc('v', 16);
     });
   };

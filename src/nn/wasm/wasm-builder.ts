@@ -65,6 +65,7 @@ const simd = {
   'f32x4.max': 0xe9,
   'f32x4.pmin': 0xea,
   'f32x4.pmax': 0xeb,
+  'f32x4.sqrt': 0xe3,
   'f64x2.sqrt': 0xef,
   'f64x2.add': 0xf0,
   'f64x2.sub': 0xf1,

@@ -159,7 +159,7 @@ function attentionBackwardHeadsGraph(D: number): OnnxGraph {
 }
 
 export interface OrtKernelsOptions {
-  /** onnxruntime intra-op threads (default: every core). */
+  /** onnxruntime intra-op threads (default: session.ts's ortThreads(), one unless SEARCHLEARN_THREADS says otherwise). */
   threads?: number;
   /**
    * Most rows of A (and of the output) in one Gemm call; a taller product runs as near-equal

@@ -199,10 +199,11 @@ export const benchWarmup = { trainSteps: 10, sampleCalls: 4 } as const;
  * Training tokens/s through LmTrainer (what `train-lm` and the loop run: forward, backward,
  * clipping, AdamW) with `workers` data-parallel worker threads: benchWarmup.trainSteps untimed
  * steps, then `repeats` timed runs of `steps` steps each. The first warm-up step starts the
- * workers and onnxruntime's per-shape plans and takes its buffers as ordinary arrays; the buffer pool then grows its WebAssembly memory to hold them, and the second
- * step touches that memory for the first time (for `small` about 750 MB: 2.0–3.8 s instead of
- * 1.2, measured on the 2-vCPU VM, which made the first timed repeat of `small` a third of the
- * others when there was one warm-up step).
+ * workers and onnxruntime's per-shape plans and takes its buffers as ordinary arrays; the buffer
+ * pool then grows its WebAssembly memory to hold them, and the second step touches that memory
+ * for the first time (for `small` about 750 MB: 2.0–3.8 s instead of 1.2, measured on the 2-vCPU
+ * VM, which made the first timed repeat of `small` a third of the others when there was one
+ * warm-up step).
  */
 export function trainRepeats(cfg: ModelConfig, k: Kernels, tok: CharTokenizer, workers: number, B: number, T: number, steps: number, repeats: number): { rates: number[]; stepMs: number } {
   const m = new Transformer(cfg, k);
@@ -256,7 +257,8 @@ export interface SampleBenchOptions {
  * Sampling tokens/s with the KV cache (prompt 16 tokens, `tokens` new ones, no prefix reuse) on
  * the main thread alone (workers 0) or through ParallelGenerator with `workers` engine threads
  * (a lone request is cut between the engines from the split's batch floor up; below it, and at
- * batch 1, it stays on the main thread). benchWarmup.sampleCalls untimed calls, then `repeats` timed runs of `calls` calls each.
+ * batch 1, it stays on the main thread). benchWarmup.sampleCalls untimed calls, then `repeats`
+ * timed runs of `calls` calls each.
  */
 export async function sampleRepeats(cfg: ModelConfig, k: Kernels, tok: CharTokenizer, workers: number, batch: number, tokens: number, calls: number, repeats: number, opts: Partial<SampleBenchOptions> = {}): Promise<{ rates: number[]; fill: number }> {
   const m = new Transformer(cfg, k);

@@ -10,7 +10,8 @@ import type { Completion, Policy } from './policy.js';
  * The checks are properties any correct backend has whatever its model says (texts never run
  * past a stop string, token counts add up, a seed reproduces), so an untrained model passes too.
  * A backend that cannot do something lists it in `skip` with the reason; a skip without a reason
- * is an error.
+ * is an error. A backend that does it but not every time (a known fault outside this project)
+ * lists it in `retry` with the reason: the check runs up to three times and fails if every try does.
  */
 export interface ConformanceOptions {
   /** Prefixes to continue (must be in the backend's alphabet). Default ['1+2=', 'Hello']. */
@@ -23,6 +24,8 @@ export interface ConformanceOptions {
   expectStopHit?: boolean;
   /** Tests to skip, by name, each with the reason (e.g. { logprobs: 'server has no logprobs' }). */
   skip?: Partial<Record<ConformanceTest, string>>;
+  /** Tests to try up to three times, by name, each with the reason. */
+  retry?: Partial<Record<ConformanceTest, string>>;
 }
 
 export type ConformanceTest =
@@ -41,8 +44,10 @@ export function policyConformanceSuite(name: string, makePolicy: () => Promise<P
   const prefixes = opts.prefixes ?? ['1+2=', 'Hello'];
   const stop = opts.stop ?? ['\n', ' ', '='];
   const maxTokens = opts.maxTokens ?? 16;
-  for (const [test, why] of Object.entries(opts.skip ?? {})) {
-    if (typeof why !== 'string' || why.trim() === '') throw new Error(`policyConformanceSuite(${name}): skip of '${test}' must say why`);
+  for (const [kind, tests] of [['skip', opts.skip], ['retry', opts.retry]] as const) {
+    for (const [test, why] of Object.entries(tests ?? {})) {
+      if (typeof why !== 'string' || why.trim() === '') throw new Error(`policyConformanceSuite(${name}): ${kind} of '${test}' must say why`);
+    }
   }
 
   describe(`Policy conformance: ${name}`, () => {
@@ -54,6 +59,7 @@ export function policyConformanceSuite(name: string, makePolicy: () => Promise<P
     const check = (test: ConformanceTest, title: string, fn: (ctx: TestContext) => Promise<void>): void => {
       const why = opts.skip?.[test];
       if (why !== undefined) it.skip(`${title} (skipped: ${why})`, fn);
+      else if (opts.retry?.[test] !== undefined) it(`${title} (up to three tries: ${opts.retry[test]})`, { retry: 2 }, fn);
       else it(title, fn);
     };
 

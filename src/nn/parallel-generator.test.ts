@@ -146,7 +146,9 @@ describe('sampling on worker threads', () => {
     expect(batches.reduce((a, b) => a + b, 0)).toBeGreaterThan(batches.length);
   });
 
-  it('a worker that finishes while the main thread decodes gets the next request at once, not after the main batch', async () => {
+  // Up to three tries: it depends on timing, and failed once in seven full-suite runs on the 2-vCPU
+  // VM (session 38); the old behaviour fails every try.
+  it('a worker that finishes while the main thread decodes gets the next request at once, not after the main batch', { retry: 2 }, async () => {
     const m2 = model(3);
     neverEndingModel(m2, tok.eos);
     const p = new BuiltinPolicy(m2, tok, { workers: 1, minSamplesPerEngine: 10_000 });
